@@ -1,0 +1,145 @@
+"""Pods, workloads and the remembered state the decision core reads.
+
+A Snapshot is everything a decision may look at besides the runbook, the
+signal and the time: the pods with their persisted lifecycle, per-workload
+state, and supervisor budgets. The cluster edge builds it; decide/ never
+mutates it, it returns a Plan whose updates the edge persists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from receiver.model.signal import Instant
+
+HANDLED_KEPT = 32
+"""How many handled alert occurrences a pod remembers (newest kept)."""
+
+
+class PodState(StrEnum):
+    SERVING = "serving"
+    DRAINED = "drained"
+    PROBATION = "probation"
+    RESTARTED = "restarted"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PodKey:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Workload:
+    """A pod's top-level controller: Deployment, StatefulSet, DaemonSet, ..."""
+
+    namespace: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.kind.lower()}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lifecycle:
+    """Remediation state of one pod (or one workload), persisted with it.
+
+    `until` is the end of the current drain or probation. `active` holds the
+    firing signals seen for the target with the time each one expires, which
+    is what the maxUnhealthy guard counts.
+    """
+
+    state: PodState = PodState.SERVING
+    rule: str | None = None
+    attempts: int = 0
+    until: Instant | None = None
+    last_action_at: Instant | None = None
+    handled: tuple[str, ...] = ()
+    active: tuple[tuple[str, Instant], ...] = ()
+
+    def signalling(self, now: Instant) -> bool:
+        return any(expires > now for _, expires in self.active)
+
+    def has_handled(self, occurrence: str) -> bool:
+        return occurrence in self.handled
+
+    def remember(self, occurrence: str) -> Lifecycle:
+        kept = (*self.handled, occurrence)[-HANDLED_KEPT:]
+        return replace(self, handled=kept)
+
+    def with_signal(self, key: str, expires: Instant | None, now: Instant) -> Lifecycle:
+        """Record (expires set) or clear (None) one firing signal; drop expired ones."""
+        kept = tuple((k, e) for k, e in self.active if k != key and e > now)
+        if expires is not None:
+            kept = (*kept, (key, expires))
+        return replace(self, active=kept)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pod:
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    owner: Workload | None = None
+    uid: str = ""
+    ready: bool = True
+    terminating: bool = False
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def key(self) -> PodKey:
+        return PodKey(self.namespace, self.name)
+
+    @property
+    def out_of_service(self) -> bool:
+        """Unavailable to users, whoever caused it: guards count these."""
+        return (
+            not self.ready
+            or self.terminating
+            or self.lifecycle.state
+            in (PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorState:
+    """Budget of one supervisor.
+
+    `counted` holds the times of actions and child escalations that count
+    against its intensity (emptied when it escalates, as an OTP supervisor
+    restarts fresh); `actions` the times of actions below it, for its rate
+    limit; `frozen_until` the end of a freeze of its whole subtree.
+    """
+
+    counted: tuple[Instant, ...] = ()
+    actions: tuple[Instant, ...] = ()
+    frozen_until: Instant | None = None
+    escalations: int = 0
+
+    def frozen(self, now: Instant) -> bool:
+        return self.frozen_until is not None and now < self.frozen_until
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    pods: Mapping[PodKey, Pod] = field(default_factory=dict)
+    workloads: Mapping[Workload, Lifecycle] = field(default_factory=dict)
+    supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
+    recent_actions: tuple[Instant, ...] = ()
+
+    def supervisor(self, name: str) -> SupervisorState:
+        return self.supervisors.get(name, _NO_BUDGET_SPENT)
+
+    def workload(self, workload: Workload) -> Lifecycle:
+        return self.workloads.get(workload, _FRESH)
+
+
+_NO_BUDGET_SPENT = SupervisorState()
+_FRESH = Lifecycle()

@@ -1,0 +1,56 @@
+"""The one vocabulary for why something was or was not done.
+
+The same string appears in the decision log, as a metric label value, in
+Kubernetes Events and in HTTP responses, so it is an enum of stable values.
+"""
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # Non-actions that are not guards: the signal simply leads nowhere.
+    NO_RULE = "no_rule"
+    NO_TARGET = "no_target"
+    UNKNOWN_TARGET = "unknown_target"
+    UNSUPERVISED = "unsupervised"
+    DUPLICATE = "duplicate"
+    RESOLVED = "resolved"
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    EXHAUSTED = "exhausted"
+    INVALID_TARGET = "invalid_target"
+    # Guards: the action was wanted and something made it unsafe.
+    NAMESPACE_NOT_ALLOWED = "namespace_not_allowed"
+    PROTECTED = "protected"
+    FROZEN = "frozen"
+    COOLDOWN = "cooldown"
+    SYSTEMIC = "systemic"
+    MAX_UNAVAILABLE = "max_unavailable"
+    MIN_AVAILABLE = "min_available"
+    RATE_LIMITED = "rate_limited"
+    ESCALATED = "escalated"
+    # Reported by the cluster edge when applying a plan.
+    PDB = "pdb"
+    # Why a supervisor escalated.
+    INTENSITY = "intensity"
+    CHILD_ESCALATED = "child_escalated"
+
+    @property
+    def is_guard(self) -> bool:
+        return self in _GUARDS
+
+
+_GUARDS = frozenset(
+    {
+        Reason.NAMESPACE_NOT_ALLOWED,
+        Reason.PROTECTED,
+        Reason.FROZEN,
+        Reason.COOLDOWN,
+        Reason.SYSTEMIC,
+        Reason.MAX_UNAVAILABLE,
+        Reason.MIN_AVAILABLE,
+        Reason.RATE_LIMITED,
+        Reason.ESCALATED,
+        Reason.PDB,
+    }
+)

@@ -1,0 +1,539 @@
+"""Load and validate a runbook: YAML text in, a compiled Runbook or every problem out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import jinja2
+import jinja2.sandbox
+import yaml
+
+from receiver.runbook.matchers import Selector
+from receiver.runbook.problems import Problem, RunbookInvalid
+from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
+from receiver.runbook.types import (
+    EscalationKind,
+    EscalationStep,
+    Exhausted,
+    Guards,
+    HeartbeatExpectation,
+    Intensity,
+    Notifier,
+    NotifierKind,
+    RateLimit,
+    Rule,
+    Runbook,
+    Settings,
+    Step,
+    StepKind,
+    Strategy,
+    Supervisor,
+    TargetLabels,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
+E = TypeVar("E", bound=StrEnum)
+
+API_VERSION = "remediation/v1"
+KIND = "Runbook"
+
+# Each section's fields with what a value must look like; the JSON Schema
+# test compares these tables with receiver/runbook/runbook.schema.json.
+TOP = {
+    "apiVersion": f'"{API_VERSION}"',
+    "kind": f'"{KIND}"',
+    "settings": "a mapping of settings",
+    "heartbeats": "a list of heartbeat expectations",
+    "supervisors": "a list of supervisors",
+    "rules": "a list of rules",
+    "notifiers": "a mapping of notifier name to notifier",
+}
+SETTINGS = {
+    "namespaces": 'a list of namespaces the receiver may act in, or ["*"]',
+    "dryRun": "true or false",
+    "trafficLabel": "a label name",
+    "targetLabels": "a mapping with namespace, pod and workloads",
+    "rateLimit": "a mapping {max, per}",
+    "protect": "a list of label selectors",
+    "signalTTL": "a duration",
+}
+TARGET_LABELS = {
+    "namespace": "a label name",
+    "pod": "a label name",
+    "workloads": "a mapping of label name to workload kind",
+}
+HEARTBEAT = {
+    "match": "a label selector",
+    "interval": "a duration",
+    "missAfter": "a whole number of missed intervals",
+}
+SUPERVISOR = {
+    "name": NAME_HINT,
+    "match": "a label selector",
+    "strategy": "one of: " + ", ".join(Strategy),
+    "intensity": "a mapping {max: N, period: DURATION}",
+    "guards": "a mapping of guards",
+    "onEscalate": "a list of escalation actions",
+    "freezeFor": "a duration",
+    "fleetBy": "a list of label names",
+    "children": "a list of supervisors",
+}
+INTENSITY = {"max": "a whole number", "period": "a duration"}
+RATE_LIMIT = {"max": "a whole number", "per": "a duration"}
+GUARDS = {
+    "maxUnavailable": "a count or percentage",
+    "minAvailable": "a count or percentage",
+    "maxUnhealthy": "a count or percentage",
+    "cooldown": "a duration",
+    "rateLimit": "a mapping {max, per}",
+}
+ESCALATION = {"rolloutRestart": "an empty mapping {}", "notify": "a notifier name"}
+RULE = {
+    "name": NAME_HINT,
+    "match": "a label selector",
+    "supervisor": "a supervisor name",
+    "steps": "a list of steps",
+    "exhausted": "one of: " + ", ".join(Exhausted),
+    "probation": "a duration",
+    "dryRun": "true or false",
+}
+STEP = {
+    "drain": "a mapping {for: DURATION}",
+    "restart": "an empty mapping {}",
+    "pause": "an empty mapping {}",
+    "rolloutRestart": "an empty mapping {}",
+    "notify": "a notifier name",
+}
+DRAIN = {"for": "a duration"}
+NOTIFIER = {
+    "alertmanager": "a mapping {url}",
+    "webhook": "a mapping {url}",
+    "log": "an empty mapping {}",
+    "message": "a Jinja2 template",
+}
+NOTIFIER_TARGET = {"url": "an http(s) URL"}
+
+
+@dataclass
+class _Refs:
+    """Names used before all are known, checked once the whole file is read."""
+
+    notifiers: list[tuple[str, Node, str]] = field(default_factory=list)
+    supervisors: list[tuple[str, Node, str]] = field(default_factory=list)
+
+
+def load_file(path: str | Path) -> Runbook:
+    path = Path(path)
+    return load_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def load_text(text: str, file: str = "<runbook>") -> Runbook:
+    """Compile runbook text, or raise RunbookInvalid with every problem found."""
+    node, problems = compose(text, file)
+    if problems:
+        raise RunbookInvalid(problems)
+    if node is None:
+        raise RunbookInvalid([Problem(file, 1, "", "found an empty document, expected a Runbook")])
+    return _Loader(file).runbook(node)
+
+
+class _Loader:
+    def __init__(self, file: str) -> None:
+        self.r = Reader(file)
+        self.refs = _Refs()
+        self.supervisor_names: dict[str, int] = {}
+        self.rule_names: dict[str, int] = {}
+        self.parent: dict[str, str] = {}
+        self.by_name: dict[str, Supervisor] = {}
+
+    def runbook(self, node: Node) -> Runbook:
+        r = self.r
+        top = r.mapping(node, "", known=TOP, required=("apiVersion", "kind", "settings"))
+        if top is None:
+            raise RunbookInvalid(r.problems)
+        if "apiVersion" in top:
+            self._constant(top["apiVersion"], "apiVersion", API_VERSION)
+        if "kind" in top:
+            self._constant(top["kind"], "kind", KIND)
+        settings = self.settings(top["settings"]) if "settings" in top else None
+        notifiers = self.notifiers(top.get("notifiers"))
+        heartbeats = r.items(top.get("heartbeats"), "heartbeats", TOP["heartbeats"], self.heartbeat)
+        supervisors = r.items(
+            top.get("supervisors"), "supervisors", TOP["supervisors"], self.supervisor
+        )
+        rules = r.items(top.get("rules"), "rules", TOP["rules"], self.rule)
+        self._check_refs(notifiers)
+        if r.problems or settings is None:
+            raise RunbookInvalid(r.problems)
+        return Runbook(
+            settings=settings,
+            supervisors=supervisors,
+            rules=rules,
+            heartbeats=heartbeats,
+            notifiers=notifiers,
+            source=r.file,
+            by_name=dict(self.by_name),
+            parent=dict(self.parent),
+        )
+
+    def _constant(self, node: Node, path: str, want: str) -> None:
+        value = self.r.string(node, path, hint=f'"{want}"')
+        if value is not None and value != want:
+            self.r.wrong(node, path, f'"{want}"')
+
+    # -- settings -----------------------------------------------------------
+
+    def settings(self, node: Node) -> Settings | None:
+        r = self.r
+        f = r.mapping(node, "settings", known=SETTINGS, required=("namespaces",))
+        if f is None or "namespaces" not in f:
+            return None
+        namespaces = r.items(
+            f["namespaces"], "settings.namespaces", SETTINGS["namespaces"], self._namespace
+        )
+        if isinstance(f["namespaces"], yaml.SequenceNode) and not f["namespaces"].value:
+            r.wrong(f["namespaces"], "settings.namespaces", SETTINGS["namespaces"])
+        out = Settings(namespaces=namespaces)
+        if "dryRun" in f:
+            out = _with(out, dry_run=r.boolean(f["dryRun"], "settings.dryRun"))
+        if "trafficLabel" in f:
+            label = r.string(
+                f["trafficLabel"], "settings.trafficLabel", pattern=LABEL_NAME, hint="a label name"
+            )
+            out = _with(out, traffic_label=label)
+        if "targetLabels" in f:
+            out = _with(out, target_labels=self.target_labels(f["targetLabels"]))
+        if "rateLimit" in f:
+            out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], "settings.rateLimit"))
+        if "protect" in f:
+            protect = r.items(f["protect"], "settings.protect", SETTINGS["protect"], r.selector)
+            out = _with(out, protect=protect)
+        if "signalTTL" in f:
+            out = _with(out, signal_ttl=r.duration(f["signalTTL"], "settings.signalTTL"))
+        return out
+
+    def _namespace(self, node: Node, path: str) -> str | None:
+        hint = 'a namespace name, or "*" for every namespace'
+        value = self.r.string(node, path, hint=hint)
+        if value is not None and value != "*" and not NAME.match(value):
+            self.r.wrong(node, path, hint)
+            return None
+        return value
+
+    def target_labels(self, node: Node) -> TargetLabels | None:
+        r, path = self.r, "settings.targetLabels"
+        f = r.mapping(node, path, known=TARGET_LABELS)
+        if f is None:
+            return None
+        out = TargetLabels()
+        for key in ("namespace", "pod"):
+            if key in f:
+                value = r.string(f[key], f"{path}.{key}", pattern=LABEL_NAME, hint="a label name")
+                out = _with(out, **{key: value})
+        if "workloads" in f:
+            labels = r.labels(f["workloads"], f"{path}.workloads")
+            if labels is not None:
+                out = _with(out, workloads={k: v for k, (_, v) in labels.items()})
+        return out
+
+    def rate_limit(self, node: Node, path: str) -> RateLimit | None:
+        f = self.r.mapping(node, path, known=RATE_LIMIT, required=tuple(RATE_LIMIT))
+        if f is None or len(f) < len(RATE_LIMIT):
+            return None
+        count = self.r.integer(f["max"], f"{path}.max", minimum=1)
+        per = self.r.duration(f["per"], f"{path}.per")
+        return None if count is None or per is None else RateLimit(count, per)
+
+    # -- heartbeats ---------------------------------------------------------
+
+    def heartbeat(self, node: Node, path: str) -> HeartbeatExpectation | None:
+        r = self.r
+        f = r.mapping(node, path, known=HEARTBEAT, required=("match", "interval"))
+        if f is None or "match" not in f or "interval" not in f:
+            return None
+        match = r.selector(f["match"], f"{path}.match")
+        interval = r.duration(f["interval"], f"{path}.interval")
+        miss_after = r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+        if match is None or interval is None or miss_after is None:
+            return None
+        return HeartbeatExpectation(match=match, interval=interval, miss_after=miss_after)
+
+    # -- supervisors --------------------------------------------------------
+
+    def supervisor(self, node: Node, path: str, parent: str | None = None) -> Supervisor | None:
+        r = self.r
+        f = r.mapping(node, path, known=SUPERVISOR, required=("name", "intensity"))
+        if f is None:
+            return None
+        name = r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT) if "name" in f else None
+        if name is not None:
+            self._unique_name(self.supervisor_names, f["name"], f"{path}.name", "supervisor")
+            if parent is not None:
+                self.parent.setdefault(name, parent)
+        children = r.items(
+            f.get("children"),
+            f"{path}.children",
+            SUPERVISOR["children"],
+            lambda child, where: self.supervisor(child, where, name),
+        )
+        match = r.selector(f["match"], f"{path}.match") if "match" in f else Selector()
+        intensity = self.intensity(f["intensity"], f"{path}.intensity") if "intensity" in f else None
+        strategy = self._enum(f.get("strategy"), f"{path}.strategy", Strategy, Strategy.ONE_FOR_ONE)
+        guards = self.guards(f["guards"], f"{path}.guards") if "guards" in f else None
+        on_escalate = r.items(
+            f.get("onEscalate"), f"{path}.onEscalate", SUPERVISOR["onEscalate"], self.escalation
+        )
+        freeze_for = (
+            r.duration(f["freezeFor"], f"{path}.freezeFor", allow_zero=True)
+            if "freezeFor" in f
+            else None
+        )
+        fleet_by = r.items(
+            f.get("fleetBy"),
+            f"{path}.fleetBy",
+            SUPERVISOR["fleetBy"],
+            lambda n, p: r.string(n, p, pattern=LABEL_NAME, hint="a label name"),
+        )
+        if name is None or match is None or intensity is None or strategy is None:
+            return None
+        supervisor = Supervisor(
+            name=name,
+            match=match,
+            intensity=intensity,
+            strategy=strategy,
+            guards=guards,
+            on_escalate=on_escalate,
+            freeze_for=freeze_for,
+            fleet_by=fleet_by,
+            children=children,
+        )
+        self.by_name.setdefault(name, supervisor)
+        return supervisor
+
+    def intensity(self, node: Node, path: str) -> Intensity | None:
+        f = self.r.mapping(node, path, known=INTENSITY, required=tuple(INTENSITY))
+        if f is None or len(f) < len(INTENSITY):
+            return None
+        count = self.r.integer(f["max"], f"{path}.max", minimum=0)
+        period = self.r.duration(f["period"], f"{path}.period")
+        return None if count is None or period is None else Intensity(count, period)
+
+    def guards(self, node: Node, path: str) -> Guards | None:
+        r = self.r
+        f = r.mapping(node, path, known=GUARDS)
+        if f is None:
+            return None
+        out = Guards()
+        for key, attr in (
+            ("maxUnavailable", "max_unavailable"),
+            ("minAvailable", "min_available"),
+            ("maxUnhealthy", "max_unhealthy"),
+        ):
+            if key in f:
+                out = _with(out, **{attr: r.quantity(f[key], f"{path}.{key}")})
+        if "cooldown" in f:
+            out = _with(out, cooldown=r.duration(f["cooldown"], f"{path}.cooldown", allow_zero=True))
+        if "rateLimit" in f:
+            out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], f"{path}.rateLimit"))
+        return out
+
+    def escalation(self, node: Node, path: str) -> EscalationStep | None:
+        key, value = self._one_key(node, path, ESCALATION, "an escalation action")
+        if key is None or value is None:
+            return None
+        if key == "notify":
+            notifier = self._notifier_ref(value, f"{path}.notify")
+            return None if notifier is None else EscalationStep(EscalationKind.NOTIFY, notifier)
+        if not self._empty(value, f"{path}.{key}", ESCALATION[key]):
+            return None
+        return EscalationStep(EscalationKind(key))
+
+    # -- rules --------------------------------------------------------------
+
+    def rule(self, node: Node, path: str) -> Rule | None:
+        r = self.r
+        f = r.mapping(node, path, known=RULE, required=("name", "match", "steps"))
+        if f is None:
+            return None
+        name = r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT) if "name" in f else None
+        if name is not None:
+            self._unique_name(self.rule_names, f["name"], f"{path}.name", "rule")
+        match = r.selector(f["match"], f"{path}.match") if "match" in f else None
+        if match is not None and not match.matchers:
+            r.wrong(f["match"], f"{path}.match", "at least one matcher, like {alertname: PodErrorRatioOutlier}")
+            match = None
+        steps = r.items(f.get("steps"), f"{path}.steps", RULE["steps"], self.step)
+        if isinstance(f.get("steps"), yaml.SequenceNode) and not f["steps"].value:
+            r.wrong(f["steps"], f"{path}.steps", "at least one step")
+        exhausted = self._enum(f.get("exhausted"), f"{path}.exhausted", Exhausted, Exhausted.PAUSE)
+        probation = r.duration(f["probation"], f"{path}.probation") if "probation" in f else 600.0
+        dry_run = r.boolean(f["dryRun"], f"{path}.dryRun") if "dryRun" in f else False
+        supervisor = None
+        if "supervisor" in f:
+            supervisor = r.string(f["supervisor"], f"{path}.supervisor", hint=RULE["supervisor"])
+            if supervisor is not None:
+                self.refs.supervisors.append((supervisor, f["supervisor"], f"{path}.supervisor"))
+        if None in (name, match, exhausted, probation, dry_run) or not steps:
+            return None
+        assert name is not None and match is not None and exhausted is not None
+        assert probation is not None and dry_run is not None
+        return Rule(
+            name=name,
+            match=match,
+            steps=steps,
+            exhausted=exhausted,
+            probation=probation,
+            dry_run=dry_run,
+            supervisor=supervisor,
+        )
+
+    def step(self, node: Node, path: str) -> Step | None:
+        key, value = self._one_key(node, path, STEP, "a step")
+        if key is None or value is None:
+            return None
+        kind = StepKind(key)
+        if kind is StepKind.NOTIFY:
+            notifier = self._notifier_ref(value, f"{path}.notify")
+            return None if notifier is None else Step(kind=kind, notifier=notifier)
+        if kind is StepKind.DRAIN:
+            f = self.r.mapping(value, f"{path}.drain", known=DRAIN, required=("for",), what=STEP["drain"])
+            if f is None or "for" not in f:
+                return None
+            seconds = self.r.duration(f["for"], f"{path}.drain.for")
+            return None if seconds is None else Step(kind=kind, duration=seconds)
+        if not self._empty(value, f"{path}.{key}", STEP[key]):
+            return None
+        return Step(kind=kind)
+
+    # -- notifiers ----------------------------------------------------------
+
+    def notifiers(self, node: Node | None) -> dict[str, Notifier]:
+        r = self.r
+        if node is None:
+            return {}
+        out: dict[str, Notifier] = {}
+        if not isinstance(node, yaml.MappingNode):
+            r.wrong(node, "notifiers", TOP["notifiers"])
+            return out
+        for key_node, value in node.value:
+            name = str(key_node.value)
+            path = f"notifiers.{name}"
+            if name in out:
+                r.problem(key_node, path, "a second notifier with this name", "a unique notifier name")
+                continue
+            if not NAME.match(name):
+                r.problem(key_node, path, f'the name "{name}"', NAME_HINT)
+                continue
+            notifier = self.notifier(name, value, path)
+            if notifier is not None:
+                out[name] = notifier
+        return out
+
+    def notifier(self, name: str, node: Node, path: str) -> Notifier | None:
+        r = self.r
+        f = r.mapping(node, path, known=NOTIFIER)
+        if f is None:
+            return None
+        kinds = [k for k in f if k != "message"]
+        if len(kinds) != 1:
+            found = "none of" if not kinds else "more than one of"
+            r.problem(node, path, f"{found} alertmanager, webhook, log", "exactly one")
+            return None
+        kind = NotifierKind(kinds[0])
+        url = None
+        if kind is NotifierKind.LOG:
+            if not self._empty(f["log"], f"{path}.log", NOTIFIER["log"]):
+                return None
+        else:
+            target = r.mapping(f[kind.value], f"{path}.{kind.value}", known=NOTIFIER_TARGET, required=("url",))
+            if target is not None and "url" in target:
+                url = r.string(target["url"], f"{path}.{kind.value}.url", hint=NOTIFIER_TARGET["url"])
+                if url is not None and not url.startswith(("http://", "https://")):
+                    r.wrong(target["url"], f"{path}.{kind.value}.url", NOTIFIER_TARGET["url"])
+                    url = None
+        message = None
+        if "message" in f:
+            message = r.string(f["message"], f"{path}.message", hint=NOTIFIER["message"])
+            if message is not None and not self._template_ok(f["message"], f"{path}.message", message):
+                return None
+        if url is None and kind is not NotifierKind.LOG:
+            return None
+        return Notifier(name=name, kind=kind, url=url, message=message)
+
+    def _template_ok(self, node: Node, path: str, text: str) -> bool:
+        try:
+            jinja2.sandbox.SandboxedEnvironment().parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            self.r.problem(node, path, f"a template error ({exc.message}, template line {exc.lineno})", "a valid Jinja2 template")
+            return False
+        return True
+
+    # -- helpers ------------------------------------------------------------
+
+    def _one_key(
+        self, node: Node, path: str, known: dict[str, str], what: str
+    ) -> tuple[str | None, Node | None]:
+        """A mapping with exactly one key naming its kind, like `drain: {for: 2m}`."""
+        hint = f"{what}: a mapping with one key, one of " + ", ".join(known)
+        if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+            self.r.wrong(node, path, hint)
+            return None, None
+        key_node, value = node.value[0]
+        key = str(key_node.value)
+        if key not in known:
+            self.r.problem(key_node, path, f'"{key}"', f"{what}, one of: " + ", ".join(known))
+            return None, None
+        return key, value
+
+    def _empty(self, node: Node, path: str, what: str) -> bool:
+        """`restart: {}` or a bare `restart:`: the step takes no options."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return True
+        return self.r.mapping(node, path, known={}, what=what) is not None
+
+    def _notifier_ref(self, node: Node, path: str) -> str | None:
+        name = self.r.string(node, path, hint="a notifier name")
+        if name is not None:
+            self.refs.notifiers.append((name, node, path))
+        return name
+
+    def _enum(self, node: Node | None, path: str, enum: type[E], default: E) -> E | None:
+        if node is None:
+            return default
+        hint = "one of: " + ", ".join(enum)
+        value = self.r.string(node, path, hint=hint)
+        if value is None:
+            return None
+        if value not in {member.value for member in enum}:
+            self.r.wrong(node, path, hint)
+            return None
+        return enum(value)
+
+    def _unique_name(self, seen: dict[str, int], node: Node, path: str, what: str) -> None:
+        name = str(node.value)
+        if name in seen:
+            self.r.problem(node, path, f'"{name}" again (first at line {seen[name]})', f"a unique {what} name")
+        else:
+            seen[name] = line_of(node)
+
+    def _check_refs(self, notifiers: dict[str, Notifier]) -> None:
+        for name, node, path in self.refs.notifiers:
+            if name not in notifiers:
+                known = ", ".join(sorted(notifiers)) or "(none defined)"
+                self.r.problem(node, path, f'the undefined notifier "{name}"', f"one defined under notifiers: {known}")
+        for name, node, path in self.refs.supervisors:
+            if name not in self.supervisor_names:
+                known = ", ".join(sorted(self.supervisor_names)) or "(none defined)"
+                self.r.problem(node, path, f'the undefined supervisor "{name}"', f"one of: {known}")
+
+
+def _with(value: D, **changes: object) -> D:
+    """A copy with the changes that were read successfully (None means a problem was reported)."""
+    kept = {k: v for k, v in changes.items() if v is not None}
+    return replace(value, **kept) if kept else value

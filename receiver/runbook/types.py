@@ -1,0 +1,197 @@
+"""The compiled runbook: what the loader produces and decide/ walks.
+
+Every value is validated before it gets here, so decision code never
+re-checks a field. Durations are seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from receiver.runbook.matchers import Selector
+from receiver.runbook.quantities import Quantity
+
+DEFAULT_TRAFFIC_LABEL = "remediation/traffic"
+PROTECT_LABEL = "remediation/protect"
+
+
+class Strategy(StrEnum):
+    ONE_FOR_ONE = "one_for_one"
+    ONE_FOR_ALL = "one_for_all"
+    REST_FOR_ONE = "rest_for_one"
+
+
+class StepKind(StrEnum):
+    DRAIN = "drain"
+    RESTART = "restart"
+    PAUSE = "pause"
+    ROLLOUT_RESTART = "rolloutRestart"
+    NOTIFY = "notify"
+
+    @property
+    def disruptive(self) -> bool:
+        """Takes a pod out of service, so guards must allow it first."""
+        return self in (StepKind.DRAIN, StepKind.RESTART, StepKind.PAUSE)
+
+    @property
+    def on_pod(self) -> bool:
+        return self.disruptive
+
+
+class Exhausted(StrEnum):
+    """What a further occurrence does once a rule's steps are used up."""
+
+    PAUSE = "pause"
+    RESTART = "restart"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    kind: StepKind
+    duration: float | None = None  # drain: how long out of traffic
+    notifier: str | None = None  # notify: which notifier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    name: str
+    match: Selector
+    steps: tuple[Step, ...]
+    exhausted: Exhausted = Exhausted.PAUSE
+    probation: float = 600.0
+    dry_run: bool = False
+    supervisor: str | None = None
+
+    def step(self, attempt: int) -> Step | None:
+        """The step for the attempt-th occurrence (0-based), None when exhausted."""
+        if attempt < len(self.steps):
+            return self.steps[attempt]
+        if self.exhausted is Exhausted.NONE:
+            return None
+        return Step(kind=StepKind(self.exhausted.value))
+
+
+@dataclass(frozen=True, slots=True)
+class Intensity:
+    max: int
+    period: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    max: int
+    per: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Guards:
+    max_unavailable: Quantity | None = None
+    min_available: Quantity | None = None
+    max_unhealthy: Quantity | None = None
+    cooldown: float = 0.0
+    rate_limit: RateLimit | None = None
+
+
+class EscalationKind(StrEnum):
+    ROLLOUT_RESTART = "rolloutRestart"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    kind: EscalationKind
+    notifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Supervisor:
+    name: str
+    match: Selector
+    intensity: Intensity
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    guards: Guards | None = None
+    on_escalate: tuple[EscalationStep, ...] = ()
+    freeze_for: float | None = None  # None: the intensity period
+    fleet_by: tuple[str, ...] = ()  # empty: the pod's top-level controller
+    children: tuple[Supervisor, ...] = ()
+
+    @property
+    def freeze_seconds(self) -> float:
+        return self.intensity.period if self.freeze_for is None else self.freeze_for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatExpectation:
+    match: Selector
+    interval: float
+    miss_after: int = 3
+
+    @property
+    def deadline(self) -> float:
+        return self.interval * self.miss_after
+
+
+class NotifierKind(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    WEBHOOK = "webhook"
+    LOG = "log"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notifier:
+    name: str
+    kind: NotifierKind
+    url: str | None = None
+    message: str | None = None  # Jinja2 template, rendered sandboxed at the edge
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetLabels:
+    """Which signal labels name the target pod, or its workload."""
+
+    namespace: str = "namespace"
+    pod: str = "pod"
+    workloads: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "deployment": "Deployment",
+            "statefulset": "StatefulSet",
+            "daemonset": "DaemonSet",
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    namespaces: tuple[str, ...]
+    dry_run: bool = False
+    traffic_label: str = DEFAULT_TRAFFIC_LABEL
+    target_labels: TargetLabels = field(default_factory=TargetLabels)
+    rate_limit: RateLimit | None = None
+    protect: tuple[Selector, ...] = ()
+    signal_ttl: float = 300.0
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        return "*" in self.namespaces or namespace in self.namespaces
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runbook:
+    settings: Settings
+    supervisors: tuple[Supervisor, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    heartbeats: tuple[HeartbeatExpectation, ...] = ()
+    notifiers: Mapping[str, Notifier] = field(default_factory=dict)
+    source: str = "<runbook>"
+    # Derived by the loader: the tree as lookups.
+    by_name: Mapping[str, Supervisor] = field(default_factory=dict)
+    parent: Mapping[str, str] = field(default_factory=dict)
+
+    def ancestors(self, name: str) -> tuple[Supervisor, ...]:
+        """The named supervisor and every ancestor up to its root, nearest first."""
+        out = [self.by_name[name]]
+        while out[-1].name in self.parent:
+            out.append(self.by_name[self.parent[out[-1].name]])
+        return tuple(out)
