@@ -1,0 +1,19 @@
+"""The pure decision core: (runbook, snapshot, signal, now) -> Plan."""
+
+from receiver.decide.engine import decide, reset, resolve_target, resume, tick
+from receiver.decide.fold import fold
+from receiver.decide.plan import Action, ActionKind, Blocked, Escalation, Plan
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Blocked",
+    "Escalation",
+    "Plan",
+    "decide",
+    "fold",
+    "reset",
+    "resolve_target",
+    "resume",
+    "tick",
+]

@@ -1,0 +1,86 @@
+"""A decision's working copy: reads see the snapshot plus the updates made so far."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receiver.decide.plan import Action, Blocked, Escalation, Plan
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    Signal,
+    Snapshot,
+    SupervisorState,
+    Workload,
+)
+
+
+class Draft:
+    def __init__(self, snapshot: Snapshot, now: Instant) -> None:
+        self.snapshot = snapshot
+        self.now = now
+        self._pods: dict[PodKey, Lifecycle] = {}
+        self._workloads: dict[Workload, Lifecycle] = {}
+        self._supervisors: dict[str, SupervisorState] = {}
+        self._recent: tuple[Instant, ...] | None = None
+        self.actions: list[Action] = []
+        self.blocked: list[Blocked] = []
+        self.escalations: list[Escalation] = []
+
+    # -- reads --------------------------------------------------------------
+
+    def pod(self, key: PodKey) -> Pod | None:
+        pod = self.snapshot.pods.get(key)
+        if pod is None or key not in self._pods:
+            return pod
+        return replace(pod, lifecycle=self._pods[key])
+
+    def pods(self) -> list[Pod]:
+        return [self.pod(key) or pod for key, pod in self.snapshot.pods.items()]
+
+    def lifecycle(self, key: PodKey) -> Lifecycle:
+        if key in self._pods:
+            return self._pods[key]
+        pod = self.snapshot.pods.get(key)
+        return pod.lifecycle if pod is not None else Lifecycle()
+
+    def workload(self, workload: Workload) -> Lifecycle:
+        return self._workloads.get(workload) or self.snapshot.workload(workload)
+
+    def supervisor(self, name: str) -> SupervisorState:
+        return self._supervisors.get(name) or self.snapshot.supervisor(name)
+
+    @property
+    def recent_actions(self) -> tuple[Instant, ...]:
+        return self.snapshot.recent_actions if self._recent is None else self._recent
+
+    # -- writes -------------------------------------------------------------
+
+    def set_lifecycle(self, key: PodKey, lifecycle: Lifecycle) -> None:
+        if lifecycle != self.lifecycle(key):
+            self._pods[key] = lifecycle
+
+    def set_workload(self, workload: Workload, lifecycle: Lifecycle) -> None:
+        if lifecycle != self.workload(workload):
+            self._workloads[workload] = lifecycle
+
+    def set_supervisor(self, name: str, state: SupervisorState) -> None:
+        self._supervisors[name] = state
+
+    def set_recent_actions(self, recent: tuple[Instant, ...]) -> None:
+        self._recent = recent
+
+    def plan(self, signal: Signal | None) -> Plan:
+        return Plan(
+            at=self.now,
+            signal=signal,
+            actions=tuple(self.actions),
+            blocked=tuple(self.blocked),
+            escalations=tuple(self.escalations),
+            pods=dict(self._pods),
+            workloads=dict(self._workloads),
+            supervisors=dict(self._supervisors),
+            recent_actions=self._recent,
+        )

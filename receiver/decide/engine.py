@@ -1,0 +1,410 @@
+"""The pure entry points: decide on a signal, advance time, resume a pod, reset a supervisor.
+
+Each is a function of (runbook, snapshot, input, now) returning a Plan; none
+reads a clock or touches the cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receiver.decide import lifecycle
+from receiver.decide.draft import Draft
+from receiver.decide.escalation import escalate, over_intensity, record_action, rollout_restart
+from receiver.decide.guards import Verdict, check_frozen, check_pod_action, check_target
+from receiver.decide.plan import Action, ActionKind, Blocked, Plan
+from receiver.decide.tree import Chain, Tree
+from receiver.model import Instant, Pod, PodKey, PodState, Reason, Signal, Snapshot, Workload
+from receiver.runbook import Rule, Runbook, Step, StepKind, Supervisor
+from receiver.runbook.quantities import format_duration
+from receiver.runbook.types import Settings
+
+DEFAULT_PROBATION = 600.0
+
+_POD_ACTION = {
+    StepKind.DRAIN: ActionKind.DRAIN,
+    StepKind.RESTART: ActionKind.RESTART,
+    StepKind.PAUSE: ActionKind.PAUSE,
+}
+
+
+def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> Plan:
+    """Everything one signal leads to, as data."""
+    decision = _Decision(runbook, snapshot, signal, now)
+    decision.run()
+    return decision.draft.plan(signal)
+
+
+def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
+    """Time-driven transitions: drains that are over, probations that passed."""
+    draft = Draft(snapshot, now)
+    for pod in snapshot.pods.values():
+        if pod.lifecycle.state in (PodState.DRAINED, PodState.PROBATION):
+            _expire(runbook, draft, pod.key, now)
+    return draft.plan(None)
+
+
+def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> Plan:
+    """A human puts a paused (or drained) pod back into traffic with a clean slate."""
+    pod = snapshot.pods.get(key)
+    if pod is None:
+        raise LookupError(f"no pod {key}")
+    draft = Draft(snapshot, now)
+    if pod.lifecycle.state in (PodState.PAUSED, PodState.DRAINED):
+        draft.actions.append(
+            Action(
+                kind=ActionKind.RESTORE,
+                pod=key,
+                rule=pod.lifecycle.rule,
+                dry_run=runbook.settings.dry_run,
+                detail=f"resumed by a human from {pod.lifecycle.state}",
+            )
+        )
+    draft.set_lifecycle(key, lifecycle.serving(pod.lifecycle))
+    return draft.plan(None)
+
+
+def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
+    """A human thaws a supervisor's subtree and gives every supervisor in it a fresh budget."""
+    if supervisor not in runbook.by_name:
+        raise LookupError(f"no supervisor {supervisor}")
+    draft = Draft(snapshot, now)
+    pending = [runbook.by_name[supervisor]]
+    while pending:
+        current = pending.pop()
+        state = draft.supervisor(current.name)
+        draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
+        pending.extend(current.children)
+    return draft.plan(None)
+
+
+def resolve_target(settings: Settings, labels: dict[str, str]) -> PodKey | Workload | None:
+    names = settings.target_labels
+    namespace = labels.get(names.namespace)
+    if not namespace:
+        return None
+    if labels.get(names.pod):
+        return PodKey(namespace, labels[names.pod])
+    for label, kind in names.workloads.items():
+        if labels.get(label):
+            return Workload(namespace, kind, labels[label])
+    return None
+
+
+def _expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
+    current = draft.lifecycle(key)
+    rule = _rule_named(runbook, current.rule)
+    if lifecycle.drain_over(current, now):
+        probation = rule.probation if rule else DEFAULT_PROBATION
+        draft.actions.append(
+            Action(
+                kind=ActionKind.RESTORE,
+                pod=key,
+                rule=current.rule,
+                attempt=current.attempts,
+                dry_run=_dry_run(runbook.settings, rule),
+                detail=f"drain over; back in traffic on probation for {format_duration(probation)}",
+            )
+        )
+        current = lifecycle.restored(current, probation, now)
+    if lifecycle.probation_over(current, now):
+        current = lifecycle.serving(current)
+    draft.set_lifecycle(key, current)
+
+
+def _rule_named(runbook: Runbook, name: str | None) -> Rule | None:
+    return next((r for r in runbook.rules if r.name == name), None)
+
+
+def _dry_run(settings: Settings, rule: Rule | None) -> bool:
+    return settings.dry_run or (rule is not None and rule.dry_run)
+
+
+class _Decision:
+    def __init__(self, runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> None:
+        self.runbook = runbook
+        self.settings = runbook.settings
+        self.signal = signal
+        self.now = now
+        self.draft = Draft(snapshot, now)
+        self.tree = Tree(runbook, self.draft)
+        self.rule: Rule | None = None
+
+    def run(self) -> None:
+        target = resolve_target(self.settings, dict(self.signal.labels))
+        if target is None:
+            self.rule = self._match_rule(())
+            names = self.settings.target_labels
+            self._block(Reason.NO_TARGET, detail=f"signal has no {names.namespace} and {names.pod} labels")
+        elif isinstance(target, PodKey):
+            self._pod_signal(target)
+        else:
+            self._workload_signal(target)
+
+    # -- pods ---------------------------------------------------------------
+
+    def _pod_signal(self, key: PodKey) -> None:
+        pod = self.draft.pod(key)
+        if pod is None:
+            self.rule = self._match_rule(())
+            self._block(Reason.UNKNOWN_TARGET, pod=key, detail=f"no pod {key} is known")
+            return
+        target_verdict = check_target(self.settings, pod)
+        if target_verdict and target_verdict.reason is Reason.NAMESPACE_NOT_ALLOWED:
+            self._block_verdict(target_verdict, pod=key)
+            return
+        _expire(self.runbook, self.draft, key, self.now)
+        self.draft.set_lifecycle(key, self._track(self.draft.lifecycle(key)))
+        pod = self.draft.pod(key)
+        assert pod is not None
+        chain = self.tree.chain(pod)
+        self.rule = self._match_rule(chain)
+        reason = self._why_not(chain, pod.lifecycle.has_handled(self.signal.occurrence))
+        if reason is not None:
+            self._block(reason, pod=key)
+            return
+        if target_verdict is not None:
+            self._block_verdict(target_verdict, pod=key)
+            return
+        if pod.terminating or pod.lifecycle.state in (PodState.DRAINED, PodState.RESTARTED):
+            self._block(Reason.IN_PROGRESS, pod=key, detail=f"pod is {pod.lifecycle.state}")
+            return
+        if pod.lifecycle.state is PodState.PAUSED:
+            self._block(Reason.PAUSED, pod=key, detail="pod is paused until a human resumes it")
+            return
+        assert self.rule is not None
+        attempt = lifecycle.next_attempt(pod.lifecycle, self.rule)
+        step = self.rule.step(attempt)
+        if step is None:
+            self._block(Reason.EXHAUSTED, pod=key, detail=f"all {len(self.rule.steps)} steps used")
+            return
+        self._pod_step(pod, chain, step, attempt)
+
+    def _pod_step(self, pod: Pod, chain: Chain, step: Step, attempt: int) -> None:
+        assert self.rule is not None
+        dry_run = _dry_run(self.settings, self.rule)
+        if step.kind is StepKind.NOTIFY:
+            self._notify(step, attempt, pod=pod.key)
+        elif step.kind is StepKind.ROLLOUT_RESTART:
+            if pod.owner is None:
+                self._block(Reason.INVALID_TARGET, pod=pod.key, detail="pod has no controller")
+                return
+            if not self._workload_action(pod, chain, pod.owner, dry_run):
+                return
+        else:
+            verdict = check_pod_action(self.runbook, self.tree, self.draft, pod, chain, self.now)
+            if verdict is not None:
+                self._block_verdict(verdict, pod=pod.key, wanted=_POD_ACTION[step.kind])
+                if verdict.reason is Reason.SYSTEMIC and verdict.supervisor is not None:
+                    self._escalate(self.runbook.by_name[verdict.supervisor], Reason.SYSTEMIC, pod)
+                return
+            if self._escalates_instead(pod, chain, _POD_ACTION[step.kind]):
+                return
+            record_action(self.runbook, self.draft, chain, self.now)
+            until = self.now + step.duration if step.duration else None
+            self.draft.actions.append(
+                Action(
+                    kind=_POD_ACTION[step.kind],
+                    pod=pod.key,
+                    rule=self.rule.name,
+                    until=until,
+                    attempt=attempt + 1,
+                    dry_run=dry_run,
+                    detail=_step_detail(step, attempt, self.rule),
+                )
+            )
+        updated = lifecycle.after_step(
+            pod.lifecycle, self.rule, step, attempt, self.signal.occurrence, self.now
+        )
+        self.draft.set_lifecycle(pod.key, updated)
+
+    def _escalates_instead(self, pod: Pod, chain: Chain, wanted: ActionKind) -> bool:
+        supervisor = over_intensity(self.draft, chain, self.now)
+        if supervisor is None:
+            return False
+        intensity = supervisor.intensity
+        self._block(
+            Reason.ESCALATED,
+            pod=pod.key,
+            wanted=wanted,
+            supervisor=supervisor.name,
+            detail=f"supervisor {supervisor.name} would exceed its intensity of "
+            f"{intensity.max} in {format_duration(intensity.period)}",
+        )
+        self._escalate(supervisor, Reason.INTENSITY, pod)
+        self.draft.set_lifecycle(pod.key, self.draft.lifecycle(pod.key).remember(self.signal.occurrence))
+        return True
+
+    # -- workloads ----------------------------------------------------------
+
+    def _workload_signal(self, workload: Workload) -> None:
+        pods = sorted((p for p in self.draft.pods() if p.owner == workload), key=lambda p: p.name)
+        if not pods:
+            self.rule = self._match_rule(())
+            self._block(Reason.UNKNOWN_TARGET, workload=workload, detail=f"no pods of {workload}")
+            return
+        if not self.settings.namespace_allowed(workload.namespace):
+            self._block(
+                Reason.NAMESPACE_NOT_ALLOWED,
+                workload=workload,
+                detail=f"namespace {workload.namespace} is not in settings.namespaces",
+            )
+            return
+        state = self._track(self.draft.workload(workload))
+        self.draft.set_workload(workload, state)
+        chain = self.tree.chain(pods[0])
+        self.rule = self._match_rule(chain)
+        reason = self._why_not(chain, state.has_handled(self.signal.occurrence))
+        if reason is not None:
+            self._block(reason, workload=workload)
+            return
+        rule = self.rule
+        assert rule is not None
+        recent = state.last_action_at is not None and self.now - state.last_action_at < rule.probation
+        attempt = state.attempts if state.rule == rule.name and recent else 0
+        step = rule.step(attempt)
+        if step is None:
+            self._block(Reason.EXHAUSTED, workload=workload, detail=f"all {len(rule.steps)} steps used")
+            return
+        if step.kind.on_pod:
+            self._block(
+                Reason.INVALID_TARGET,
+                workload=workload,
+                detail=f"step {step.kind} acts on a pod, the signal names a workload",
+            )
+            return
+        if step.kind is StepKind.NOTIFY:
+            self._notify(step, attempt, workload=workload)
+        elif not self._workload_action(pods[0], chain, workload, _dry_run(self.settings, rule)):
+            return
+        updated = replace(
+            self.draft.workload(workload), rule=rule.name, attempts=attempt + 1, last_action_at=self.now
+        )
+        self.draft.set_workload(workload, updated.remember(self.signal.occurrence))
+
+    def _workload_action(self, pod: Pod, chain: Chain, workload: Workload, dry_run: bool) -> bool:
+        verdict = check_frozen(self.draft, chain, self.now)
+        if verdict is not None:
+            self._block_verdict(verdict, workload=workload, wanted=ActionKind.ROLLOUT_RESTART)
+            return False
+        if self._escalates_instead(pod, chain, ActionKind.ROLLOUT_RESTART):
+            return False
+        if not rollout_restart(
+            self.runbook, self.draft, workload, None, self.rule.name if self.rule else None, dry_run, self.now
+        ):
+            return False
+        record_action(self.runbook, self.draft, chain, self.now)
+        return True
+
+    # -- shared -------------------------------------------------------------
+
+    def _why_not(self, chain: Chain, handled: bool) -> Reason | None:
+        """Reasons a signal leads nowhere, before any guard is asked."""
+        if not self.signal.firing:
+            return Reason.RESOLVED
+        if self.rule is None:
+            return Reason.NO_RULE
+        if not chain:
+            return Reason.UNSUPERVISED
+        if handled:
+            return Reason.DUPLICATE
+        return None
+
+    def _track(self, state: lifecycle.Lifecycle) -> lifecycle.Lifecycle:
+        """Record the signal as firing (until resolved or its TTL passes) or clear it."""
+        if not self.signal.firing:
+            return state.with_signal(self.signal.fingerprint, None, self.now)
+        ends = self.signal.ends_at
+        expires = ends if ends is not None and ends > self.now else self.now + self.settings.signal_ttl
+        return state.with_signal(self.signal.fingerprint, max(expires, self.now + 1e-3), self.now)
+
+    def _match_rule(self, chain: Chain) -> Rule | None:
+        names = {s.name for s in chain}
+        for rule in self.runbook.rules:
+            if rule.match.matches(self.signal.labels) and (
+                rule.supervisor is None or rule.supervisor in names
+            ):
+                return rule
+        return None
+
+    def _notify(self, step: Step, attempt: int, *, pod: PodKey | None = None, workload: Workload | None = None) -> None:
+        assert self.rule is not None
+        self.draft.actions.append(
+            Action(
+                kind=ActionKind.NOTIFY,
+                notifier=step.notifier,
+                pod=pod,
+                workload=workload,
+                rule=self.rule.name,
+                attempt=attempt + 1,
+                dry_run=_dry_run(self.settings, self.rule),
+                detail=_step_detail(step, attempt, self.rule),
+            )
+        )
+
+    def _escalate(self, supervisor: Supervisor, cause: Reason, pod: Pod) -> None:
+        escalate(
+            self.runbook,
+            self.tree,
+            self.draft,
+            supervisor,
+            cause=cause,
+            origin=pod,
+            rule=self.rule.name if self.rule else None,
+            dry_run=_dry_run(self.settings, self.rule),
+            now=self.now,
+        )
+
+    def _block(
+        self,
+        reason: Reason,
+        *,
+        pod: PodKey | None = None,
+        workload: Workload | None = None,
+        wanted: ActionKind | None = None,
+        supervisor: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.draft.blocked.append(
+            Blocked(
+                reason=reason,
+                wanted=wanted,
+                pod=pod,
+                workload=workload,
+                rule=self.rule.name if self.rule else None,
+                supervisor=supervisor,
+                detail=detail or _DEFAULT_DETAIL.get(reason, str(reason)),
+            )
+        )
+
+    def _block_verdict(
+        self, verdict: Verdict, *, pod: PodKey | None = None, workload: Workload | None = None,
+        wanted: ActionKind | None = None,
+    ) -> None:
+        self._block(
+            verdict.reason,
+            pod=pod,
+            workload=workload,
+            wanted=wanted,
+            supervisor=verdict.supervisor,
+            detail=verdict.detail,
+        )
+
+
+_DEFAULT_DETAIL = {
+    Reason.RESOLVED: "signal resolved; nothing to do",
+    Reason.NO_RULE: "no rule matches the signal",
+    Reason.UNSUPERVISED: "no supervisor covers the target",
+    Reason.DUPLICATE: "this alert occurrence was already handled",
+}
+
+
+def _step_detail(step: Step, attempt: int, rule: Rule) -> str:
+    where = f"step {attempt + 1} of rule {rule.name}" if attempt < len(rule.steps) else (
+        f"rule {rule.name} exhausted after {len(rule.steps)} steps"
+    )
+    if step.kind is StepKind.DRAIN and step.duration:
+        return f"{where}: drain for {format_duration(step.duration)}"
+    if step.kind is StepKind.NOTIFY:
+        return f"{where}: notify {step.notifier}"
+    return f"{where}: {step.kind}"

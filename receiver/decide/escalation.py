@@ -1,0 +1,193 @@
+"""The escalation tree, in the manner of Erlang/OTP supervisors.
+
+Every action on a pod counts against each supervisor above it. When one
+more would exceed a supervisor's intensity (max actions in period), that
+supervisor escalates instead: its own onEscalate actions run, its budget
+starts afresh, its subtree is frozen for `freezeFor` (default: the period)
+so the remedy can take effect, and the escalation counts once against its
+parent, which may in turn escalate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receiver.decide.draft import Draft
+from receiver.decide.guards import check_target
+from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
+from receiver.decide.tree import Chain, Tree
+from receiver.model import Instant, Pod, Reason, Workload
+from receiver.runbook import Runbook, Supervisor
+from receiver.runbook.quantities import format_duration
+from receiver.runbook.types import EscalationKind, Strategy
+
+
+def recent(times: tuple[Instant, ...], window: float, now: Instant) -> tuple[Instant, ...]:
+    return tuple(t for t in times if t > now - window)
+
+
+def over_intensity(draft: Draft, chain: Chain, now: Instant) -> Supervisor | None:
+    """The nearest supervisor that one more action would push over its intensity."""
+    for supervisor in chain:
+        counted = recent(draft.supervisor(supervisor.name).counted, supervisor.intensity.period, now)
+        if len(counted) + 1 > supervisor.intensity.max:
+            return supervisor
+    return None
+
+
+def record_action(runbook: Runbook, draft: Draft, chain: Chain, now: Instant) -> None:
+    """Count one action against every supervisor of the chain and the global rate limit."""
+    for supervisor in chain:
+        state = draft.supervisor(supervisor.name)
+        limit = supervisor.guards.rate_limit if supervisor.guards else None
+        draft.set_supervisor(
+            supervisor.name,
+            replace(
+                state,
+                counted=(*recent(state.counted, supervisor.intensity.period, now), now),
+                actions=(*recent(state.actions, limit.per, now), now) if limit else (),
+            ),
+        )
+    limit = runbook.settings.rate_limit
+    if limit is not None:
+        draft.set_recent_actions((*recent(draft.recent_actions, limit.per, now), now))
+
+
+def escalate(
+    runbook: Runbook,
+    tree: Tree,
+    draft: Draft,
+    supervisor: Supervisor,
+    *,
+    cause: Reason,
+    origin: Pod | Supervisor,
+    rule: str | None,
+    dry_run: bool,
+    now: Instant,
+) -> None:
+    state = draft.supervisor(supervisor.name)
+    freeze = supervisor.freeze_seconds
+    frozen_until = now + freeze if freeze > 0 else None
+    draft.set_supervisor(
+        supervisor.name,
+        replace(state, counted=(), frozen_until=frozen_until, escalations=state.escalations + 1),
+    )
+    origin_name = str(origin.key) if isinstance(origin, Pod) else origin.name
+    held = f", automation below it frozen for {format_duration(freeze)}" if freeze else ""
+    draft.escalations.append(
+        Escalation(
+            supervisor=supervisor.name,
+            cause=cause,
+            origin=origin_name,
+            frozen_until=frozen_until,
+            detail=f"supervisor {supervisor.name} escalated ({cause}) on {origin_name}{held}",
+        )
+    )
+    for step in supervisor.on_escalate:
+        if step.kind is EscalationKind.NOTIFY:
+            draft.actions.append(
+                Action(
+                    kind=ActionKind.NOTIFY,
+                    notifier=step.notifier,
+                    rule=rule,
+                    supervisor=supervisor.name,
+                    dry_run=dry_run,
+                    detail=f"supervisor {supervisor.name} escalated ({cause}) on {origin_name}",
+                )
+            )
+        else:
+            for workload in restart_targets(tree, supervisor, origin):
+                rollout_restart(runbook, draft, workload, supervisor, rule, dry_run, now)
+    _count_against_parent(runbook, tree, draft, supervisor, rule, dry_run, now)
+
+
+def _count_against_parent(
+    runbook: Runbook,
+    tree: Tree,
+    draft: Draft,
+    child: Supervisor,
+    rule: str | None,
+    dry_run: bool,
+    now: Instant,
+) -> None:
+    parent_name = runbook.parent.get(child.name)
+    if parent_name is None:
+        return
+    parent = runbook.by_name[parent_name]
+    if over_intensity(draft, (parent,), now) is parent:
+        escalate(
+            runbook,
+            tree,
+            draft,
+            parent,
+            cause=Reason.INTENSITY,
+            origin=child,
+            rule=rule,
+            dry_run=dry_run,
+            now=now,
+        )
+        return
+    state = draft.supervisor(parent_name)
+    counted = (*recent(state.counted, parent.intensity.period, now), now)
+    draft.set_supervisor(parent_name, replace(state, counted=counted))
+
+
+def restart_targets(tree: Tree, supervisor: Supervisor, origin: Pod | Supervisor) -> list[Workload]:
+    """Workloads the supervisor restarts, by its strategy, in dependency order.
+
+    one_for_one: the failing child's workloads (or the pod's own workload);
+    one_for_all: every workload under the supervisor; rest_for_one: the
+    failing child's and those of every child declared after it.
+    """
+    ordered = tree.workloads(supervisor)
+    if supervisor.strategy is Strategy.ONE_FOR_ALL:
+        return ordered
+    child = origin if isinstance(origin, Supervisor) else tree.child_toward(supervisor, origin)
+    if child is not None:
+        own = tree.workloads(child)
+    elif isinstance(origin, Pod) and origin.owner is not None:
+        own = [origin.owner]
+    else:
+        own = []
+    if supervisor.strategy is Strategy.ONE_FOR_ONE or not own:
+        return own
+    return ordered[ordered.index(own[0]) :]
+
+
+def rollout_restart(
+    runbook: Runbook,
+    draft: Draft,
+    workload: Workload,
+    supervisor: Supervisor | None,
+    rule: str | None,
+    dry_run: bool,
+    now: Instant,
+) -> bool:
+    """Plan a rollout restart unless one of the workload's pods may not be touched."""
+    for pod in draft.pods():
+        if pod.owner == workload:
+            verdict = check_target(runbook.settings, pod)
+            if verdict is not None:
+                draft.blocked.append(
+                    Blocked(
+                        reason=verdict.reason,
+                        wanted=ActionKind.ROLLOUT_RESTART,
+                        workload=workload,
+                        rule=rule,
+                        supervisor=supervisor.name if supervisor else None,
+                        detail=f"pod {pod.name}: {verdict.detail}",
+                    )
+                )
+                return False
+    draft.actions.append(
+        Action(
+            kind=ActionKind.ROLLOUT_RESTART,
+            workload=workload,
+            rule=rule,
+            supervisor=supervisor.name if supervisor else None,
+            dry_run=dry_run,
+            detail=f"rollout restart of {workload}",
+        )
+    )
+    draft.set_workload(workload, replace(draft.workload(workload), last_action_at=now))
+    return True

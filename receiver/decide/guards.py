@@ -1,0 +1,159 @@
+"""Fleet-wide guards, checked before every disruptive action on a pod.
+
+Each guard is a pure function of the runbook, the pod's fleet as the draft
+sees it (so actions planned earlier in the same batch count) and `now`. It
+returns a Verdict naming the reason and the culprit, or None to allow.
+
+Guards count against the fleet's size, never against the pods still in
+traffic: a pod that is not Ready, drained, paused or being restarted is
+unavailable whoever caused it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receiver.decide.draft import Draft
+from receiver.decide.tree import Chain, Tree, pod_labels
+from receiver.model import Instant, Pod, Reason
+from receiver.runbook import Runbook
+from receiver.runbook.quantities import format_duration
+from receiver.runbook.types import PROTECT_LABEL, RateLimit, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    reason: Reason
+    detail: str
+    supervisor: str | None = None
+
+
+def check_target(settings: Settings, pod: Pod) -> Verdict | None:
+    """Pods the receiver may never touch, whatever the action."""
+    if not settings.namespace_allowed(pod.namespace):
+        return Verdict(
+            Reason.NAMESPACE_NOT_ALLOWED,
+            f"namespace {pod.namespace} is not in settings.namespaces",
+        )
+    if pod.labels.get(PROTECT_LABEL) == "true":
+        return Verdict(Reason.PROTECTED, f"pod has label {PROTECT_LABEL}=true")
+    labels = pod_labels(pod)
+    for selector in settings.protect:
+        if selector.matches(labels):
+            return Verdict(Reason.PROTECTED, f"pod matches settings.protect {selector}")
+    return None
+
+
+def check_frozen(draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
+    for supervisor in chain:
+        state = draft.supervisor(supervisor.name)
+        if state.frozen(now):
+            assert state.frozen_until is not None
+            left = format_duration(state.frozen_until - now)
+            return Verdict(
+                Reason.FROZEN,
+                f"supervisor {supervisor.name} is frozen for another {left}",
+                supervisor.name,
+            )
+    return None
+
+
+def check_pod_action(
+    runbook: Runbook, tree: Tree, draft: Draft, pod: Pod, chain: Chain, now: Instant
+) -> Verdict | None:
+    """Everything that must allow a disruptive action (drain, restart, pause) on `pod`."""
+    return (
+        check_frozen(draft, chain, now)
+        or check_cooldown(pod, chain, now)
+        or check_systemic(tree, pod, chain, now)
+        or check_availability(tree, pod, chain)
+        or check_rate_limits(runbook, draft, chain, now)
+    )
+
+
+def check_cooldown(pod: Pod, chain: Chain, now: Instant) -> Verdict | None:
+    last = pod.lifecycle.last_action_at
+    if last is None:
+        return None
+    for supervisor in chain:
+        cooldown = supervisor.guards.cooldown if supervisor.guards else 0.0
+        if now - last < cooldown:
+            return Verdict(
+                Reason.COOLDOWN,
+                f"pod was acted on {format_duration(now - last)} ago, "
+                f"cooldown is {format_duration(cooldown)}",
+                supervisor.name,
+            )
+    return None
+
+
+def check_systemic(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdict | None:
+    for supervisor in chain:
+        limit = supervisor.guards.max_unhealthy if supervisor.guards else None
+        if limit is None:
+            continue
+        fleet = tree.fleet(supervisor, pod)
+        signalling = sum(1 for p in fleet if p.lifecycle.signalling(now))
+        allowed = limit.of(len(fleet), round_up=False)
+        if signalling > allowed:
+            return Verdict(
+                Reason.SYSTEMIC,
+                f"{signalling} of {len(fleet)} pods in the fleet are signalling, "
+                f"more than maxUnhealthy {limit} ({allowed})",
+                supervisor.name,
+            )
+    return None
+
+
+def check_availability(tree: Tree, pod: Pod, chain: Chain) -> Verdict | None:
+    for supervisor in chain:
+        guards = supervisor.guards
+        if guards is None or (guards.max_unavailable is None and guards.min_available is None):
+            continue
+        fleet = tree.fleet(supervisor, pod)
+        size = len(fleet)
+        after = sum(1 for p in fleet if p.out_of_service) + (0 if pod.out_of_service else 1)
+        if guards.max_unavailable is not None:
+            allowed = guards.max_unavailable.of(size, round_up=False)
+            if after > allowed:
+                return Verdict(
+                    Reason.MAX_UNAVAILABLE,
+                    f"acting would leave {after} of {size} pods unavailable, "
+                    f"more than maxUnavailable {guards.max_unavailable} ({allowed})",
+                    supervisor.name,
+                )
+        if guards.min_available is not None:
+            needed = guards.min_available.of(size, round_up=True)
+            if size - after < needed:
+                return Verdict(
+                    Reason.MIN_AVAILABLE,
+                    f"acting would leave {size - after} of {size} pods available, "
+                    f"fewer than minAvailable {guards.min_available} ({needed})",
+                    supervisor.name,
+                )
+    return None
+
+
+def check_rate_limits(
+    runbook: Runbook, draft: Draft, chain: Chain, now: Instant
+) -> Verdict | None:
+    for supervisor in chain:
+        limit = supervisor.guards.rate_limit if supervisor.guards else None
+        if limit is not None and _spent(draft.supervisor(supervisor.name).actions, limit, now):
+            return Verdict(
+                Reason.RATE_LIMITED,
+                f"supervisor {supervisor.name} already acted {limit.max} times "
+                f"in {format_duration(limit.per)}",
+                supervisor.name,
+            )
+    limit = runbook.settings.rate_limit
+    if limit is not None and _spent(draft.recent_actions, limit, now):
+        return Verdict(
+            Reason.RATE_LIMITED,
+            f"the receiver already acted {limit.max} times in {format_duration(limit.per)}",
+        )
+    return None
+
+
+def _spent(times: tuple[Instant, ...], limit: RateLimit, now: Instant) -> bool:
+    return sum(1 for t in times if t > now - limit.per) >= limit.max

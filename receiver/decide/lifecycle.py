@@ -1,0 +1,70 @@
+"""Per-pod lifecycle transitions: serving, drained, probation, restarted, paused.
+
+    serving --drain--> drained --period ends--> probation --window ends--> serving
+                                                    |  (attempts reset)
+                                 recurrence: the next step of the rule
+    any step may be restart (-> restarted, the replacement starts fresh)
+    or pause (-> paused, until a human resumes the pod)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receiver.model import Instant, Lifecycle, PodState
+from receiver.runbook import Rule, Step, StepKind
+
+_STATE_AFTER = {
+    StepKind.DRAIN: PodState.DRAINED,
+    StepKind.RESTART: PodState.RESTARTED,
+    StepKind.PAUSE: PodState.PAUSED,
+}
+
+
+def next_attempt(lifecycle: Lifecycle, rule: Rule) -> int:
+    """0-based index of the step a new occurrence takes.
+
+    Only a recurrence during probation continues the sequence; a pod that
+    passed probation (or a different rule) starts from the first step.
+    """
+    if lifecycle.state is PodState.PROBATION and lifecycle.rule == rule.name:
+        return lifecycle.attempts
+    return 0
+
+
+def after_step(
+    lifecycle: Lifecycle, rule: Rule, step: Step, attempt: int, occurrence: str, now: Instant
+) -> Lifecycle:
+    state = _STATE_AFTER.get(step.kind, lifecycle.state)
+    until = now + step.duration if step.kind is StepKind.DRAIN and step.duration else None
+    if state is PodState.PROBATION:
+        until = lifecycle.until
+    return replace(
+        lifecycle,
+        state=state,
+        rule=rule.name,
+        attempts=attempt + 1,
+        until=until,
+        last_action_at=now,
+    ).remember(occurrence)
+
+
+def drain_over(lifecycle: Lifecycle, now: Instant) -> bool:
+    return lifecycle.state is PodState.DRAINED and _due(lifecycle, now)
+
+
+def probation_over(lifecycle: Lifecycle, now: Instant) -> bool:
+    return lifecycle.state is PodState.PROBATION and _due(lifecycle, now)
+
+
+def restored(lifecycle: Lifecycle, probation: float, now: Instant) -> Lifecycle:
+    return replace(lifecycle, state=PodState.PROBATION, until=now + probation)
+
+
+def serving(lifecycle: Lifecycle) -> Lifecycle:
+    """Back to normal with a clean slate (passed probation, or resumed by a human)."""
+    return replace(lifecycle, state=PodState.SERVING, rule=None, attempts=0, until=None)
+
+
+def _due(lifecycle: Lifecycle, now: Instant) -> bool:
+    return lifecycle.until is not None and lifecycle.until <= now

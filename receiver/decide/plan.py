@@ -1,0 +1,80 @@
+"""What a decision returns: actions to apply, non-actions with reasons, escalations,
+and the state updates to persist. Nothing here is applied; the edge does that."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from receiver.model import Instant, Lifecycle, PodKey, Reason, Signal, SupervisorState, Workload
+
+
+class ActionKind(StrEnum):
+    DRAIN = "drain"
+    RESTORE = "restore"
+    RESTART = "restart"
+    PAUSE = "pause"
+    ROLLOUT_RESTART = "rolloutRestart"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    kind: ActionKind
+    pod: PodKey | None = None
+    workload: Workload | None = None
+    notifier: str | None = None
+    rule: str | None = None
+    supervisor: str | None = None  # set when the action is a supervisor's escalation
+    until: Instant | None = None  # drain: when the pod is due back in traffic
+    attempt: int = 0  # 1-based occurrence number within the rule's steps
+    dry_run: bool = False
+    detail: str = ""
+
+    @property
+    def target(self) -> str:
+        return str(self.pod or self.workload or self.notifier or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Blocked:
+    """A decision not to act, with the reason as data."""
+
+    reason: Reason
+    wanted: ActionKind | None = None
+    pod: PodKey | None = None
+    workload: Workload | None = None
+    rule: str | None = None
+    supervisor: str | None = None
+    detail: str = ""
+
+    @property
+    def target(self) -> str:
+        return str(self.pod or self.workload or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Escalation:
+    supervisor: str
+    cause: Reason  # intensity or systemic
+    origin: str  # the pod or child supervisor that tipped it over
+    frozen_until: Instant | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    at: Instant
+    signal: Signal | None = None
+    actions: tuple[Action, ...] = ()
+    blocked: tuple[Blocked, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    pods: Mapping[PodKey, Lifecycle] = field(default_factory=dict)
+    workloads: Mapping[Workload, Lifecycle] = field(default_factory=dict)
+    supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
+    recent_actions: tuple[Instant, ...] | None = None  # None: unchanged
+
+    @property
+    def changes_state(self) -> bool:
+        return bool(self.pods or self.workloads or self.supervisors) or self.recent_actions is not None
