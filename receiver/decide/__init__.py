@@ -1,6 +1,6 @@
 """The pure decision core: (runbook, snapshot, signal, now) -> Plan."""
 
-from receiver.decide.engine import decide, reset, resolve_target, resume, tick
+from receiver.decide.engine import decide, observe, reset, resolve_target, resume, tick
 from receiver.decide.fold import fold
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation, Plan
 
@@ -12,6 +12,7 @@ __all__ = [
     "Plan",
     "decide",
     "fold",
+    "observe",
     "reset",
     "resolve_target",
     "resume",

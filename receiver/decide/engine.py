@@ -6,6 +6,7 @@ reads a clock or touches the cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from receiver.decide import lifecycle
@@ -14,7 +15,17 @@ from receiver.decide.escalation import escalate, over_intensity, record_action, 
 from receiver.decide.guards import Verdict, check_frozen, check_pod_action, check_target
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.tree import Chain, Tree
-from receiver.model import Instant, Pod, PodKey, PodState, Reason, Signal, Snapshot, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    PodState,
+    Reason,
+    Signal,
+    Snapshot,
+    Workload,
+)
 from receiver.runbook import Rule, Runbook, Step, StepKind, Supervisor
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import Settings
@@ -33,6 +44,33 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
     decision = _Decision(runbook, snapshot, signal, now)
     decision.run()
     return decision.draft.plan(signal)
+
+
+def observe(
+    runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant
+) -> Plan:
+    """Record a batch's signals (one webhook, one heartbeat push) as firing or resolved.
+
+    Callers apply this plan, then decide() each signal in turn, so fleet health
+    (maxUnhealthy) sees the whole group Alertmanager delivered at once rather
+    than discovering it pod by pod after the first few pods were acted on.
+    """
+    draft = Draft(snapshot, now)
+    for signal in signals:
+        target = resolve_target(runbook.settings, dict(signal.labels))
+        if isinstance(target, PodKey) and target in snapshot.pods:
+            if runbook.settings.namespace_allowed(target.namespace):
+                draft.set_lifecycle(target, track(draft.lifecycle(target), signal, runbook.settings, now))
+    return draft.plan(None)
+
+
+def track(state: Lifecycle, signal: Signal, settings: Settings, now: Instant) -> Lifecycle:
+    """Record the signal as firing (until resolved or its TTL passes) or clear it."""
+    if not signal.firing:
+        return state.with_signal(signal.fingerprint, None, now)
+    ends = signal.ends_at
+    expires = ends if ends is not None and ends > now else now + settings.signal_ttl
+    return state.with_signal(signal.fingerprint, max(expires, now + 1e-3), now)
 
 
 def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
@@ -310,13 +348,8 @@ class _Decision:
             return Reason.DUPLICATE
         return None
 
-    def _track(self, state: lifecycle.Lifecycle) -> lifecycle.Lifecycle:
-        """Record the signal as firing (until resolved or its TTL passes) or clear it."""
-        if not self.signal.firing:
-            return state.with_signal(self.signal.fingerprint, None, self.now)
-        ends = self.signal.ends_at
-        expires = ends if ends is not None and ends > self.now else self.now + self.settings.signal_ttl
-        return state.with_signal(self.signal.fingerprint, max(expires, self.now + 1e-3), self.now)
+    def _track(self, state: Lifecycle) -> Lifecycle:
+        return track(state, self.signal, self.settings, self.now)
 
     def _match_rule(self, chain: Chain) -> Rule | None:
         names = {s.name for s in chain}

@@ -14,9 +14,19 @@ from receiver.model.fleet import (
     Workload,
 )
 from receiver.model.reason import Reason
-from receiver.model.signal import Instant, Signal, Source, Status
+from receiver.model.signal import (
+    HEARTBEAT_SIGNALS,
+    HeartbeatStatus,
+    Instant,
+    Signal,
+    Source,
+    Status,
+    heartbeat_signal,
+)
 
 __all__ = [
+    "HEARTBEAT_SIGNALS",
+    "HeartbeatStatus",
     "Instant",
     "Lifecycle",
     "Pod",
@@ -29,4 +39,5 @@ __all__ = [
     "Status",
     "SupervisorState",
     "Workload",
+    "heartbeat_signal",
 ]

@@ -45,3 +45,46 @@ class Signal:
     @property
     def firing(self) -> bool:
         return self.status is Status.FIRING
+
+
+class HeartbeatStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+    MISSED = "missed"  # declared by the receiver when a deadline passes, never pushed
+
+
+HEARTBEAT_SIGNALS = {
+    HeartbeatStatus.DEGRADED: HEARTBEAT_DEGRADED,
+    HeartbeatStatus.FAILING: HEARTBEAT_FAILING,
+    HeartbeatStatus.MISSED: HEARTBEAT_MISSED,
+}
+
+
+def heartbeat_signal(
+    *,
+    name: str,
+    status: Status,
+    namespace: str,
+    pod: str,
+    pod_labels: Mapping[str, str],
+    starts_at: Instant,
+    now: Instant,
+    reason: str = "",
+) -> Signal:
+    """The signal for one heartbeat condition of one pod.
+
+    The fingerprint is stable per (pod, condition), and starts_at is when the
+    condition began, so a condition that persists is one occurrence.
+    """
+    labels = {**pod_labels, "alertname": name, "namespace": namespace, "pod": pod}
+    return Signal(
+        source=Source.HEARTBEAT,
+        name=name,
+        status=status,
+        labels=labels,
+        fingerprint=f"heartbeat:{namespace}/{pod}:{name}",
+        starts_at=starts_at,
+        received_at=now,
+        annotations={"reason": reason} if reason else {},
+    )

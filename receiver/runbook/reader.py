@@ -190,6 +190,17 @@ class Reader:
                 self.problem(value_node, f"{path}.{name}", describe(value_node), f"a regular expression that compiles ({exc})")
         return Selector(tuple(matchers))
 
+    def string_map(self, node: Node, path: str, what: str) -> dict[str, str] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.wrong(node, path, what)
+            return None
+        out: dict[str, str] = {}
+        for key_node, value_node in node.value:
+            value = self.string(value_node, f"{path}.{key_node.value}")
+            if value is not None:
+                out[str(key_node.value)] = value
+        return out
+
     def labels(self, node: Node, path: str) -> dict[str, tuple[Node, str]] | None:
         what = 'a mapping of label name to value, like {app: checkout, severity: "=~warning|critical"}'
         if not isinstance(node, yaml.MappingNode):

@@ -1,0 +1,232 @@
+"""A simulated fleet on a simulated clock, driven by a test case's timeline.
+
+The decision core is used exactly as the server uses it: tick() at every
+evaluation step, decide() for every signal, fold() to persist. Around it the
+simulation plays the cluster's part: an evicted pod terminates and a fresh
+pod of the same name replaces it after `restartTime`, and so does every pod
+of a rollout-restarted workload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from receiver.decide import ActionKind, Plan, decide, observe, fold, reset, resume, tick
+from receiver.model import (
+    HEARTBEAT_SIGNALS,
+    HeartbeatStatus,
+    Instant,
+    Pod,
+    PodKey,
+    Signal,
+    Snapshot,
+    Source,
+    Status,
+    Workload,
+    heartbeat_signal,
+)
+from receiver.runbook import Runbook
+from receiver.scenario.spec import Case, FleetSpec, SignalSpec
+
+EPOCH = 1_767_225_600.0
+"""Simulated time 0 (2026-01-01T00:00:00Z)."""
+
+
+@dataclass
+class Events:
+    actions: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+
+def build_fleet(fleet: tuple[FleetSpec, ...]) -> dict[PodKey, Pod]:
+    pods = {}
+    for spec in fleet:
+        owner = Workload(spec.namespace, spec.kind, spec.name)
+        for i in range(spec.replicas):
+            pod = Pod(
+                namespace=spec.namespace,
+                name=f"{spec.name}-{i}",
+                labels=dict(spec.labels),
+                owner=owner,
+                uid=f"{spec.name}-{i}-0",
+                ready=i >= spec.not_ready,
+            )
+            pods[pod.key] = pod
+    return pods
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    text = "\x00".join(f"{k}\x00{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Simulation:
+    def __init__(self, runbook: Runbook, case: Case) -> None:
+        self.runbook = runbook
+        self.case = case
+        self.snapshot = Snapshot(pods=build_fleet(case.fleet))
+        self.replacing: dict[PodKey, Instant] = {}
+        self.firing: dict[str, Instant] = {}  # alert fingerprint -> startsAt
+        self.generation = 0
+        self.events: dict[float, Events] = defaultdict(Events)
+        self.states: dict[float, dict[str, str]] = {}
+
+    def run(self) -> None:
+        case = self.case
+        marks = {s.at for s in case.signals} | {e.at for e in case.expect}
+        end = max(marks, default=0.0)
+        steps = int(end // case.interval) + 1
+        times = sorted(marks | {i * case.interval for i in range(steps)})
+        for t in times:
+            now = EPOCH + t
+            self._replace_due(now)
+            self._apply(tick(self.runbook, self.snapshot, now), t)
+            batch: list[Signal] = []
+            for spec in (s for s in case.signals if s.at == t):
+                if spec.resume is None and spec.reset is None:
+                    batch.extend(self._signals(spec, now))
+                    continue
+                self._decide(batch, now, t)
+                batch = []
+                self._human(spec, now, t)
+            self._decide(batch, now, t)
+            self.states[t] = {
+                str(key): str(pod.lifecycle.state) for key, pod in self.snapshot.pods.items()
+            }
+
+    # -- inputs -------------------------------------------------------------
+
+    def _decide(self, batch: list[Signal], now: Instant, t: float) -> None:
+        """Signals given at one instant arrive together, as one webhook would bring them."""
+        if not batch:
+            return
+        self._apply(observe(self.runbook, self.snapshot, batch, now), t)
+        for signal in batch:
+            self._apply(decide(self.runbook, self.snapshot, signal, now), t)
+
+    def _human(self, spec: SignalSpec, now: Instant, t: float) -> None:
+        if spec.resume is not None:
+            namespace, _, name = spec.resume.partition("/")
+            self._apply(resume(self.runbook, self.snapshot, PodKey(namespace, name), now), t)
+        elif spec.reset is not None:
+            self._apply(reset(self.runbook, self.snapshot, spec.reset, now), t)
+
+    def _signals(self, spec: SignalSpec, now: Instant) -> list[Signal]:
+        if spec.alert is not None:
+            pods: tuple[str | None, ...] = spec.pods or (None,)
+            return [self._alert(spec, pod, now) for pod in pods]
+        assert spec.heartbeat is not None
+        namespace, pod, status = spec.heartbeat
+        out = []
+        for name in spec.pods or (pod,):
+            out.extend(self._heartbeat(PodKey(namespace, name), status, now))
+        return out
+
+    def _alert(self, spec: SignalSpec, pod: str | None, now: Instant) -> Signal:
+        assert spec.alert is not None
+        labels = dict(spec.alert) | ({"pod": pod} if pod else {})
+        key = fingerprint(labels)
+        if spec.starts_at is not None:
+            starts = EPOCH + spec.starts_at
+        else:
+            starts = self.firing.get(key, now)
+        if spec.status is Status.FIRING:
+            self.firing[key] = starts
+        else:
+            self.firing.pop(key, None)
+        return Signal(
+            source=Source.ALERTMANAGER,
+            name=labels.get("alertname", ""),
+            status=spec.status,
+            labels=labels,
+            fingerprint=key,
+            starts_at=starts,
+            received_at=now,
+        )
+
+    def _heartbeat(self, key: PodKey, status: HeartbeatStatus, now: Instant) -> list[Signal]:
+        pod = self.snapshot.pods.get(key)
+        labels = dict(pod.labels) if pod else {}
+        wanted = HEARTBEAT_SIGNALS.get(status)
+        out = []
+        for name in HEARTBEAT_SIGNALS.values():
+            fp = f"heartbeat:{key}:{name}"
+            active = fp in self.firing
+            if name == wanted:
+                starts = self.firing.setdefault(fp, now)
+                condition = Status.FIRING
+            elif active:
+                starts = self.firing.pop(fp)
+                condition = Status.RESOLVED
+            else:
+                continue
+            out.append(
+                heartbeat_signal(
+                    name=name,
+                    status=condition,
+                    namespace=key.namespace,
+                    pod=key.name,
+                    pod_labels=labels,
+                    starts_at=starts,
+                    now=now,
+                )
+            )
+        return out
+
+    # -- the cluster's part -------------------------------------------------
+
+    def _apply(self, plan: Plan, t: float) -> None:
+        self.snapshot = fold(self.snapshot, plan)
+        events = self.events[t]
+        for action in plan.actions:
+            events.actions.append(format_action(action.kind, action.target, action.dry_run))
+            events.details.append(f"{action.kind} {action.target}: {action.detail}")
+            if not action.dry_run:
+                self._cluster_effect(action.kind, action.pod, action.workload, EPOCH + t)
+        for blocked in plan.blocked:
+            events.blocked.append(f"{blocked.reason} {blocked.target}".strip())
+            events.details.append(f"blocked {blocked.target} ({blocked.reason}): {blocked.detail}")
+        for escalation in plan.escalations:
+            events.escalations.append(f"{escalation.supervisor} {escalation.cause}")
+            events.details.append(escalation.detail)
+
+    def _cluster_effect(
+        self, kind: ActionKind, pod: PodKey | None, workload: Workload | None, now: Instant
+    ) -> None:
+        pods = dict(self.snapshot.pods)
+        if kind is ActionKind.RESTART and pod in pods:
+            pods[pod] = replace(pods[pod], terminating=True, ready=False)
+            self.replacing[pod] = now + self.case.restart_time
+        elif kind is ActionKind.ROLLOUT_RESTART:
+            for key, member in pods.items():
+                if member.owner == workload:
+                    self.replacing.setdefault(key, now + self.case.restart_time)
+        self.snapshot = replace(self.snapshot, pods=pods)
+
+    def _replace_due(self, now: Instant) -> None:
+        due = [key for key, at in self.replacing.items() if at <= now]
+        if not due:
+            return
+        pods = dict(self.snapshot.pods)
+        for key in due:
+            del self.replacing[key]
+            self.generation += 1
+            old = pods[key]
+            pods[key] = Pod(
+                namespace=old.namespace,
+                name=old.name,
+                labels=old.labels,
+                owner=old.owner,
+                uid=f"{old.name}-{self.generation}",
+            )
+            for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
+                del self.firing[fp]
+        self.snapshot = replace(self.snapshot, pods=pods)
+
+
+def format_action(kind: ActionKind, target: str, dry_run: bool) -> str:
+    return f"{kind} {target}" + (" (dry-run)" if dry_run else "")

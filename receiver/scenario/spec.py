@@ -1,0 +1,290 @@
+"""The runbook test file format (kind: RunbookTest), read with line numbers.
+
+    apiVersion: remediation/v1
+    kind: RunbookTest
+    runbook: shop.yaml                # relative to this file
+    tests:
+      - name: one bad pod is drained, then restored
+        interval: 10s                 # simulated evaluation step (default 10s)
+        restartTime: 30s              # how long an evicted pod takes to come back
+        fleet:
+          - {deployment: checkout, namespace: shop, replicas: 10, labels: {app: checkout}}
+        signals:
+          - at: 0s
+            alert: {alertname: PodErrorRatioOutlier, namespace: shop, pod: checkout-0}
+        expect:
+          - at: 0s
+            actions: [drain shop/checkout-0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from receiver.model import HeartbeatStatus, Status
+from receiver.runbook import API_VERSION
+from receiver.runbook.problems import Problem, RunbookInvalid
+from receiver.runbook.reader import Node, Reader, compose, line_of
+
+KIND = "RunbookTest"
+WORKLOAD_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+
+TOP = {
+    "apiVersion": f'"{API_VERSION}"',
+    "kind": f'"{KIND}"',
+    "runbook": "the runbook file, relative to this file",
+    "tests": "a list of tests",
+}
+CASE = {
+    "name": "a test name",
+    "interval": "a duration",
+    "restartTime": "a duration",
+    "fleet": "a list of workloads",
+    "signals": "a list of signals at given times",
+    "expect": "a list of expectations at given times",
+}
+FLEET = {
+    **{k: "a workload name" for k in WORKLOAD_KINDS},
+    "namespace": "a namespace",
+    "replicas": "a whole number",
+    "labels": "a mapping of labels",
+    "notReady": "how many of its pods are not Ready",
+}
+SIGNAL = {
+    "at": "a time like 90s",
+    "alert": "a mapping of alert labels",
+    "heartbeat": "a mapping {namespace, pod, status}",
+    "pods": "a list of pod names, one signal each",
+    "status": "firing or resolved",
+    "startsAt": "a time like 90s",
+    "resume": "a pod as namespace/name",
+    "reset": "a supervisor name",
+}
+HEARTBEAT = {"namespace": "a namespace", "pod": "a pod name", "status": "ok, degraded, failing or missed"}
+EXPECT = {
+    "at": "a time like 90s",
+    "actions": 'a list like ["drain shop/checkout-0"]',
+    "blocked": 'a list like ["max_unavailable shop/checkout-3"]',
+    "escalations": 'a list like ["checkout intensity"]',
+    "states": "a mapping of namespace/pod to state",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetSpec:
+    namespace: str
+    kind: str
+    name: str
+    replicas: int
+    labels: Mapping[str, str]
+    not_ready: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalSpec:
+    at: float
+    line: int
+    alert: Mapping[str, str] | None = None
+    heartbeat: tuple[str, str, HeartbeatStatus] | None = None
+    pods: tuple[str, ...] = ()
+    status: Status = Status.FIRING
+    starts_at: float | None = None
+    resume: str | None = None
+    reset: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectSpec:
+    at: float
+    line: int
+    actions: tuple[str, ...] | None = None
+    blocked: tuple[str, ...] | None = None
+    escalations: tuple[str, ...] | None = None
+    states: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    name: str
+    line: int
+    fleet: tuple[FleetSpec, ...]
+    signals: tuple[SignalSpec, ...]
+    expect: tuple[ExpectSpec, ...]
+    interval: float = 10.0
+    restart_time: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestFile:
+    path: Path
+    runbook: Path
+    cases: tuple[Case, ...] = field(default_factory=tuple)
+
+
+def is_test_file(text: str) -> bool:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == KIND
+
+
+def load_test_file(path: Path) -> TestFile:
+    node, problems = compose(path.read_text(encoding="utf-8"), str(path))
+    if problems:
+        raise RunbookInvalid(problems)
+    if node is None:
+        raise RunbookInvalid([Problem(str(path), 1, "", f"found an empty document, expected a {KIND}")])
+    return _SpecReader(str(path)).test_file(node, path)
+
+
+class _SpecReader:
+    def __init__(self, file: str) -> None:
+        self.r = Reader(file)
+
+    def test_file(self, node: Node, path: Path) -> TestFile:
+        r = self.r
+        top = r.mapping(node, "", known=TOP, required=tuple(TOP))
+        if top is None or len(top) < len(TOP):
+            raise RunbookInvalid(r.problems)
+        runbook = r.string(top["runbook"], "runbook", hint=TOP["runbook"])
+        cases = r.items(top["tests"], "tests", TOP["tests"], self.case)
+        if r.problems or runbook is None:
+            raise RunbookInvalid(r.problems)
+        return TestFile(path=path, runbook=path.parent / runbook, cases=cases)
+
+    def case(self, node: Node, path: str) -> Case | None:
+        r = self.r
+        f = r.mapping(node, path, known=CASE, required=("name", "fleet", "signals"))
+        if f is None or len(f.keys() & {"name", "fleet", "signals"}) < 3:
+            return None
+        name = r.string(f["name"], f"{path}.name", hint=CASE["name"])
+        fleet = r.items(f["fleet"], f"{path}.fleet", CASE["fleet"], self.fleet)
+        signals = r.items(f["signals"], f"{path}.signals", CASE["signals"], self.signal)
+        expect = r.items(f.get("expect"), f"{path}.expect", CASE["expect"], self.expect)
+        interval = r.duration(f["interval"], f"{path}.interval") if "interval" in f else 10.0
+        restart = (
+            r.duration(f["restartTime"], f"{path}.restartTime", allow_zero=True)
+            if "restartTime" in f
+            else 30.0
+        )
+        if name is None or interval is None or restart is None:
+            return None
+        return Case(
+            name=name,
+            line=line_of(node),
+            fleet=fleet,
+            signals=signals,
+            expect=expect,
+            interval=interval,
+            restart_time=restart,
+        )
+
+    def fleet(self, node: Node, path: str) -> FleetSpec | None:
+        r = self.r
+        f = r.mapping(node, path, known=FLEET, required=("namespace", "replicas"))
+        if f is None or "namespace" not in f or "replicas" not in f:
+            return None
+        kinds = [k for k in WORKLOAD_KINDS if k in f]
+        if len(kinds) != 1:
+            r.wrong(node, path, "exactly one of deployment, statefulset, daemonset")
+            return None
+        name = r.string(f[kinds[0]], f"{path}.{kinds[0]}")
+        namespace = r.string(f["namespace"], f"{path}.namespace")
+        replicas = r.integer(f["replicas"], f"{path}.replicas", minimum=1)
+        labels = r.labels(f["labels"], f"{path}.labels") if "labels" in f else {}
+        not_ready = r.integer(f["notReady"], f"{path}.notReady") if "notReady" in f else 0
+        if None in (name, namespace, replicas, labels, not_ready):
+            return None
+        assert name and namespace and replicas and labels is not None and not_ready is not None
+        return FleetSpec(
+            namespace=namespace,
+            kind=WORKLOAD_KINDS[kinds[0]],
+            name=name,
+            replicas=replicas,
+            labels={k: v for k, (_, v) in labels.items()},
+            not_ready=not_ready,
+        )
+
+    def signal(self, node: Node, path: str) -> SignalSpec | None:
+        r = self.r
+        f = r.mapping(node, path, known=SIGNAL, required=("at",))
+        if f is None or "at" not in f:
+            return None
+        at = r.duration(f["at"], f"{path}.at", allow_zero=True)
+        kinds = [k for k in ("alert", "heartbeat", "resume", "reset") if k in f]
+        if len(kinds) != 1:
+            r.wrong(node, path, "exactly one of alert, heartbeat, resume, reset")
+            return None
+        out = SignalSpec(at=at or 0.0, line=line_of(node))
+        pods = r.items(f.get("pods"), f"{path}.pods", SIGNAL["pods"], lambda n, p: r.string(n, p))
+        status = Status.FIRING
+        if "status" in f:
+            raw = r.string(f["status"], f"{path}.status", hint=SIGNAL["status"])
+            if raw not in {s.value for s in Status}:
+                r.wrong(f["status"], f"{path}.status", SIGNAL["status"])
+                return None
+            status = Status(raw)
+        starts = r.duration(f["startsAt"], f"{path}.startsAt", allow_zero=True) if "startsAt" in f else None
+        if "alert" in f:
+            labels = r.labels(f["alert"], f"{path}.alert")
+            if labels is None:
+                return None
+            alert = {k: v for k, (_, v) in labels.items()}
+            return _replace(out, alert=alert, pods=pods, status=status, starts_at=starts, at=at)
+        if "heartbeat" in f:
+            return self._heartbeat(f["heartbeat"], f"{path}.heartbeat", out, pods, at)
+        target = r.string(f[kinds[0]], f"{path}.{kinds[0]}", hint=SIGNAL[kinds[0]])
+        if target is None or at is None:
+            return None
+        return _replace(out, **{kinds[0]: target})
+
+    def _heartbeat(
+        self, node: Node, path: str, out: SignalSpec, pods: tuple[str, ...], at: float | None
+    ) -> SignalSpec | None:
+        r = self.r
+        f = r.mapping(node, path, known=HEARTBEAT, required=("namespace", "status"))
+        if f is None or "namespace" not in f or "status" not in f:
+            return None
+        namespace = r.string(f["namespace"], f"{path}.namespace")
+        pod = r.string(f["pod"], f"{path}.pod") if "pod" in f else None
+        raw = r.string(f["status"], f"{path}.status", hint=HEARTBEAT["status"])
+        if raw not in {s.value for s in HeartbeatStatus}:
+            r.wrong(f["status"], f"{path}.status", HEARTBEAT["status"])
+            return None
+        if pod is None and not pods:
+            r.problem(node, f"{path}.pod", "nothing", "a pod name (or a pods list beside heartbeat)")
+            return None
+        if namespace is None or at is None:
+            return None
+        return _replace(out, heartbeat=(namespace, pod or "", HeartbeatStatus(raw)), pods=pods)
+
+    def expect(self, node: Node, path: str) -> ExpectSpec | None:
+        r = self.r
+        f = r.mapping(node, path, known=EXPECT, required=("at",))
+        if f is None or "at" not in f:
+            return None
+        at = r.duration(f["at"], f"{path}.at", allow_zero=True)
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("actions", "blocked", "escalations"):
+            if key in f:
+                lists[key] = r.items(f[key], f"{path}.{key}", EXPECT[key], lambda n, p: r.string(n, p))
+        states = r.string_map(f["states"], f"{path}.states", EXPECT["states"]) if "states" in f else None
+        if at is None:
+            return None
+        return ExpectSpec(
+            at=at,
+            line=line_of(node),
+            actions=lists.get("actions"),
+            blocked=lists.get("blocked"),
+            escalations=lists.get("escalations"),
+            states=states,
+        )
+
+
+def _replace(spec: SignalSpec, **changes: object) -> SignalSpec:
+    return replace(spec, **changes)  # type: ignore[arg-type]
