@@ -78,9 +78,10 @@ def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
             yield path
             continue
         for candidate in sorted(path.rglob("*")):
-            if candidate.suffix in YAML_SUFFIXES and candidate.is_file():
-                if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
-                    yield candidate
+            if candidate.suffix not in YAML_SUFFIXES or not candidate.is_file():
+                continue
+            if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
+                yield candidate
 
 
 if __name__ == "__main__":

@@ -46,9 +46,7 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
     return decision.draft.plan(signal)
 
 
-def observe(
-    runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant
-) -> Plan:
+def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant) -> Plan:
     """Record a batch's signals (one webhook, one heartbeat push) as firing or resolved.
 
     Callers apply this plan, then decide() each signal in turn, so fleet health
@@ -58,9 +56,13 @@ def observe(
     draft = Draft(snapshot, now)
     for signal in signals:
         target = resolve_target(runbook.settings, dict(signal.labels))
-        if isinstance(target, PodKey) and target in snapshot.pods:
-            if runbook.settings.namespace_allowed(target.namespace):
-                draft.set_lifecycle(target, track(draft.lifecycle(target), signal, runbook.settings, now))
+        if (
+            isinstance(target, PodKey)
+            and target in snapshot.pods
+            and runbook.settings.namespace_allowed(target.namespace)
+        ):
+            tracked = track(draft.lifecycle(target), signal, runbook.settings, now)
+            draft.set_lifecycle(target, tracked)
     return draft.plan(None)
 
 
@@ -173,7 +175,9 @@ class _Decision:
         if target is None:
             self.rule = self._match_rule(())
             names = self.settings.target_labels
-            self._block(Reason.NO_TARGET, detail=f"signal has no {names.namespace} and {names.pod} labels")
+            self._block(
+                Reason.NO_TARGET, detail=f"signal has no {names.namespace} and {names.pod} labels"
+            )
         elif isinstance(target, PodKey):
             self._pod_signal(target)
         else:
@@ -270,7 +274,9 @@ class _Decision:
             f"{intensity.max} in {format_duration(intensity.period)}",
         )
         self._escalate(supervisor, Reason.INTENSITY, pod)
-        self.draft.set_lifecycle(pod.key, self.draft.lifecycle(pod.key).remember(self.signal.occurrence))
+        self.draft.set_lifecycle(
+            pod.key, self.draft.lifecycle(pod.key).remember(self.signal.occurrence)
+        )
         return True
 
     # -- workloads ----------------------------------------------------------
@@ -298,11 +304,15 @@ class _Decision:
             return
         rule = self.rule
         assert rule is not None
-        recent = state.last_action_at is not None and self.now - state.last_action_at < rule.probation
+        recent = (
+            state.last_action_at is not None and self.now - state.last_action_at < rule.probation
+        )
         attempt = state.attempts if state.rule == rule.name and recent else 0
         step = rule.step(attempt)
         if step is None:
-            self._block(Reason.EXHAUSTED, workload=workload, detail=f"all {len(rule.steps)} steps used")
+            self._block(
+                Reason.EXHAUSTED, workload=workload, detail=f"all {len(rule.steps)} steps used"
+            )
             return
         if step.kind.on_pod:
             self._block(
@@ -316,7 +326,10 @@ class _Decision:
         elif not self._workload_action(pods[0], chain, workload, _dry_run(self.settings, rule)):
             return
         updated = replace(
-            self.draft.workload(workload), rule=rule.name, attempts=attempt + 1, last_action_at=self.now
+            self.draft.workload(workload),
+            rule=rule.name,
+            attempts=attempt + 1,
+            last_action_at=self.now,
         )
         self.draft.set_workload(workload, updated.remember(self.signal.occurrence))
 
@@ -328,7 +341,13 @@ class _Decision:
         if self._escalates_instead(pod, chain, ActionKind.ROLLOUT_RESTART):
             return False
         if not rollout_restart(
-            self.runbook, self.draft, workload, None, self.rule.name if self.rule else None, dry_run, self.now
+            self.runbook,
+            self.draft,
+            workload,
+            None,
+            self.rule.name if self.rule else None,
+            dry_run,
+            self.now,
         ):
             return False
         record_action(self.runbook, self.draft, chain, self.now)
@@ -360,7 +379,14 @@ class _Decision:
                 return rule
         return None
 
-    def _notify(self, step: Step, attempt: int, *, pod: PodKey | None = None, workload: Workload | None = None) -> None:
+    def _notify(
+        self,
+        step: Step,
+        attempt: int,
+        *,
+        pod: PodKey | None = None,
+        workload: Workload | None = None,
+    ) -> None:
         assert self.rule is not None
         self.draft.actions.append(
             Action(
@@ -411,7 +437,11 @@ class _Decision:
         )
 
     def _block_verdict(
-        self, verdict: Verdict, *, pod: PodKey | None = None, workload: Workload | None = None,
+        self,
+        verdict: Verdict,
+        *,
+        pod: PodKey | None = None,
+        workload: Workload | None = None,
         wanted: ActionKind | None = None,
     ) -> None:
         self._block(
@@ -433,8 +463,10 @@ _DEFAULT_DETAIL = {
 
 
 def _step_detail(step: Step, attempt: int, rule: Rule) -> str:
-    where = f"step {attempt + 1} of rule {rule.name}" if attempt < len(rule.steps) else (
-        f"rule {rule.name} exhausted after {len(rule.steps)} steps"
+    where = (
+        f"step {attempt + 1} of rule {rule.name}"
+        if attempt < len(rule.steps)
+        else (f"rule {rule.name} exhausted after {len(rule.steps)} steps")
     )
     if step.kind is StepKind.DRAIN and step.duration:
         return f"{where}: drain for {format_duration(step.duration)}"

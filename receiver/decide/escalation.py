@@ -29,7 +29,9 @@ def recent(times: tuple[Instant, ...], window: float, now: Instant) -> tuple[Ins
 def over_intensity(draft: Draft, chain: Chain, now: Instant) -> Supervisor | None:
     """The nearest supervisor that one more action would push over its intensity."""
     for supervisor in chain:
-        counted = recent(draft.supervisor(supervisor.name).counted, supervisor.intensity.period, now)
+        counted = recent(
+            draft.supervisor(supervisor.name).counted, supervisor.intensity.period, now
+        )
         if len(counted) + 1 > supervisor.intensity.max:
             return supervisor
     return None

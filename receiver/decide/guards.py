@@ -134,9 +134,7 @@ def check_availability(tree: Tree, pod: Pod, chain: Chain) -> Verdict | None:
     return None
 
 
-def check_rate_limits(
-    runbook: Runbook, draft: Draft, chain: Chain, now: Instant
-) -> Verdict | None:
+def check_rate_limits(runbook: Runbook, draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
     for supervisor in chain:
         limit = supervisor.guards.rate_limit if supervisor.guards else None
         if limit is not None and _spent(draft.supervisor(supervisor.name).actions, limit, now):

@@ -1,10 +1,10 @@
 """Per-pod lifecycle transitions: serving, drained, probation, restarted, paused.
 
-    serving --drain--> drained --period ends--> probation --window ends--> serving
-                                                    |  (attempts reset)
-                                 recurrence: the next step of the rule
-    any step may be restart (-> restarted, the replacement starts fresh)
-    or pause (-> paused, until a human resumes the pod)
+serving --drain--> drained --period ends--> probation --window ends--> serving
+                                                |  (attempts reset)
+                             recurrence: the next step of the rule
+any step may be restart (-> restarted, the replacement starts fresh)
+or pause (-> paused, until a human resumes the pod)
 """
 
 from __future__ import annotations

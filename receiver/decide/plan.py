@@ -77,4 +77,6 @@ class Plan:
 
     @property
     def changes_state(self) -> bool:
-        return bool(self.pods or self.workloads or self.supervisors) or self.recent_actions is not None
+        return (
+            bool(self.pods or self.workloads or self.supervisors) or self.recent_actions is not None
+        )

@@ -103,8 +103,7 @@ class Pod:
         return (
             not self.ready
             or self.terminating
-            or self.lifecycle.state
-            in (PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED)
+            or self.lifecycle.state in (PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED)
         )
 
 

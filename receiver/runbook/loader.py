@@ -259,7 +259,9 @@ class _Loader:
             return None
         match = r.selector(f["match"], f"{path}.match")
         interval = r.duration(f["interval"], f"{path}.interval")
-        miss_after = r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+        miss_after = (
+            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+        )
         if match is None or interval is None or miss_after is None:
             return None
         return HeartbeatExpectation(match=match, interval=interval, miss_after=miss_after)
@@ -271,7 +273,11 @@ class _Loader:
         f = r.mapping(node, path, known=SUPERVISOR, required=("name", "intensity"))
         if f is None:
             return None
-        name = r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT) if "name" in f else None
+        name = (
+            r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT)
+            if "name" in f
+            else None
+        )
         if name is not None:
             self._unique_name(self.supervisor_names, f["name"], f"{path}.name", "supervisor")
             if parent is not None:
@@ -283,7 +289,9 @@ class _Loader:
             lambda child, where: self.supervisor(child, where, name),
         )
         match = r.selector(f["match"], f"{path}.match") if "match" in f else Selector()
-        intensity = self.intensity(f["intensity"], f"{path}.intensity") if "intensity" in f else None
+        intensity = (
+            self.intensity(f["intensity"], f"{path}.intensity") if "intensity" in f else None
+        )
         strategy = self._enum(f.get("strategy"), f"{path}.strategy", Strategy, Strategy.ONE_FOR_ONE)
         guards = self.guards(f["guards"], f"{path}.guards") if "guards" in f else None
         on_escalate = r.items(
@@ -338,7 +346,9 @@ class _Loader:
             if key in f:
                 out = _with(out, **{attr: r.quantity(f[key], f"{path}.{key}")})
         if "cooldown" in f:
-            out = _with(out, cooldown=r.duration(f["cooldown"], f"{path}.cooldown", allow_zero=True))
+            out = _with(
+                out, cooldown=r.duration(f["cooldown"], f"{path}.cooldown", allow_zero=True)
+            )
         if "rateLimit" in f:
             out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], f"{path}.rateLimit"))
         return out
@@ -361,12 +371,20 @@ class _Loader:
         f = r.mapping(node, path, known=RULE, required=("name", "match", "steps"))
         if f is None:
             return None
-        name = r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT) if "name" in f else None
+        name = (
+            r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT)
+            if "name" in f
+            else None
+        )
         if name is not None:
             self._unique_name(self.rule_names, f["name"], f"{path}.name", "rule")
         match = r.selector(f["match"], f"{path}.match") if "match" in f else None
         if match is not None and not match.matchers:
-            r.wrong(f["match"], f"{path}.match", "at least one matcher, like {alertname: PodErrorRatioOutlier}")
+            r.wrong(
+                f["match"],
+                f"{path}.match",
+                "at least one matcher, like {alertname: PodErrorRatioOutlier}",
+            )
             match = None
         steps = r.items(f.get("steps"), f"{path}.steps", RULE["steps"], self.step)
         if isinstance(f.get("steps"), yaml.SequenceNode) and not f["steps"].value:
@@ -379,10 +397,15 @@ class _Loader:
             supervisor = r.string(f["supervisor"], f"{path}.supervisor", hint=RULE["supervisor"])
             if supervisor is not None:
                 self.refs.supervisors.append((supervisor, f["supervisor"], f"{path}.supervisor"))
-        if None in (name, match, exhausted, probation, dry_run) or not steps:
+        if (
+            name is None
+            or match is None
+            or exhausted is None
+            or probation is None
+            or dry_run is None
+            or not steps
+        ):
             return None
-        assert name is not None and match is not None and exhausted is not None
-        assert probation is not None and dry_run is not None
         return Rule(
             name=name,
             match=match,
@@ -402,7 +425,9 @@ class _Loader:
             notifier = self._notifier_ref(value, f"{path}.notify")
             return None if notifier is None else Step(kind=kind, notifier=notifier)
         if kind is StepKind.DRAIN:
-            f = self.r.mapping(value, f"{path}.drain", known=DRAIN, required=("for",), what=STEP["drain"])
+            f = self.r.mapping(
+                value, f"{path}.drain", known=DRAIN, required=("for",), what=STEP["drain"]
+            )
             if f is None or "for" not in f:
                 return None
             seconds = self.r.duration(f["for"], f"{path}.drain.for")
@@ -425,7 +450,9 @@ class _Loader:
             name = str(key_node.value)
             path = f"notifiers.{name}"
             if name in out:
-                r.problem(key_node, path, "a second notifier with this name", "a unique notifier name")
+                r.problem(
+                    key_node, path, "a second notifier with this name", "a unique notifier name"
+                )
                 continue
             if not NAME.match(name):
                 r.problem(key_node, path, f'the name "{name}"', NAME_HINT)
@@ -451,16 +478,22 @@ class _Loader:
             if not self._empty(f["log"], f"{path}.log", NOTIFIER["log"]):
                 return None
         else:
-            target = r.mapping(f[kind.value], f"{path}.{kind.value}", known=NOTIFIER_TARGET, required=("url",))
+            target = r.mapping(
+                f[kind.value], f"{path}.{kind.value}", known=NOTIFIER_TARGET, required=("url",)
+            )
             if target is not None and "url" in target:
-                url = r.string(target["url"], f"{path}.{kind.value}.url", hint=NOTIFIER_TARGET["url"])
+                url = r.string(
+                    target["url"], f"{path}.{kind.value}.url", hint=NOTIFIER_TARGET["url"]
+                )
                 if url is not None and not url.startswith(("http://", "https://")):
                     r.wrong(target["url"], f"{path}.{kind.value}.url", NOTIFIER_TARGET["url"])
                     url = None
         message = None
         if "message" in f:
             message = r.string(f["message"], f"{path}.message", hint=NOTIFIER["message"])
-            if message is not None and not self._template_ok(f["message"], f"{path}.message", message):
+            if message is not None and not self._template_ok(
+                f["message"], f"{path}.message", message
+            ):
                 return None
         if url is None and kind is not NotifierKind.LOG:
             return None
@@ -470,7 +503,12 @@ class _Loader:
         try:
             jinja2.sandbox.SandboxedEnvironment().parse(text)
         except jinja2.TemplateSyntaxError as exc:
-            self.r.problem(node, path, f"a template error ({exc.message}, template line {exc.lineno})", "a valid Jinja2 template")
+            self.r.problem(
+                node,
+                path,
+                f"a template error ({exc.message}, template line {exc.lineno})",
+                "a valid Jinja2 template",
+            )
             return False
         return True
 
@@ -518,7 +556,9 @@ class _Loader:
     def _unique_name(self, seen: dict[str, int], node: Node, path: str, what: str) -> None:
         name = str(node.value)
         if name in seen:
-            self.r.problem(node, path, f'"{name}" again (first at line {seen[name]})', f"a unique {what} name")
+            self.r.problem(
+                node, path, f'"{name}" again (first at line {seen[name]})', f"a unique {what} name"
+            )
         else:
             seen[name] = line_of(node)
 
@@ -526,7 +566,12 @@ class _Loader:
         for name, node, path in self.refs.notifiers:
             if name not in notifiers:
                 known = ", ".join(sorted(notifiers)) or "(none defined)"
-                self.r.problem(node, path, f'the undefined notifier "{name}"', f"one defined under notifiers: {known}")
+                self.r.problem(
+                    node,
+                    path,
+                    f'the undefined notifier "{name}"',
+                    f"one defined under notifiers: {known}",
+                )
         for name, node, path in self.refs.supervisors:
             if name not in self.supervisor_names:
                 known = ", ".join(sorted(self.supervisor_names)) or "(none defined)"

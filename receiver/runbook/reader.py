@@ -75,7 +75,9 @@ class Reader:
         self.problems: list[Problem] = []
 
     def problem(self, node: Node, path: str, found: str, expected: str) -> None:
-        self.problems.append(Problem(self.file, line_of(node), path, f"found {found}, expected {expected}"))
+        self.problems.append(
+            Problem(self.file, line_of(node), path, f"found {found}, expected {expected}")
+        )
 
     def wrong(self, node: Node, path: str, expected: str) -> None:
         self.problem(node, path, describe(node), expected)
@@ -133,7 +135,12 @@ class Reader:
     # -- scalars ------------------------------------------------------------
 
     def string(
-        self, node: Node, path: str, *, pattern: re.Pattern[str] | None = None, hint: str = "a string"
+        self,
+        node: Node,
+        path: str,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "a string",
     ) -> str | None:
         if not isinstance(node, yaml.ScalarNode) or not isinstance(_scalar(node), str):
             self.wrong(node, path, hint)
@@ -187,7 +194,12 @@ class Reader:
             try:
                 matchers.append(parse_matcher(name, value))
             except MatcherError as exc:
-                self.problem(value_node, f"{path}.{name}", describe(value_node), f"a regular expression that compiles ({exc})")
+                self.problem(
+                    value_node,
+                    f"{path}.{name}",
+                    describe(value_node),
+                    f"a regular expression that compiles ({exc})",
+                )
         return Selector(tuple(matchers))
 
     def string_map(self, node: Node, path: str, what: str) -> dict[str, str] | None:
@@ -202,7 +214,9 @@ class Reader:
         return out
 
     def labels(self, node: Node, path: str) -> dict[str, tuple[Node, str]] | None:
-        what = 'a mapping of label name to value, like {app: checkout, severity: "=~warning|critical"}'
+        what = (
+            'a mapping of label name to value, like {app: checkout, severity: "=~warning|critical"}'
+        )
         if not isinstance(node, yaml.MappingNode):
             self.wrong(node, path, what)
             return None

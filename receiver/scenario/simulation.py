@@ -13,7 +13,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from receiver.decide import ActionKind, Plan, decide, observe, fold, reset, resume, tick
+from receiver.decide import ActionKind, Plan, decide, fold, observe, reset, resume, tick
 from receiver.model import (
     HEARTBEAT_SIGNALS,
     HeartbeatStatus,
@@ -130,10 +130,8 @@ class Simulation:
         assert spec.alert is not None
         labels = dict(spec.alert) | ({"pod": pod} if pod else {})
         key = fingerprint(labels)
-        if spec.starts_at is not None:
-            starts = EPOCH + spec.starts_at
-        else:
-            starts = self.firing.get(key, now)
+        # Given again while still firing, an alert is a re-delivery of one occurrence.
+        starts = self.firing.get(key, now) if spec.starts_at is None else EPOCH + spec.starts_at
         if spec.status is Status.FIRING:
             self.firing[key] = starts
         else:

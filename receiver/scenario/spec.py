@@ -1,20 +1,20 @@
 """The runbook test file format (kind: RunbookTest), read with line numbers.
 
-    apiVersion: remediation/v1
-    kind: RunbookTest
-    runbook: shop.yaml                # relative to this file
-    tests:
-      - name: one bad pod is drained, then restored
-        interval: 10s                 # simulated evaluation step (default 10s)
-        restartTime: 30s              # how long an evicted pod takes to come back
-        fleet:
-          - {deployment: checkout, namespace: shop, replicas: 10, labels: {app: checkout}}
-        signals:
-          - at: 0s
-            alert: {alertname: PodErrorRatioOutlier, namespace: shop, pod: checkout-0}
-        expect:
-          - at: 0s
-            actions: [drain shop/checkout-0]
+apiVersion: remediation/v1
+kind: RunbookTest
+runbook: shop.yaml                # relative to this file
+tests:
+  - name: one bad pod is drained, then restored
+    interval: 10s                 # simulated evaluation step (default 10s)
+    restartTime: 30s              # how long an evicted pod takes to come back
+    fleet:
+      - {deployment: checkout, namespace: shop, replicas: 10, labels: {app: checkout}}
+    signals:
+      - at: 0s
+        alert: {alertname: PodErrorRatioOutlier, namespace: shop, pod: checkout-0}
+    expect:
+      - at: 0s
+        actions: [drain shop/checkout-0]
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import Node, Reader, compose, line_of
 
 KIND = "RunbookTest"
-WORKLOAD_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+WORKLOAD_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+}
 
 TOP = {
     "apiVersion": f'"{API_VERSION}"',
@@ -64,7 +68,11 @@ SIGNAL = {
     "resume": "a pod as namespace/name",
     "reset": "a supervisor name",
 }
-HEARTBEAT = {"namespace": "a namespace", "pod": "a pod name", "status": "ok, degraded, failing or missed"}
+HEARTBEAT = {
+    "namespace": "a namespace",
+    "pod": "a pod name",
+    "status": "ok, degraded, failing or missed",
+}
 EXPECT = {
     "at": "a time like 90s",
     "actions": 'a list like ["drain shop/checkout-0"]',
@@ -138,7 +146,9 @@ def load_test_file(path: Path) -> TestFile:
     if problems:
         raise RunbookInvalid(problems)
     if node is None:
-        raise RunbookInvalid([Problem(str(path), 1, "", f"found an empty document, expected a {KIND}")])
+        raise RunbookInvalid(
+            [Problem(str(path), 1, "", f"found an empty document, expected a {KIND}")]
+        )
     return _SpecReader(str(path)).test_file(node, path)
 
 
@@ -198,9 +208,10 @@ class _SpecReader:
         replicas = r.integer(f["replicas"], f"{path}.replicas", minimum=1)
         labels = r.labels(f["labels"], f"{path}.labels") if "labels" in f else {}
         not_ready = r.integer(f["notReady"], f"{path}.notReady") if "notReady" in f else 0
-        if None in (name, namespace, replicas, labels, not_ready):
+        if name is None or namespace is None or replicas is None:
             return None
-        assert name and namespace and replicas and labels is not None and not_ready is not None
+        if labels is None or not_ready is None:
+            return None
         return FleetSpec(
             namespace=namespace,
             kind=WORKLOAD_KINDS[kinds[0]],
@@ -229,7 +240,11 @@ class _SpecReader:
                 r.wrong(f["status"], f"{path}.status", SIGNAL["status"])
                 return None
             status = Status(raw)
-        starts = r.duration(f["startsAt"], f"{path}.startsAt", allow_zero=True) if "startsAt" in f else None
+        starts = (
+            r.duration(f["startsAt"], f"{path}.startsAt", allow_zero=True)
+            if "startsAt" in f
+            else None
+        )
         if "alert" in f:
             labels = r.labels(f["alert"], f"{path}.alert")
             if labels is None:
@@ -257,7 +272,9 @@ class _SpecReader:
             r.wrong(f["status"], f"{path}.status", HEARTBEAT["status"])
             return None
         if pod is None and not pods:
-            r.problem(node, f"{path}.pod", "nothing", "a pod name (or a pods list beside heartbeat)")
+            r.problem(
+                node, f"{path}.pod", "nothing", "a pod name (or a pods list beside heartbeat)"
+            )
             return None
         if namespace is None or at is None:
             return None
@@ -272,8 +289,12 @@ class _SpecReader:
         lists: dict[str, tuple[str, ...]] = {}
         for key in ("actions", "blocked", "escalations"):
             if key in f:
-                lists[key] = r.items(f[key], f"{path}.{key}", EXPECT[key], lambda n, p: r.string(n, p))
-        states = r.string_map(f["states"], f"{path}.states", EXPECT["states"]) if "states" in f else None
+                lists[key] = r.items(
+                    f[key], f"{path}.{key}", EXPECT[key], lambda n, p: r.string(n, p)
+                )
+        states = (
+            r.string_map(f["states"], f"{path}.states", EXPECT["states"]) if "states" in f else None
+        )
         if at is None:
             return None
         return ExpectSpec(
