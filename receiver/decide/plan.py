@@ -34,7 +34,10 @@ class Action:
 
     @property
     def target(self) -> str:
-        return str(self.pod or self.workload or self.notifier or "")
+        """Who the action is done to: the notifier for a notification (the pod is its subject)."""
+        if self.kind is ActionKind.NOTIFY:
+            return self.notifier or ""
+        return str(self.pod or self.workload or "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
