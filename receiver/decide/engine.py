@@ -342,6 +342,7 @@ class _Decision:
             return False
         if not rollout_restart(
             self.runbook,
+            self.tree,
             self.draft,
             workload,
             None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.draft import Draft
-from receiver.decide.guards import check_target
+from receiver.decide.guards import Verdict, check_target
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Pod, Reason, Workload
@@ -99,7 +99,7 @@ def escalate(
             )
         else:
             for workload in restart_targets(tree, supervisor, origin):
-                rollout_restart(runbook, draft, workload, supervisor, rule, dry_run, now)
+                rollout_restart(runbook, tree, draft, workload, supervisor, rule, dry_run, now)
     _count_against_parent(runbook, tree, draft, supervisor, rule, dry_run, now)
 
 
@@ -134,6 +134,13 @@ def _count_against_parent(
     draft.set_supervisor(parent_name, replace(state, counted=counted))
 
 
+def _frozen_before(tree: Tree, draft: Draft, pod: Pod, now: Instant) -> Verdict | None:
+    for supervisor in tree.chain(pod):
+        if draft.snapshot.supervisor(supervisor.name).frozen(now):
+            return Verdict(Reason.FROZEN, f"supervisor {supervisor.name} is frozen")
+    return None
+
+
 def restart_targets(tree: Tree, supervisor: Supervisor, origin: Pod | Supervisor) -> list[Workload]:
     """Workloads the supervisor restarts, by its strategy, in dependency order.
 
@@ -158,6 +165,7 @@ def restart_targets(tree: Tree, supervisor: Supervisor, origin: Pod | Supervisor
 
 def rollout_restart(
     runbook: Runbook,
+    tree: Tree,
     draft: Draft,
     workload: Workload,
     supervisor: Supervisor | None,
@@ -165,10 +173,15 @@ def rollout_restart(
     dry_run: bool,
     now: Instant,
 ) -> bool:
-    """Plan a rollout restart unless one of the workload's pods may not be touched."""
+    """Plan a rollout restart unless one of the workload's pods may not be touched.
+
+    A subtree frozen before this decision is left alone even by an ancestor's
+    remedy; one frozen by this very decision (the child that just escalated)
+    is what the remedy is for.
+    """
     for pod in draft.pods():
         if pod.owner == workload:
-            verdict = check_target(runbook.settings, pod)
+            verdict = check_target(runbook.settings, pod) or _frozen_before(tree, draft, pod, now)
             if verdict is not None:
                 draft.blocked.append(
                     Blocked(
