@@ -149,6 +149,7 @@ class _Loader:
         self.refs = _Refs()
         self.supervisor_names: dict[str, int] = {}
         self.rule_names: dict[str, int] = {}
+        self.notifier_names: set[str] = set()
         self.parent: dict[str, str] = {}
         self.by_name: dict[str, Supervisor] = {}
 
@@ -168,7 +169,7 @@ class _Loader:
             top.get("supervisors"), "supervisors", TOP["supervisors"], self.supervisor
         )
         rules = r.items(top.get("rules"), "rules", TOP["rules"], self.rule)
-        self._check_refs(notifiers)
+        self._check_refs()
         if r.problems or settings is None:
             raise RunbookInvalid(r.problems)
         return Runbook(
@@ -449,6 +450,7 @@ class _Loader:
         for key_node, value in node.value:
             name = str(key_node.value)
             path = f"notifiers.{name}"
+            self.notifier_names.add(name)
             if name in out:
                 r.problem(
                     key_node, path, "a second notifier with this name", "a unique notifier name"
@@ -506,7 +508,7 @@ class _Loader:
             self.r.problem(
                 node,
                 path,
-                f"a template error ({exc.message}, template line {exc.lineno})",
+                f"a template error ({(exc.message or '').rstrip('.')}, template line {exc.lineno})",
                 "a valid Jinja2 template",
             )
             return False
@@ -562,10 +564,10 @@ class _Loader:
         else:
             seen[name] = line_of(node)
 
-    def _check_refs(self, notifiers: dict[str, Notifier]) -> None:
+    def _check_refs(self) -> None:
         for name, node, path in self.refs.notifiers:
-            if name not in notifiers:
-                known = ", ".join(sorted(notifiers)) or "(none defined)"
+            if name not in self.notifier_names:
+                known = ", ".join(sorted(self.notifier_names)) or "(none defined)"
                 self.r.problem(
                     node,
                     path,
