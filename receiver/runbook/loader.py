@@ -244,12 +244,19 @@ class _Loader:
         return out
 
     def rate_limit(self, node: Node, path: str) -> RateLimit | None:
-        f = self.r.mapping(node, path, known=RATE_LIMIT, required=tuple(RATE_LIMIT))
-        if f is None or len(f) < len(RATE_LIMIT):
+        budget = self._count_per_window(node, path, RATE_LIMIT, "per", minimum=1)
+        return None if budget is None else RateLimit(*budget)
+
+    def _count_per_window(
+        self, node: Node, path: str, table: dict[str, str], window: str, *, minimum: int
+    ) -> tuple[int, float] | None:
+        """`{max: N, <window>: DURATION}`, shared by rate limits and intensities."""
+        f = self.r.mapping(node, path, known=table, required=tuple(table))
+        if f is None or len(f) < len(table):
             return None
-        count = self.r.integer(f["max"], f"{path}.max", minimum=1)
-        per = self.r.duration(f["per"], f"{path}.per")
-        return None if count is None or per is None else RateLimit(count, per)
+        count = self.r.integer(f["max"], f"{path}.max", minimum=minimum)
+        seconds = self.r.duration(f[window], f"{path}.{window}")
+        return None if count is None or seconds is None else (count, seconds)
 
     # -- heartbeats ---------------------------------------------------------
 
@@ -326,12 +333,8 @@ class _Loader:
         return supervisor
 
     def intensity(self, node: Node, path: str) -> Intensity | None:
-        f = self.r.mapping(node, path, known=INTENSITY, required=tuple(INTENSITY))
-        if f is None or len(f) < len(INTENSITY):
-            return None
-        count = self.r.integer(f["max"], f"{path}.max", minimum=0)
-        period = self.r.duration(f["period"], f"{path}.period")
-        return None if count is None or period is None else Intensity(count, period)
+        budget = self._count_per_window(node, path, INTENSITY, "period", minimum=0)
+        return None if budget is None else Intensity(*budget)
 
     def guards(self, node: Node, path: str) -> Guards | None:
         r = self.r
