@@ -95,7 +95,9 @@ def alert(
     )
 
 
-def run(rb: Runbook, snap: Snapshot, signals: list[Signal], now: Instant) -> tuple[Snapshot, list[Plan]]:
+def run(
+    rb: Runbook, snap: Snapshot, signals: list[Signal], now: Instant
+) -> tuple[Snapshot, list[Plan]]:
     """Observe a batch, then decide and fold each signal, as the server does."""
     snap = fold(snap, observe(rb, snap, signals, now))
     plans = []

@@ -36,7 +36,9 @@ def test_check_fails_with_every_error_and_its_line() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].endswith("many_mistakes.yaml: 5 problem(s)")
     assert sum(1 for line in lines if "many_mistakes.yaml:" in line and line.startswith("  ")) == 5
-    assert any("unknown_notifier.yaml:9: supervisors[0].onEscalate[0].notify" in line for line in lines)
+    assert any(
+        "unknown_notifier.yaml:9: supervisors[0].onEscalate[0].notify" in line for line in lines
+    )
 
 
 def test_check_with_nothing_to_check_fails(tmp_path: Path) -> None:
@@ -66,7 +68,8 @@ def test_a_failing_expectation_prints_a_readable_diff(broken_test: Path) -> None
     assert result.returncode == 1
     out = result.stdout
     assert "  FAIL  one bad pod is drained, then restored and passes probation" in out
-    assert "at 0s (" in out and "shop.test.yaml:" in out
+    assert "at 0s (" in out
+    assert "shop.test.yaml:" in out
     assert "    expected: restart shop/checkout-0" in out
     assert "    got:      drain shop/checkout-0" in out
     assert "timeline:" in out
@@ -86,7 +89,7 @@ def test_a_test_file_with_a_broken_runbook_fails(tmp_path: Path) -> None:
     )
     result = receiver("test", tmp_path)
     assert result.returncode == 1
-    assert "rules[0].steps[0]: found \"restrat\"" in result.stdout
+    assert 'rules[0].steps[0]: found "restrat"' in result.stdout
 
 
 def test_a_bad_test_file_names_the_field(tmp_path: Path) -> None:

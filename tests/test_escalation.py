@@ -19,8 +19,9 @@ notifiers:
 """
 
 
-def tree(strategy: str = "one_for_one", group_max: int = 10, leaf_max: int = 1,
-         freeze: str = "") -> str:
+def tree(
+    strategy: str = "one_for_one", group_max: int = 10, leaf_max: int = 1, freeze: str = ""
+) -> str:
     return f"""
 supervisors:
   - name: root
@@ -50,14 +51,18 @@ supervisors:
 
 
 def shop() -> Snapshot:
-    return snapshot(*(fleet(app, 3, labels={"app": app, "tier": "shop"}) for app in ("db", "api", "web")))
+    return snapshot(
+        *(fleet(app, 3, labels={"app": app, "tier": "shop"}) for app in ("db", "api", "web"))
+    )
 
 
 def test_actions_count_against_every_ancestor() -> None:
     rb = runbook(tree())
     snap, _ = run(rb, shop(), [alert("api-0")], T0)
     assert {name: len(snap.supervisor(name).counted) for name in ("api", "group", "root")} == {
-        "api": 1, "group": 1, "root": 1,
+        "api": 1,
+        "group": 1,
+        "root": 1,
     }
     assert snap.supervisor("db").counted == ()
 
@@ -90,7 +95,9 @@ def test_intensity_window_slides() -> None:
         pytest.param("rest_for_one", "web", ["web"], id="rest_for_one from the last"),
     ],
 )
-def test_strategy_decides_what_the_group_restarts(strategy: str, failing: str, restarted: list[str]) -> None:
+def test_strategy_decides_what_the_group_restarts(
+    strategy: str, failing: str, restarted: list[str]
+) -> None:
     """The leaf escalates (max 1); the group has max 1 so the leaf's escalation tips it over."""
     rb = runbook(tree(strategy, group_max=1, leaf_max=1))
     snap, _ = run(rb, shop(), [alert(f"{failing}-0")], T0)
@@ -122,7 +129,8 @@ supervisors:
     children:
       - {name: api, match: {app: api}, intensity: {max: 10, period: 10m}}
       - {name: web, match: {app: web}, intensity: {max: 10, period: 10m}}
-""" + RULE
+"""
+        + RULE
     )
     snap = shop()
     snap, plans = run(rb, snap, [alert("api-0"), alert("web-0"), alert("web-1")], T0)
@@ -176,7 +184,9 @@ def test_rollout_restart_skips_workloads_with_protected_pods() -> None:
     snap, _ = run(rb, shop(), [alert("api-0")], T0)
     _, plans = run(rb, snap, [alert("api-1")], T0 + 60)
     assert [a.target for a in plans[0].actions] == ["shop/deployment/api", "shop/deployment/web"]
-    assert [f"{b.reason} {b.target}" for b in plans[0].blocked][-1] == "protected shop/deployment/db"
+    assert [f"{b.reason} {b.target}" for b in plans[0].blocked][
+        -1
+    ] == "protected shop/deployment/db"
 
 
 def test_budget_state_is_pruned_to_the_window() -> None:

@@ -42,45 +42,94 @@ def not_ready(snap: Snapshot, *names: str) -> Snapshot:
 Setup = Callable[[Snapshot], Snapshot]
 CASES: list[tuple[str, str, Setup, str, list[str]]] = [
     # id, guards, fleet condition, pod signalled, expected plan summary
-    ("maxUnavailable allows up to the limit",
-     "{maxUnavailable: 3}", lambda s: drained(s, "checkout-1", "checkout-2"),
-     "checkout-0", ["drain shop/checkout-0"]),
-    ("maxUnavailable blocks past the limit",
-     "{maxUnavailable: 2}", lambda s: drained(s, "checkout-1", "checkout-2"),
-     "checkout-0", ["blocked max_unavailable shop/checkout-0"]),
-    ("maxUnavailable counts pods that are not Ready",
-     "{maxUnavailable: 2}", lambda s: not_ready(s, "checkout-1", "checkout-2"),
-     "checkout-0", ["blocked max_unavailable shop/checkout-0"]),
-    ("maxUnavailable counts paused pods",
-     "{maxUnavailable: 1}",
-     lambda s: with_pod(s, "checkout-1", lifecycle=in_state(PodState.PAUSED)),
-     "checkout-0", ["blocked max_unavailable shop/checkout-0"]),
-    ("maxUnavailable counts pods being restarted",
-     "{maxUnavailable: 1}", lambda s: with_pod(s, "checkout-1", terminating=True),
-     "checkout-0", ["blocked max_unavailable shop/checkout-0"]),
-    ("maxUnavailable percent rounds down (30% of 10 is 3)",
-     "{maxUnavailable: 30%}", lambda s: drained(s, "checkout-1", "checkout-2", "checkout-3"),
-     "checkout-0", ["blocked max_unavailable shop/checkout-0"]),
-    ("maxUnavailable does not count an already-unready target twice",
-     "{maxUnavailable: 1}", lambda s: not_ready(s, "checkout-0"),
-     "checkout-0", ["drain shop/checkout-0"]),
-    ("minAvailable allows while enough stay",
-     "{minAvailable: 8}", lambda s: drained(s, "checkout-1"),
-     "checkout-0", ["drain shop/checkout-0"]),
-    ("minAvailable blocks when too few would stay",
-     "{minAvailable: 9}", lambda s: drained(s, "checkout-1"),
-     "checkout-0", ["blocked min_available shop/checkout-0"]),
-    ("minAvailable percent rounds up (85% of 10 needs 9)",
-     "{minAvailable: 85%}", lambda s: drained(s, "checkout-1"),
-     "checkout-0", ["blocked min_available shop/checkout-0"]),
-    ("cooldown blocks a pod acted on recently",
-     "{cooldown: 5m}",
-     lambda s: with_pod(s, "checkout-0", lifecycle=in_state(PodState.SERVING, last_action_at=T0 - 60)),
-     "checkout-0", ["blocked cooldown shop/checkout-0"]),
-    ("cooldown allows once it has passed",
-     "{cooldown: 5m}",
-     lambda s: with_pod(s, "checkout-0", lifecycle=in_state(PodState.SERVING, last_action_at=T0 - 301)),
-     "checkout-0", ["drain shop/checkout-0"]),
+    (
+        "maxUnavailable allows up to the limit",
+        "{maxUnavailable: 3}",
+        lambda s: drained(s, "checkout-1", "checkout-2"),
+        "checkout-0",
+        ["drain shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable blocks past the limit",
+        "{maxUnavailable: 2}",
+        lambda s: drained(s, "checkout-1", "checkout-2"),
+        "checkout-0",
+        ["blocked max_unavailable shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable counts pods that are not Ready",
+        "{maxUnavailable: 2}",
+        lambda s: not_ready(s, "checkout-1", "checkout-2"),
+        "checkout-0",
+        ["blocked max_unavailable shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable counts paused pods",
+        "{maxUnavailable: 1}",
+        lambda s: with_pod(s, "checkout-1", lifecycle=in_state(PodState.PAUSED)),
+        "checkout-0",
+        ["blocked max_unavailable shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable counts pods being restarted",
+        "{maxUnavailable: 1}",
+        lambda s: with_pod(s, "checkout-1", terminating=True),
+        "checkout-0",
+        ["blocked max_unavailable shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable percent rounds down (30% of 10 is 3)",
+        "{maxUnavailable: 30%}",
+        lambda s: drained(s, "checkout-1", "checkout-2", "checkout-3"),
+        "checkout-0",
+        ["blocked max_unavailable shop/checkout-0"],
+    ),
+    (
+        "maxUnavailable does not count an already-unready target twice",
+        "{maxUnavailable: 1}",
+        lambda s: not_ready(s, "checkout-0"),
+        "checkout-0",
+        ["drain shop/checkout-0"],
+    ),
+    (
+        "minAvailable allows while enough stay",
+        "{minAvailable: 8}",
+        lambda s: drained(s, "checkout-1"),
+        "checkout-0",
+        ["drain shop/checkout-0"],
+    ),
+    (
+        "minAvailable blocks when too few would stay",
+        "{minAvailable: 9}",
+        lambda s: drained(s, "checkout-1"),
+        "checkout-0",
+        ["blocked min_available shop/checkout-0"],
+    ),
+    (
+        "minAvailable percent rounds up (85% of 10 needs 9)",
+        "{minAvailable: 85%}",
+        lambda s: drained(s, "checkout-1"),
+        "checkout-0",
+        ["blocked min_available shop/checkout-0"],
+    ),
+    (
+        "cooldown blocks a pod acted on recently",
+        "{cooldown: 5m}",
+        lambda s: with_pod(
+            s, "checkout-0", lifecycle=in_state(PodState.SERVING, last_action_at=T0 - 60)
+        ),
+        "checkout-0",
+        ["blocked cooldown shop/checkout-0"],
+    ),
+    (
+        "cooldown allows once it has passed",
+        "{cooldown: 5m}",
+        lambda s: with_pod(
+            s, "checkout-0", lifecycle=in_state(PodState.SERVING, last_action_at=T0 - 301)
+        ),
+        "checkout-0",
+        ["drain shop/checkout-0"],
+    ),
 ]
 
 
@@ -105,7 +154,9 @@ def signalling(count: int) -> list:
         pytest.param("50%", 5, "drain shop/checkout-0", id="half the fleet is not systemic"),
         pytest.param("50%", 6, "blocked systemic shop/checkout-0", id="more than half is systemic"),
         pytest.param("2", 3, "blocked systemic shop/checkout-0", id="a count works as a limit"),
-        pytest.param("0%", 1, "blocked systemic shop/checkout-0", id="0% treats any signal as systemic"),
+        pytest.param(
+            "0%", 1, "blocked systemic shop/checkout-0", id="0% treats any signal as systemic"
+        ),
     ],
 )
 def test_max_unhealthy_sees_the_whole_batch(limit: str, count: int, first: str) -> None:
@@ -115,15 +166,20 @@ def test_max_unhealthy_sees_the_whole_batch(limit: str, count: int, first: str) 
 
 
 def test_systemic_escalates_the_guarding_supervisor_and_freezes_the_fleet() -> None:
-    rb = runbook(supervised("{maxUnhealthy: 50%}", extra="    onEscalate: [{rolloutRestart: {}}]\n"))
+    rb = runbook(
+        supervised("{maxUnhealthy: 50%}", extra="    onEscalate: [{rolloutRestart: {}}]\n")
+    )
     snap, plans = run(rb, snapshot(fleet()), signalling(6), T0)
     assert summary(plans[0]) == [
         "rolloutRestart shop/deployment/checkout",
         "blocked systemic shop/checkout-0",
         "escalated checkout systemic",
     ]
-    assert all(summary(p) == [f"blocked frozen {p.signal.labels['namespace']}/{p.signal.labels['pod']}"]
-               for p in plans[1:] if p.signal)
+    assert all(
+        summary(p) == [f"blocked frozen {p.signal.labels['namespace']}/{p.signal.labels['pod']}"]
+        for p in plans[1:]
+        if p.signal
+    )
     assert snap.supervisor("checkout").frozen(T0 + 599)
     assert not snap.supervisor("checkout").frozen(T0 + 600)
 
@@ -149,10 +205,18 @@ def test_signals_expire_after_their_ttl() -> None:
 @pytest.mark.parametrize(
     ("where", "state", "expected"),
     [
-        pytest.param("supervisor", SupervisorState(actions=(T0 - 10, T0 - 20)),
-                     "blocked rate_limited shop/checkout-0", id="supervisor rate limit spent"),
-        pytest.param("supervisor", SupervisorState(actions=(T0 - 10, T0 - 700)),
-                     "drain shop/checkout-0", id="supervisor rate limit window slides"),
+        pytest.param(
+            "supervisor",
+            SupervisorState(actions=(T0 - 10, T0 - 20)),
+            "blocked rate_limited shop/checkout-0",
+            id="supervisor rate limit spent",
+        ),
+        pytest.param(
+            "supervisor",
+            SupervisorState(actions=(T0 - 10, T0 - 700)),
+            "drain shop/checkout-0",
+            id="supervisor rate limit window slides",
+        ),
     ],
 )
 def test_supervisor_rate_limit(where: str, state: SupervisorState, expected: str) -> None:
@@ -176,15 +240,29 @@ def test_global_rate_limit_counts_every_supervisor() -> None:
 @pytest.mark.parametrize(
     ("settings", "labels", "expected"),
     [
-        pytest.param("", {"app": "checkout", "remediation/protect": "true"},
-                     "blocked protected shop/checkout-0", id="protect label"),
-        pytest.param("protect: [{tier: db}]", {"app": "checkout", "tier": "db"},
-                     "blocked protected shop/checkout-0", id="protect selector"),
-        pytest.param("protect: [{tier: db}]", {"app": "checkout", "tier": "web"},
-                     "drain shop/checkout-0", id="protect selector not matching"),
+        pytest.param(
+            "",
+            {"app": "checkout", "remediation/protect": "true"},
+            "blocked protected shop/checkout-0",
+            id="protect label",
+        ),
+        pytest.param(
+            "protect: [{tier: db}]",
+            {"app": "checkout", "tier": "db"},
+            "blocked protected shop/checkout-0",
+            id="protect selector",
+        ),
+        pytest.param(
+            "protect: [{tier: db}]",
+            {"app": "checkout", "tier": "web"},
+            "drain shop/checkout-0",
+            id="protect selector not matching",
+        ),
     ],
 )
-def test_protected_pods_are_never_touched(settings: str, labels: dict[str, str], expected: str) -> None:
+def test_protected_pods_are_never_touched(
+    settings: str, labels: dict[str, str], expected: str
+) -> None:
     rb = runbook(supervised("{}"), settings=settings)
     _, plans = run(rb, snapshot(fleet(labels=labels)), [alert("checkout-0")], T0)
     assert summary(plans[0]) == [expected]
@@ -207,7 +285,8 @@ supervisors:
     intensity: {max: 100, period: 10m}
     fleetBy: [app]
     guards: {maxUnavailable: 1}
-""" + RULE
+"""
+        + RULE
     )
     blue = fleet("checkout-blue", 2, labels={"app": "checkout"})
     green = fleet("checkout-green", 2, labels={"app": "checkout"})

@@ -39,51 +39,138 @@ def at(state: PodState, **fields: object) -> Lifecycle:
 
 # id, lifecycle before, signal, expected summary, expected state, expected attempts
 SIGNAL_CASES = [
-    ("serving pod takes the first step",
-     Lifecycle(), alert(), ["drain shop/checkout-0"], PodState.DRAINED, 1),
-    ("recurrence in probation takes the next step",
-     at(PodState.PROBATION, rule="outlier", attempts=1, until=T0 + 60), alert(),
-     ["drain shop/checkout-0"], PodState.DRAINED, 2),
-    ("third occurrence restarts",
-     at(PodState.PROBATION, rule="outlier", attempts=2, until=T0 + 60), alert(),
-     ["restart shop/checkout-0"], PodState.RESTARTED, 3),
-    ("steps exhausted: pause by default",
-     at(PodState.PROBATION, rule="outlier", attempts=3, until=T0 + 60), alert(),
-     ["pause shop/checkout-0"], PodState.PAUSED, 4),
-    ("probation under another rule starts that rule afresh",
-     at(PodState.PROBATION, rule="paging", attempts=1, until=T0 + 60), alert(),
-     ["drain shop/checkout-0"], PodState.DRAINED, 1),
-    ("drained pod: in progress",
-     at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 + 60), alert(),
-     ["blocked in_progress shop/checkout-0"], PodState.DRAINED, 1),
-    ("paused pod waits for a human",
-     at(PodState.PAUSED, rule="outlier", attempts=4), alert(),
-     ["blocked paused shop/checkout-0"], PodState.PAUSED, 4),
-    ("restarted pod: in progress",
-     at(PodState.RESTARTED, rule="outlier", attempts=3), alert(),
-     ["blocked in_progress shop/checkout-0"], PodState.RESTARTED, 3),
-    ("the same occurrence never advances twice",
-     at(PodState.PROBATION, rule="outlier", attempts=1, until=T0 + 60,
-        handled=(alert().occurrence,)), alert(),
-     ["blocked duplicate shop/checkout-0"], PodState.PROBATION, 1),
-    ("a new occurrence of the same alert is not a duplicate",
-     at(PodState.PROBATION, rule="outlier", attempts=1, until=T0 + 60,
-        handled=(alert(starts_at=T0 - 300).occurrence,)), alert(),
-     ["drain shop/checkout-0"], PodState.DRAINED, 2),
-    ("resolved: nothing to do",
-     Lifecycle(), alert(status=Status.RESOLVED), ["blocked resolved shop/checkout-0"],
-     PodState.SERVING, 0),
-    ("no rule matches",
-     Lifecycle(), alert(name="SomethingElse"), ["blocked no_rule shop/checkout-0"],
-     PodState.SERVING, 0),
-    ("notify step keeps the pod serving",
-     Lifecycle(), alert(name="PagingOnly"), ["notify oncall"], PodState.SERVING, 1),
-    ("exhausted: none blocks",
-     at(PodState.PROBATION, rule="paging", attempts=1, until=T0 + 60), alert(name="PagingOnly"),
-     ["blocked exhausted shop/checkout-0"], PodState.PROBATION, 1),
-    ("rolloutRestart step on a pod restarts its workload",
-     Lifecycle(), alert(name="WorkloadStuck"),
-     ["rolloutRestart shop/deployment/checkout"], PodState.SERVING, 1),
+    (
+        "serving pod takes the first step",
+        Lifecycle(),
+        alert(),
+        ["drain shop/checkout-0"],
+        PodState.DRAINED,
+        1,
+    ),
+    (
+        "recurrence in probation takes the next step",
+        at(PodState.PROBATION, rule="outlier", attempts=1, until=T0 + 60),
+        alert(),
+        ["drain shop/checkout-0"],
+        PodState.DRAINED,
+        2,
+    ),
+    (
+        "third occurrence restarts",
+        at(PodState.PROBATION, rule="outlier", attempts=2, until=T0 + 60),
+        alert(),
+        ["restart shop/checkout-0"],
+        PodState.RESTARTED,
+        3,
+    ),
+    (
+        "steps exhausted: pause by default",
+        at(PodState.PROBATION, rule="outlier", attempts=3, until=T0 + 60),
+        alert(),
+        ["pause shop/checkout-0"],
+        PodState.PAUSED,
+        4,
+    ),
+    (
+        "probation under another rule starts that rule afresh",
+        at(PodState.PROBATION, rule="paging", attempts=1, until=T0 + 60),
+        alert(),
+        ["drain shop/checkout-0"],
+        PodState.DRAINED,
+        1,
+    ),
+    (
+        "drained pod: in progress",
+        at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 + 60),
+        alert(),
+        ["blocked in_progress shop/checkout-0"],
+        PodState.DRAINED,
+        1,
+    ),
+    (
+        "paused pod waits for a human",
+        at(PodState.PAUSED, rule="outlier", attempts=4),
+        alert(),
+        ["blocked paused shop/checkout-0"],
+        PodState.PAUSED,
+        4,
+    ),
+    (
+        "restarted pod: in progress",
+        at(PodState.RESTARTED, rule="outlier", attempts=3),
+        alert(),
+        ["blocked in_progress shop/checkout-0"],
+        PodState.RESTARTED,
+        3,
+    ),
+    (
+        "the same occurrence never advances twice",
+        at(
+            PodState.PROBATION,
+            rule="outlier",
+            attempts=1,
+            until=T0 + 60,
+            handled=(alert().occurrence,),
+        ),
+        alert(),
+        ["blocked duplicate shop/checkout-0"],
+        PodState.PROBATION,
+        1,
+    ),
+    (
+        "a new occurrence of the same alert is not a duplicate",
+        at(
+            PodState.PROBATION,
+            rule="outlier",
+            attempts=1,
+            until=T0 + 60,
+            handled=(alert(starts_at=T0 - 300).occurrence,),
+        ),
+        alert(),
+        ["drain shop/checkout-0"],
+        PodState.DRAINED,
+        2,
+    ),
+    (
+        "resolved: nothing to do",
+        Lifecycle(),
+        alert(status=Status.RESOLVED),
+        ["blocked resolved shop/checkout-0"],
+        PodState.SERVING,
+        0,
+    ),
+    (
+        "no rule matches",
+        Lifecycle(),
+        alert(name="SomethingElse"),
+        ["blocked no_rule shop/checkout-0"],
+        PodState.SERVING,
+        0,
+    ),
+    (
+        "notify step keeps the pod serving",
+        Lifecycle(),
+        alert(name="PagingOnly"),
+        ["notify oncall"],
+        PodState.SERVING,
+        1,
+    ),
+    (
+        "exhausted: none blocks",
+        at(PodState.PROBATION, rule="paging", attempts=1, until=T0 + 60),
+        alert(name="PagingOnly"),
+        ["blocked exhausted shop/checkout-0"],
+        PodState.PROBATION,
+        1,
+    ),
+    (
+        "rolloutRestart step on a pod restarts its workload",
+        Lifecycle(),
+        alert(name="WorkloadStuck"),
+        ["rolloutRestart shop/deployment/checkout"],
+        PodState.SERVING,
+        1,
+    ),
 ]
 
 
@@ -104,18 +191,46 @@ def test_signal_transitions(
 
 # id, lifecycle before, now, expected summary, expected state, expected attempts
 TICK_CASES = [
-    ("drain over: restore into probation",
-     at(PodState.DRAINED, rule="outlier", attempts=1, until=T0), T0,
-     ["restore shop/checkout-0"], PodState.PROBATION, 1),
-    ("drain not over yet",
-     at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 + 1), T0, [], PodState.DRAINED, 1),
-    ("probation passed: serving, attempts reset",
-     at(PodState.PROBATION, rule="outlier", attempts=2, until=T0), T0, [], PodState.SERVING, 0),
-    ("a long-missed drain restores and passes probation at once",
-     at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 - 3600), T0,
-     ["restore shop/checkout-0"], PodState.PROBATION, 1),
-    ("paused pods stay paused",
-     at(PodState.PAUSED, rule="outlier", attempts=4), T0 + 86400, [], PodState.PAUSED, 4),
+    (
+        "drain over: restore into probation",
+        at(PodState.DRAINED, rule="outlier", attempts=1, until=T0),
+        T0,
+        ["restore shop/checkout-0"],
+        PodState.PROBATION,
+        1,
+    ),
+    (
+        "drain not over yet",
+        at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 + 1),
+        T0,
+        [],
+        PodState.DRAINED,
+        1,
+    ),
+    (
+        "probation passed: serving, attempts reset",
+        at(PodState.PROBATION, rule="outlier", attempts=2, until=T0),
+        T0,
+        [],
+        PodState.SERVING,
+        0,
+    ),
+    (
+        "a long-missed drain restores and passes probation at once",
+        at(PodState.DRAINED, rule="outlier", attempts=1, until=T0 - 3600),
+        T0,
+        ["restore shop/checkout-0"],
+        PodState.PROBATION,
+        1,
+    ),
+    (
+        "paused pods stay paused",
+        at(PodState.PAUSED, rule="outlier", attempts=4),
+        T0 + 86400,
+        [],
+        PodState.PAUSED,
+        4,
+    ),
 ]
 
 
@@ -137,7 +252,11 @@ def test_time_transitions(
 
 def test_restored_pod_waits_out_its_probation_window() -> None:
     rb = runbook(RUNBOOK)
-    snap = with_pod(snapshot(fleet()), "checkout-0", lifecycle=at(PodState.DRAINED, rule="outlier", attempts=1, until=T0))
+    snap = with_pod(
+        snapshot(fleet()),
+        "checkout-0",
+        lifecycle=at(PodState.DRAINED, rule="outlier", attempts=1, until=T0),
+    )
     snap = fold(snap, tick(rb, snap, T0))
     assert snap.pods[KEY].lifecycle.until == T0 + 600
     assert fold(snap, tick(rb, snap, T0 + 599)).pods[KEY].lifecycle.state is PodState.PROBATION
@@ -155,7 +274,9 @@ def test_a_signal_first_applies_due_transitions() -> None:
 
 def test_resume_puts_a_paused_pod_back_with_a_clean_slate() -> None:
     rb = runbook(RUNBOOK)
-    snap = with_pod(snapshot(fleet()), "checkout-0", lifecycle=at(PodState.PAUSED, rule="outlier", attempts=4))
+    snap = with_pod(
+        snapshot(fleet()), "checkout-0", lifecycle=at(PodState.PAUSED, rule="outlier", attempts=4)
+    )
     plan = resume(rb, snap, KEY, T0)
     assert summary(plan) == ["restore shop/checkout-0"]
     lifecycle = fold(snap, plan).pods[KEY].lifecycle
@@ -170,12 +291,19 @@ def test_resume_of_an_unknown_pod_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("labels", "expected"),
     [
-        pytest.param({"alertname": "X", "namespace": "shop"}, "blocked no_target",
-                     id="no pod and no workload label"),
-        pytest.param({"alertname": "X", "pod": "checkout-0"}, "blocked no_target",
-                     id="no namespace label"),
-        pytest.param({"alertname": "PodErrorRatioOutlier", "namespace": "shop", "pod": "gone-1"},
-                     "blocked unknown_target shop/gone-1", id="pod not in the cluster"),
+        pytest.param(
+            {"alertname": "X", "namespace": "shop"},
+            "blocked no_target",
+            id="no pod and no workload label",
+        ),
+        pytest.param(
+            {"alertname": "X", "pod": "checkout-0"}, "blocked no_target", id="no namespace label"
+        ),
+        pytest.param(
+            {"alertname": "PodErrorRatioOutlier", "namespace": "shop", "pod": "gone-1"},
+            "blocked unknown_target shop/gone-1",
+            id="pod not in the cluster",
+        ),
     ],
 )
 def test_targets_that_cannot_be_resolved(labels: dict[str, str], expected: str) -> None:
@@ -264,7 +392,10 @@ class TestDryRun:
     def test_per_rule_dry_run(self) -> None:
         rb = runbook(RUNBOOK.replace("    probation: 10m", "    probation: 10m\n    dryRun: true"))
         _, plans = run(rb, snapshot(fleet()), [alert(), alert("checkout-1", name="PagingOnly")], T0)
-        assert [summary(p) for p in plans] == [["drain shop/checkout-0 (dry-run)"], ["notify oncall"]]
+        assert [summary(p) for p in plans] == [
+            ["drain shop/checkout-0 (dry-run)"],
+            ["notify oncall"],
+        ]
 
 
 def test_attempts_survive_only_within_probation() -> None:

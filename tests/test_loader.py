@@ -61,7 +61,8 @@ def test_example_runbook_compiles_to_the_tree_it_describes() -> None:
     assert [s.duration for s in outlier.steps] == [120, 300, None]
     assert outlier.exhausted is Exhausted.PAUSE
     assert outlier.match.matchers[1].op is Op.RE
-    assert rb.settings.rate_limit is not None and rb.settings.rate_limit.max == 30
+    assert rb.settings.rate_limit is not None
+    assert rb.settings.rate_limit.max == 30
 
 
 def test_defaults() -> None:
@@ -129,7 +130,9 @@ def test_bad_quantities(raw: object) -> None:
         pytest.param("=~.+", {}, False, id="absent label fails a non-empty regex"),
     ],
 )
-def test_alertmanager_matcher_semantics(matcher: str, labels: dict[str, str], matches: bool) -> None:
+def test_alertmanager_matcher_semantics(
+    matcher: str, labels: dict[str, str], matches: bool
+) -> None:
     rb = runbook(
         f"""
 rules:

@@ -7,15 +7,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from builders import T0, alert, fleet, runbook, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receiver.decide import ActionKind, Plan, decide, fold, observe, tick
-from receiver.decide.tree import Tree, chain_for, pod_labels
 from receiver.decide.draft import Draft
+from receiver.decide.tree import Tree, chain_for, pod_labels
 from receiver.model import PodKey, Snapshot, Status
 from receiver.runbook import Runbook
 
@@ -24,9 +24,19 @@ REPLICAS = 5
 DISRUPTIVE = {ActionKind.DRAIN, ActionKind.RESTART, ActionKind.PAUSE}
 
 
-def make_runbook(strategy: str, max_unavailable: str, min_available: str, max_unhealthy: str,
-                 leaf_max: int, group_max: int, dry_run: bool) -> Runbook:
-    guards = f"{{maxUnavailable: {max_unavailable}, minAvailable: {min_available}, maxUnhealthy: {max_unhealthy}}}"
+def make_runbook(
+    strategy: str,
+    max_unavailable: str,
+    min_available: str,
+    max_unhealthy: str,
+    leaf_max: int,
+    group_max: int,
+    dry_run: bool,
+) -> Runbook:
+    guards = (
+        f"{{maxUnavailable: {max_unavailable}, minAvailable: {min_available}, "
+        f"maxUnhealthy: {max_unhealthy}}}"
+    )
     leaves = "\n".join(
         f"""      - name: {app}
         match: {{app: {app}}}
@@ -99,15 +109,13 @@ not_ready = st.sets(st.integers(0, len(APPS) * REPLICAS - 1), max_size=4)
 def start(unready: set[int]) -> Snapshot:
     snap = snapshot(*(fleet(app, REPLICAS, labels={"app": app}) for app in APPS))
     keys = sorted(snap.pods)
-    from dataclasses import replace
-
     pods = dict(snap.pods)
     for i in unready:
         pods[keys[i]] = replace(pods[keys[i]], ready=False)
     return replace(snap, pods=pods)
 
 
-def check_guards(rb: Runbook, before: Snapshot, after: Snapshot, plan: Plan) -> None:
+def check_guards(rb: Runbook, after: Snapshot, plan: Plan) -> None:
     """Every disruptive action leaves its fleet within maxUnavailable and minAvailable."""
     tree = Tree(rb, Draft(after, plan.at))
     for action in plan.actions:
@@ -124,7 +132,6 @@ def check_guards(rb: Runbook, before: Snapshot, after: Snapshot, plan: Plan) -> 
                 assert out <= guards.max_unavailable.of(size, round_up=False), action
             if guards.min_available is not None:
                 assert size - out >= guards.min_available.of(size, round_up=True), action
-    del before
 
 
 def check_frozen(rb: Runbook, before: Snapshot, plan: Plan) -> None:
@@ -132,17 +139,24 @@ def check_frozen(rb: Runbook, before: Snapshot, plan: Plan) -> None:
     for action in plan.actions:
         if action.kind is ActionKind.NOTIFY or action.kind is ActionKind.RESTORE:
             continue
-        pods = [before.pods[action.pod]] if action.pod else [
-            p for p in before.pods.values() if p.owner == action.workload
-        ]
+        pods = (
+            [before.pods[action.pod]]
+            if action.pod
+            else [p for p in before.pods.values() if p.owner == action.workload]
+        )
         for pod in pods:
             for supervisor in chain_for(rb, pod_labels(pod)):
-                assert not before.supervisor(supervisor.name).frozen(plan.at), (action, supervisor.name)
+                assert not before.supervisor(supervisor.name).frozen(plan.at), (
+                    action,
+                    supervisor.name,
+                )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rb=runbooks, timeline=events, unready=not_ready)
-def test_invariants_hold_for_any_signal_sequence(rb: Runbook, timeline: list[Event], unready: set[int]) -> None:
+def test_invariants_hold_for_any_signal_sequence(
+    rb: Runbook, timeline: list[Event], unready: set[int]
+) -> None:
     snap = start(unready)
     keys: list[PodKey] = sorted(snap.pods)
     now = T0
@@ -166,12 +180,12 @@ def test_invariants_hold_for_any_signal_sequence(rb: Runbook, timeline: list[Eve
             before = snap
             plan = decide(rb, snap, signal, now)
             snap = fold(snap, plan)
-            check_guards(rb, before, snap, plan)
+            check_guards(rb, snap, plan)
             check_frozen(rb, before, plan)
             key = PodKey("shop", signal.labels["pod"])
-            stepped = any(a.pod == key and a.kind is not ActionKind.RESTORE for a in plan.actions) or any(
-                b.pod == key and b.reason == "escalated" for b in plan.blocked
-            )
+            stepped = any(
+                a.pod == key and a.kind is not ActionKind.RESTORE for a in plan.actions
+            ) or any(b.pod == key and b.reason == "escalated" for b in plan.blocked)
             if stepped:
                 occurrence = (key, signal.occurrence)
                 assert occurrence not in advanced, f"{occurrence} advanced twice"

@@ -222,7 +222,7 @@ class _Loader:
     def _namespace(self, node: Node, path: str) -> str | None:
         hint = 'a namespace name, or "*" for every namespace'
         value = self.r.string(node, path, hint=hint)
-        if value is not None and value != "*" and not NAME.match(value):
+        if value is not None and value != "*" and not NAME.fullmatch(value):
             self.r.wrong(node, path, hint)
             return None
         return value
@@ -459,7 +459,7 @@ class _Loader:
                     key_node, path, "a second notifier with this name", "a unique notifier name"
                 )
                 continue
-            if not NAME.match(name):
+            if not NAME.fullmatch(name):
                 r.problem(key_node, path, f'the name "{name}"', NAME_HINT)
                 continue
             notifier = self.notifier(name, value, path)

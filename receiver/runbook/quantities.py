@@ -7,14 +7,14 @@ import re
 from dataclasses import dataclass
 
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?")
 
 DURATION_HINT = "duration like 30s, 5m or 1h30m (units d, h, m, s, ms)"
 
 
 def parse_duration(text: str) -> float | None:
     """Seconds for a Prometheus-style duration, or None if it does not parse."""
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if match is None or not any(match.groups()):
         return None
     return sum(
@@ -64,9 +64,10 @@ def parse_quantity(raw: object) -> Quantity | None:
     if isinstance(raw, int):
         return Quantity(raw, percent=False) if raw >= 0 else None
     if isinstance(raw, str):
-        text = raw.strip()
-        if text.endswith("%") and text[:-1].isdigit():
-            return Quantity(int(text[:-1]), percent=True)
-        if text.isdigit():
-            return Quantity(int(text), percent=False)
+        match = _QUANTITY.fullmatch(raw.strip())
+        if match is not None:
+            return Quantity(int(match[1]), percent=bool(match[2]))
     return None
+
+
+_QUANTITY = re.compile(r"([0-9]+)(%?)")

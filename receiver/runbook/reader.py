@@ -8,6 +8,7 @@ all at once.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -59,7 +60,7 @@ def describe(node: Node) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)  # quoted, with newlines escaped
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -146,7 +147,7 @@ class Reader:
             self.wrong(node, path, hint)
             return None
         value = str(node.value)
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.wrong(node, path, hint)
             return None
         return value
@@ -224,7 +225,7 @@ class Reader:
         for key_node, value_node in node.value:
             name = str(key_node.value)
             where = f"{path}.{name}"
-            if not LABEL_NAME.match(name):
+            if not LABEL_NAME.fullmatch(name):
                 self.problem(key_node, where, f'the label name "{name}"', "a valid label name")
                 continue
             if name in out:
