@@ -19,7 +19,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from receiver.runbook import RunbookInvalid, load_file, load_text, loader
+from receiver.runbook import RunbookInvalid, fields, load_file, load_text
 from receiver.runbook.quantities import parse_duration, parse_quantity
 from receiver.runbook.types import Exhausted, NotifierKind, Strategy
 
@@ -134,7 +134,7 @@ def test_every_field_has_a_description(schema: dict[str, Any]) -> None:
 def test_every_loader_table_is_compared() -> None:
     tables = {
         name
-        for name, value in vars(loader).items()
+        for name, value in vars(fields).items()
         if name.isupper()
         and isinstance(value, dict)
         and all(isinstance(v, str) for v in value.values())
@@ -146,8 +146,8 @@ def test_every_loader_table_is_compared() -> None:
     ("table", "pointer"), TABLES, ids=[f"{name}@{pointer or '/'}" for name, pointer in TABLES]
 )
 def test_schema_fields_match_loader_table(schema: dict[str, Any], table: str, pointer: str) -> None:
-    fields = at(schema, pointer)["properties"]
-    assert sorted(fields) == sorted(getattr(loader, table))
+    properties = at(schema, pointer)["properties"]
+    assert sorted(properties) == sorted(getattr(fields, table))
 
 
 @pytest.mark.parametrize(("enum", "pointer"), ENUMS, ids=[e.__name__ for e, _ in ENUMS])
@@ -161,7 +161,7 @@ def test_notifier_kinds_match(schema: dict[str, Any]) -> None:
     notifier = at(schema, "/$defs/notifier")
     kinds = [branch["required"] for branch in notifier["oneOf"]]
     assert kinds == [[kind.value] for kind in NotifierKind]
-    assert set(loader.NOTIFIER) == {kind.value for kind in NotifierKind} | {"message"}
+    assert set(fields.NOTIFIER) == {kind.value for kind in NotifierKind} | {"message"}
 
 
 DURATIONS = [

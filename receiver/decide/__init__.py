@@ -1,7 +1,10 @@
 """The pure decision core: (runbook, snapshot, signal, now) -> Plan."""
 
-from receiver.decide.engine import decide, observe, reset, resolve_target, resume, tick
+from receiver.decide.clock import tick
+from receiver.decide.engine import decide
 from receiver.decide.fold import fold
+from receiver.decide.intake import observe, resolve_target
+from receiver.decide.operator import reset, resume
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation, Plan
 
 __all__ = [

@@ -1,18 +1,21 @@
-"""The pure entry points: decide on a signal, advance time, resume a pod, reset a supervisor.
+"""decide(runbook, snapshot, signal, now) -> Plan: everything one signal leads to.
 
-Each is a function of (runbook, snapshot, input, now) returning a Plan; none
-reads a clock or touches the cluster.
+The order of questions: which target, which rule, is it new (not resolved,
+not a duplicate), may this pod be touched at all, what is its lifecycle
+state, which step comes next, do the guards allow it, and would it exceed a
+supervisor's intensity (then the supervisor escalates instead).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 from receiver.decide import lifecycle
+from receiver.decide.clock import expire, is_dry_run
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, over_intensity, record_action, rollout_restart
 from receiver.decide.guards import Verdict, check_frozen, check_pod_action, check_target
+from receiver.decide.intake import resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.tree import Chain, Tree
 from receiver.model import (
@@ -28,9 +31,6 @@ from receiver.model import (
 )
 from receiver.runbook import Rule, Runbook, Step, StepKind, Supervisor
 from receiver.runbook.quantities import format_duration
-from receiver.runbook.types import Settings
-
-DEFAULT_PROBATION = 600.0
 
 _POD_ACTION = {
     StepKind.DRAIN: ActionKind.DRAIN,
@@ -46,120 +46,6 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
     return decision.draft.plan(signal)
 
 
-def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant) -> Plan:
-    """Record a batch's signals (one webhook, one heartbeat push) as firing or resolved.
-
-    Callers apply this plan, then decide() each signal in turn, so fleet health
-    (maxUnhealthy) sees the whole group Alertmanager delivered at once rather
-    than discovering it pod by pod after the first few pods were acted on.
-    """
-    draft = Draft(snapshot, now)
-    for signal in signals:
-        target = resolve_target(runbook.settings, dict(signal.labels))
-        if (
-            isinstance(target, PodKey)
-            and target in snapshot.pods
-            and runbook.settings.namespace_allowed(target.namespace)
-        ):
-            tracked = track(draft.lifecycle(target), signal, runbook.settings, now)
-            draft.set_lifecycle(target, tracked)
-    return draft.plan(None)
-
-
-def track(state: Lifecycle, signal: Signal, settings: Settings, now: Instant) -> Lifecycle:
-    """Record the signal as firing (until resolved or its TTL passes) or clear it."""
-    if not signal.firing:
-        return state.with_signal(signal.fingerprint, None, now)
-    ends = signal.ends_at
-    expires = ends if ends is not None and ends > now else now + settings.signal_ttl
-    return state.with_signal(signal.fingerprint, max(expires, now + 1e-3), now)
-
-
-def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
-    """Time-driven transitions: drains that are over, probations that passed."""
-    draft = Draft(snapshot, now)
-    for pod in snapshot.pods.values():
-        if pod.lifecycle.state in (PodState.DRAINED, PodState.PROBATION):
-            _expire(runbook, draft, pod.key, now)
-    return draft.plan(None)
-
-
-def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> Plan:
-    """A human puts a paused (or drained) pod back into traffic with a clean slate."""
-    pod = snapshot.pods.get(key)
-    if pod is None:
-        raise LookupError(f"no pod {key}")
-    draft = Draft(snapshot, now)
-    if pod.lifecycle.state in (PodState.PAUSED, PodState.DRAINED):
-        draft.actions.append(
-            Action(
-                kind=ActionKind.RESTORE,
-                pod=key,
-                rule=pod.lifecycle.rule,
-                dry_run=runbook.settings.dry_run,
-                detail=f"resumed by a human from {pod.lifecycle.state}",
-            )
-        )
-    draft.set_lifecycle(key, lifecycle.serving(pod.lifecycle))
-    return draft.plan(None)
-
-
-def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
-    """A human thaws a supervisor's subtree and gives every supervisor in it a fresh budget."""
-    if supervisor not in runbook.by_name:
-        raise LookupError(f"no supervisor {supervisor}")
-    draft = Draft(snapshot, now)
-    pending = [runbook.by_name[supervisor]]
-    while pending:
-        current = pending.pop()
-        state = draft.supervisor(current.name)
-        draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
-        pending.extend(current.children)
-    return draft.plan(None)
-
-
-def resolve_target(settings: Settings, labels: dict[str, str]) -> PodKey | Workload | None:
-    names = settings.target_labels
-    namespace = labels.get(names.namespace)
-    if not namespace:
-        return None
-    if labels.get(names.pod):
-        return PodKey(namespace, labels[names.pod])
-    for label, kind in names.workloads.items():
-        if labels.get(label):
-            return Workload(namespace, kind, labels[label])
-    return None
-
-
-def _expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
-    current = draft.lifecycle(key)
-    rule = _rule_named(runbook, current.rule)
-    if lifecycle.drain_over(current, now):
-        probation = rule.probation if rule else DEFAULT_PROBATION
-        draft.actions.append(
-            Action(
-                kind=ActionKind.RESTORE,
-                pod=key,
-                rule=current.rule,
-                attempt=current.attempts,
-                dry_run=_dry_run(runbook.settings, rule),
-                detail=f"drain over; back in traffic on probation for {format_duration(probation)}",
-            )
-        )
-        current = lifecycle.restored(current, probation, now)
-    if lifecycle.probation_over(current, now):
-        current = lifecycle.serving(current)
-    draft.set_lifecycle(key, current)
-
-
-def _rule_named(runbook: Runbook, name: str | None) -> Rule | None:
-    return next((r for r in runbook.rules if r.name == name), None)
-
-
-def _dry_run(settings: Settings, rule: Rule | None) -> bool:
-    return settings.dry_run or (rule is not None and rule.dry_run)
-
-
 class _Decision:
     def __init__(self, runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> None:
         self.runbook = runbook
@@ -171,7 +57,7 @@ class _Decision:
         self.rule: Rule | None = None
 
     def run(self) -> None:
-        target = resolve_target(self.settings, dict(self.signal.labels))
+        target = resolve_target(self.settings, self.signal.labels)
         if target is None:
             self.rule = self._match_rule(())
             names = self.settings.target_labels
@@ -195,7 +81,7 @@ class _Decision:
         if target_verdict and target_verdict.reason is Reason.NAMESPACE_NOT_ALLOWED:
             self._block_verdict(target_verdict, pod=key)
             return
-        _expire(self.runbook, self.draft, key, self.now)
+        expire(self.runbook, self.draft, key, self.now)
         self.draft.set_lifecycle(key, self._track(self.draft.lifecycle(key)))
         pod = self.draft.pod(key)
         assert pod is not None
@@ -224,7 +110,7 @@ class _Decision:
 
     def _pod_step(self, pod: Pod, chain: Chain, step: Step, attempt: int) -> None:
         assert self.rule is not None
-        dry_run = _dry_run(self.settings, self.rule)
+        dry_run = is_dry_run(self.settings, self.rule)
         if step.kind is StepKind.NOTIFY:
             self._notify(step, attempt, pod=pod.key)
         elif step.kind is StepKind.ROLLOUT_RESTART:
@@ -323,7 +209,7 @@ class _Decision:
             return
         if step.kind is StepKind.NOTIFY:
             self._notify(step, attempt, workload=workload)
-        elif not self._workload_action(pods[0], chain, workload, _dry_run(self.settings, rule)):
+        elif not self._workload_action(pods[0], chain, workload, is_dry_run(self.settings, rule)):
             return
         updated = replace(
             self.draft.workload(workload),
@@ -397,7 +283,7 @@ class _Decision:
                 workload=workload,
                 rule=self.rule.name,
                 attempt=attempt + 1,
-                dry_run=_dry_run(self.settings, self.rule),
+                dry_run=is_dry_run(self.settings, self.rule),
                 detail=_step_detail(step, attempt, self.rule),
             )
         )
@@ -411,7 +297,7 @@ class _Decision:
             cause=cause,
             origin=pod,
             rule=self.rule.name if self.rule else None,
-            dry_run=_dry_run(self.settings, self.rule),
+            dry_run=is_dry_run(self.settings, self.rule),
             now=self.now,
         )
 

@@ -11,6 +11,24 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
+from receiver.runbook.fields import (
+    API_VERSION,
+    DRAIN,
+    ESCALATION,
+    GUARDS,
+    HEARTBEAT,
+    INTENSITY,
+    KIND,
+    NOTIFIER,
+    NOTIFIER_TARGET,
+    RATE_LIMIT,
+    RULE,
+    SETTINGS,
+    STEP,
+    SUPERVISOR,
+    TARGET_LABELS,
+    TOP,
+)
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
@@ -39,85 +57,6 @@ if TYPE_CHECKING:
 
 D = TypeVar("D", bound="DataclassInstance")
 E = TypeVar("E", bound=StrEnum)
-
-API_VERSION = "remediation/v1"
-KIND = "Runbook"
-
-# Each section's fields with what a value must look like; the JSON Schema
-# test compares these tables with receiver/runbook/runbook.schema.json.
-TOP = {
-    "apiVersion": f'"{API_VERSION}"',
-    "kind": f'"{KIND}"',
-    "settings": "a mapping of settings",
-    "heartbeats": "a list of heartbeat expectations",
-    "supervisors": "a list of supervisors",
-    "rules": "a list of rules",
-    "notifiers": "a mapping of notifier name to notifier",
-}
-SETTINGS = {
-    "namespaces": 'a list of namespaces the receiver may act in, or ["*"]',
-    "dryRun": "true or false",
-    "trafficLabel": "a label name",
-    "targetLabels": "a mapping with namespace, pod and workloads",
-    "rateLimit": "a mapping {max, per}",
-    "protect": "a list of label selectors",
-    "signalTTL": "a duration",
-}
-TARGET_LABELS = {
-    "namespace": "a label name",
-    "pod": "a label name",
-    "workloads": "a mapping of label name to workload kind",
-}
-HEARTBEAT = {
-    "match": "a label selector",
-    "interval": "a duration",
-    "missAfter": "a whole number of missed intervals",
-}
-SUPERVISOR = {
-    "name": NAME_HINT,
-    "match": "a label selector",
-    "strategy": "one of: " + ", ".join(Strategy),
-    "intensity": "a mapping {max: N, period: DURATION}",
-    "guards": "a mapping of guards",
-    "onEscalate": "a list of escalation actions",
-    "freezeFor": "a duration",
-    "fleetBy": "a list of label names",
-    "children": "a list of supervisors",
-}
-INTENSITY = {"max": "a whole number", "period": "a duration"}
-RATE_LIMIT = {"max": "a whole number", "per": "a duration"}
-GUARDS = {
-    "maxUnavailable": "a count or percentage",
-    "minAvailable": "a count or percentage",
-    "maxUnhealthy": "a count or percentage",
-    "cooldown": "a duration",
-    "rateLimit": "a mapping {max, per}",
-}
-ESCALATION = {"rolloutRestart": "an empty mapping {}", "notify": "a notifier name"}
-RULE = {
-    "name": NAME_HINT,
-    "match": "a label selector",
-    "supervisor": "a supervisor name",
-    "steps": "a list of steps",
-    "exhausted": "one of: " + ", ".join(Exhausted),
-    "probation": "a duration",
-    "dryRun": "true or false",
-}
-STEP = {
-    "drain": "a mapping {for: DURATION}",
-    "restart": "an empty mapping {}",
-    "pause": "an empty mapping {}",
-    "rolloutRestart": "an empty mapping {}",
-    "notify": "a notifier name",
-}
-DRAIN = {"for": "a duration"}
-NOTIFIER = {
-    "alertmanager": "a mapping {url}",
-    "webhook": "a mapping {url}",
-    "log": "an empty mapping {}",
-    "message": "a Jinja2 template",
-}
-NOTIFIER_TARGET = {"url": "an http(s) URL"}
 
 
 @dataclass

@@ -1,0 +1,51 @@
+"""Time-driven transitions: drains that are over, probations that passed."""
+
+from __future__ import annotations
+
+from receiver.decide import lifecycle
+from receiver.decide.draft import Draft
+from receiver.decide.plan import Action, ActionKind, Plan
+from receiver.model import Instant, PodKey, PodState, Snapshot
+from receiver.runbook import Rule, Runbook
+from receiver.runbook.quantities import format_duration
+from receiver.runbook.types import Settings
+
+DEFAULT_PROBATION = 600.0
+
+
+def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
+    """Time-driven transitions: drains that are over, probations that passed."""
+    draft = Draft(snapshot, now)
+    for pod in snapshot.pods.values():
+        if pod.lifecycle.state in (PodState.DRAINED, PodState.PROBATION):
+            expire(runbook, draft, pod.key, now)
+    return draft.plan(None)
+
+
+def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
+    current = draft.lifecycle(key)
+    rule = rule_named(runbook, current.rule)
+    if lifecycle.drain_over(current, now):
+        probation = rule.probation if rule else DEFAULT_PROBATION
+        draft.actions.append(
+            Action(
+                kind=ActionKind.RESTORE,
+                pod=key,
+                rule=current.rule,
+                attempt=current.attempts,
+                dry_run=is_dry_run(runbook.settings, rule),
+                detail=f"drain over; back in traffic on probation for {format_duration(probation)}",
+            )
+        )
+        current = lifecycle.restored(current, probation, now)
+    if lifecycle.probation_over(current, now):
+        current = lifecycle.serving(current)
+    draft.set_lifecycle(key, current)
+
+
+def rule_named(runbook: Runbook, name: str | None) -> Rule | None:
+    return next((r for r in runbook.rules if r.name == name), None)
+
+
+def is_dry_run(settings: Settings, rule: Rule | None) -> bool:
+    return settings.dry_run or (rule is not None and rule.dry_run)

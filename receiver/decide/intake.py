@@ -1,0 +1,53 @@
+"""How signals enter: which pod or workload a signal names, and batch bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from receiver.decide.draft import Draft
+from receiver.decide.plan import Plan
+from receiver.model import Instant, Lifecycle, PodKey, Signal, Snapshot, Workload
+from receiver.runbook import Runbook
+from receiver.runbook.types import Settings
+
+
+def resolve_target(settings: Settings, labels: Mapping[str, str]) -> PodKey | Workload | None:
+    names = settings.target_labels
+    namespace = labels.get(names.namespace)
+    if not namespace:
+        return None
+    if labels.get(names.pod):
+        return PodKey(namespace, labels[names.pod])
+    for label, kind in names.workloads.items():
+        if labels.get(label):
+            return Workload(namespace, kind, labels[label])
+    return None
+
+
+def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant) -> Plan:
+    """Record a batch's signals (one webhook, one heartbeat push) as firing or resolved.
+
+    Callers apply this plan, then decide() each signal in turn, so fleet health
+    (maxUnhealthy) sees the whole group Alertmanager delivered at once rather
+    than discovering it pod by pod after the first few pods were acted on.
+    """
+    draft = Draft(snapshot, now)
+    for signal in signals:
+        target = resolve_target(runbook.settings, signal.labels)
+        if (
+            isinstance(target, PodKey)
+            and target in snapshot.pods
+            and runbook.settings.namespace_allowed(target.namespace)
+        ):
+            tracked = track(draft.lifecycle(target), signal, runbook.settings, now)
+            draft.set_lifecycle(target, tracked)
+    return draft.plan(None)
+
+
+def track(state: Lifecycle, signal: Signal, settings: Settings, now: Instant) -> Lifecycle:
+    """Record the signal as firing (until resolved or its TTL passes) or clear it."""
+    if not signal.firing:
+        return state.with_signal(signal.fingerprint, None, now)
+    ends = signal.ends_at
+    expires = ends if ends is not None and ends > now else now + settings.signal_ttl
+    return state.with_signal(signal.fingerprint, max(expires, now + 1e-3), now)

@@ -1,0 +1,45 @@
+"""What a human does: resume a paused pod, reset a supervisor's subtree."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from receiver.decide import lifecycle
+from receiver.decide.draft import Draft
+from receiver.decide.plan import Action, ActionKind, Plan
+from receiver.model import Instant, PodKey, PodState, Snapshot
+from receiver.runbook import Runbook
+
+
+def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> Plan:
+    """A human puts a paused (or drained) pod back into traffic with a clean slate."""
+    pod = snapshot.pods.get(key)
+    if pod is None:
+        raise LookupError(f"no pod {key}")
+    draft = Draft(snapshot, now)
+    if pod.lifecycle.state in (PodState.PAUSED, PodState.DRAINED):
+        draft.actions.append(
+            Action(
+                kind=ActionKind.RESTORE,
+                pod=key,
+                rule=pod.lifecycle.rule,
+                dry_run=runbook.settings.dry_run,
+                detail=f"resumed by a human from {pod.lifecycle.state}",
+            )
+        )
+    draft.set_lifecycle(key, lifecycle.serving(pod.lifecycle))
+    return draft.plan(None)
+
+
+def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
+    """A human thaws a supervisor's subtree and gives every supervisor in it a fresh budget."""
+    if supervisor not in runbook.by_name:
+        raise LookupError(f"no supervisor {supervisor}")
+    draft = Draft(snapshot, now)
+    pending = [runbook.by_name[supervisor]]
+    while pending:
+        current = pending.pop()
+        state = draft.supervisor(current.name)
+        draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
+        pending.extend(current.children)
+    return draft.plan(None)

@@ -1,0 +1,88 @@
+"""Every runbook field, section by section, with what its value must look like.
+
+The loader reads with these tables (unknown fields are reported with the list
+of known ones) and tests/test_schema.py compares them with the JSON Schema,
+so the two cannot drift apart.
+"""
+
+from receiver.runbook.reader import NAME_HINT
+from receiver.runbook.types import Exhausted, Strategy
+
+API_VERSION = "remediation/v1"
+KIND = "Runbook"
+
+# Each section's fields with what a value must look like; the JSON Schema
+# test compares these tables with receiver/runbook/runbook.schema.json.
+TOP = {
+    "apiVersion": f'"{API_VERSION}"',
+    "kind": f'"{KIND}"',
+    "settings": "a mapping of settings",
+    "heartbeats": "a list of heartbeat expectations",
+    "supervisors": "a list of supervisors",
+    "rules": "a list of rules",
+    "notifiers": "a mapping of notifier name to notifier",
+}
+SETTINGS = {
+    "namespaces": 'a list of namespaces the receiver may act in, or ["*"]',
+    "dryRun": "true or false",
+    "trafficLabel": "a label name",
+    "targetLabels": "a mapping with namespace, pod and workloads",
+    "rateLimit": "a mapping {max, per}",
+    "protect": "a list of label selectors",
+    "signalTTL": "a duration",
+}
+TARGET_LABELS = {
+    "namespace": "a label name",
+    "pod": "a label name",
+    "workloads": "a mapping of label name to workload kind",
+}
+HEARTBEAT = {
+    "match": "a label selector",
+    "interval": "a duration",
+    "missAfter": "a whole number of missed intervals",
+}
+SUPERVISOR = {
+    "name": NAME_HINT,
+    "match": "a label selector",
+    "strategy": "one of: " + ", ".join(Strategy),
+    "intensity": "a mapping {max: N, period: DURATION}",
+    "guards": "a mapping of guards",
+    "onEscalate": "a list of escalation actions",
+    "freezeFor": "a duration",
+    "fleetBy": "a list of label names",
+    "children": "a list of supervisors",
+}
+INTENSITY = {"max": "a whole number", "period": "a duration"}
+RATE_LIMIT = {"max": "a whole number", "per": "a duration"}
+GUARDS = {
+    "maxUnavailable": "a count or percentage",
+    "minAvailable": "a count or percentage",
+    "maxUnhealthy": "a count or percentage",
+    "cooldown": "a duration",
+    "rateLimit": "a mapping {max, per}",
+}
+ESCALATION = {"rolloutRestart": "an empty mapping {}", "notify": "a notifier name"}
+RULE = {
+    "name": NAME_HINT,
+    "match": "a label selector",
+    "supervisor": "a supervisor name",
+    "steps": "a list of steps",
+    "exhausted": "one of: " + ", ".join(Exhausted),
+    "probation": "a duration",
+    "dryRun": "true or false",
+}
+STEP = {
+    "drain": "a mapping {for: DURATION}",
+    "restart": "an empty mapping {}",
+    "pause": "an empty mapping {}",
+    "rolloutRestart": "an empty mapping {}",
+    "notify": "a notifier name",
+}
+DRAIN = {"for": "a duration"}
+NOTIFIER = {
+    "alertmanager": "a mapping {url}",
+    "webhook": "a mapping {url}",
+    "log": "an empty mapping {}",
+    "message": "a Jinja2 template",
+}
+NOTIFIER_TARGET = {"url": "an http(s) URL"}
