@@ -314,3 +314,15 @@ def test_blocked_detail_names_the_numbers() -> None:
     )
     assert blocked.supervisor == "checkout"
     assert blocked.rule == "outlier"
+
+
+def test_guard_reasons_are_told_apart_from_plain_non_actions() -> None:
+    """Metrics count blocked decisions by guard; 'resolved' or 'no_rule' are not guards."""
+    from receiver.model import Reason
+
+    assert Reason.MAX_UNAVAILABLE.is_guard
+    assert Reason.SYSTEMIC.is_guard
+    assert Reason.ESCALATED.is_guard
+    assert not Reason.RESOLVED.is_guard
+    assert not Reason.DUPLICATE.is_guard
+    assert not Reason.NO_RULE.is_guard

@@ -200,7 +200,7 @@ class _Decision:
                 Reason.EXHAUSTED, workload=workload, detail=f"all {len(rule.steps)} steps used"
             )
             return
-        if step.kind.on_pod:
+        if step.kind.disruptive:
             self._block(
                 Reason.INVALID_TARGET,
                 workload=workload,

@@ -31,9 +31,8 @@ class Reason(StrEnum):
     ESCALATED = "escalated"
     # Reported by the cluster edge when applying a plan.
     PDB = "pdb"
-    # Why a supervisor escalated.
+    # Why a supervisor escalated (SYSTEMIC above is the other cause).
     INTENSITY = "intensity"
-    CHILD_ESCALATED = "child_escalated"
 
     @property
     def is_guard(self) -> bool:

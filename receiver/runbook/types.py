@@ -35,10 +35,6 @@ class StepKind(StrEnum):
         """Takes a pod out of service, so guards must allow it first."""
         return self in (StepKind.DRAIN, StepKind.RESTART, StepKind.PAUSE)
 
-    @property
-    def on_pod(self) -> bool:
-        return self.disruptive
-
 
 class Exhausted(StrEnum):
     """What a further occurrence does once a rule's steps are used up."""
