@@ -101,3 +101,18 @@ def test_a_bad_test_file_names_the_field(tmp_path: Path) -> None:
     result = receiver("test", tmp_path / "t.yaml")
     assert result.returncode == 1
     assert 't.yaml:8: tests[0].signals[0].at: found "soon", expected a duration' in result.stdout
+
+
+def test_a_test_file_field_that_would_be_ignored_is_an_error(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "rules" / "shop.yaml", tmp_path / "shop.yaml")
+    (tmp_path / "t.yaml").write_text(
+        "apiVersion: remediation/v1\nkind: RunbookTest\nrunbook: shop.yaml\ntests:\n"
+        "  - name: x\n    fleet: []\n    signals:\n"
+        "      - {at: 0s, heartbeat: {namespace: shop, pod: a, status: ok}, startsAt: 0s}\n"
+    )
+    result = receiver("test", tmp_path / "t.yaml")
+    assert result.returncode == 1
+    assert (
+        "t.yaml:8: tests[0].signals[0].startsAt: found startsAt beside heartbeat, expected it alone"
+        in result.stdout
+    )

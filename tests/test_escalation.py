@@ -195,3 +195,67 @@ def test_budget_state_is_pruned_to_the_window() -> None:
     snap = Snapshot(pods=shop().pods, supervisors={"api": old})
     snap, _ = run(rb, snap, [alert("api-0")], T0)
     assert snap.supervisor("api").counted == (T0,)
+
+
+WORKLOAD_RULES = """
+supervisors:
+  - name: api
+    match: {app: api}
+    intensity: {max: 1, period: 10m}
+    freezeFor: 0s
+    guards: {rateLimit: {max: 1, per: 10m}}
+rules:
+  - name: stuck
+    match: {alertname: WorkloadStuck}
+    steps: [{rolloutRestart: {}}, {rolloutRestart: {}}]
+  - name: page
+    match: {alertname: Page}
+    steps: [{notify: oncall}]
+notifiers:
+  oncall: {log: {}}
+"""
+
+
+def test_a_workload_escalation_is_remembered_on_the_workload() -> None:
+    rb = runbook(WORKLOAD_RULES.replace("    guards: {rateLimit: {max: 1, per: 10m}}\n", ""))
+    snap, _ = run(rb, shop(), [alert(None, name="WorkloadStuck", deployment="api")], T0)
+    second = alert(None, name="WorkloadStuck", deployment="api", starts_at=T0 + 60)
+    snap, plans = run(rb, snap, [second], T0 + 60)
+    assert summary(plans[0]) == [
+        "blocked escalated shop/deployment/api",
+        "escalated api intensity",
+    ]
+    _, plans = run(rb, snap, [second], T0 + 90)
+    assert summary(plans[0]) == ["blocked duplicate shop/deployment/api"]
+
+
+def test_rule_driven_rollout_restarts_obey_rate_limits() -> None:
+    rb = runbook(
+        WORKLOAD_RULES.replace(
+            "max: 1, period: 10m}\n    freezeFor", "max: 9, period: 10m}\n    freezeFor"
+        )
+    )
+    snap, _ = run(rb, shop(), [alert(None, name="WorkloadStuck", deployment="api")], T0)
+    second = alert(None, name="WorkloadStuck", deployment="api", starts_at=T0 + 60)
+    _, plans = run(rb, snap, [second], T0 + 60)
+    assert summary(plans[0]) == ["blocked rate_limited shop/deployment/api"]
+
+
+def test_notify_steps_stay_quiet_in_a_frozen_subtree() -> None:
+    rb = runbook(WORKLOAD_RULES)
+    frozen = SupervisorState(frozen_until=T0 + 60)
+    snap = Snapshot(pods=shop().pods, supervisors={"api": frozen})
+    _, plans = run(rb, snap, [alert("api-0", name="Page")], T0)
+    assert summary(plans[0]) == ["blocked frozen shop/api-0"]
+
+
+def test_a_dry_run_rule_spends_no_shared_budget_and_freezes_nothing() -> None:
+    rb = runbook(
+        tree(leaf_max=1).replace(
+            "    steps: [{restart: {}}]", "    steps: [{restart: {}}]\n    dryRun: true"
+        )
+    )
+    snap, _ = run(rb, shop(), [alert("api-0")], T0)
+    snap, plans = run(rb, snap, [alert("api-1")], T0 + 60)
+    assert summary(plans[0]) == ["restart shop/api-1 (dry-run)"]
+    assert snap.supervisor("api") == SupervisorState()

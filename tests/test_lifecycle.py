@@ -8,7 +8,7 @@ import pytest
 from builders import T0, alert, fleet, in_state, run, runbook, snapshot, summary, with_pod
 
 from receiver.decide import decide, fold, resume, tick
-from receiver.model import Lifecycle, PodKey, PodState, Status, Workload
+from receiver.model import Lifecycle, PodKey, PodState, Status, Workload, heartbeat_signal
 
 RUNBOOK = """
 supervisors:
@@ -148,11 +148,11 @@ SIGNAL_CASES = [
         0,
     ),
     (
-        "notify step keeps the pod serving",
+        "notify step leaves the pod in traffic, on probation",
         Lifecycle(),
         alert(name="PagingOnly"),
         ["notify oncall"],
-        PodState.SERVING,
+        PodState.PROBATION,
         1,
     ),
     (
@@ -168,7 +168,7 @@ SIGNAL_CASES = [
         Lifecycle(),
         alert(name="WorkloadStuck"),
         ["rolloutRestart shop/deployment/checkout"],
-        PodState.SERVING,
+        PodState.PROBATION,
         1,
     ),
 ]
@@ -410,3 +410,48 @@ def test_attempts_survive_only_within_probation() -> None:
         steps.append(summary(plans[0])[-1])
     assert steps == ["drain shop/checkout-0", "drain shop/checkout-0", "restart shop/checkout-0"]
     assert snap.pods[KEY].lifecycle.attempts == 3
+
+
+def test_a_recurrence_after_notify_takes_the_next_step() -> None:
+    rb = runbook(
+        RUNBOOK.replace(
+            "steps: [{notify: oncall}]\n    exhausted: none",
+            "steps: [{notify: oncall}, {restart: {}}]\n    exhausted: none",
+        )
+    )
+    snap, plans = run(rb, snapshot(fleet()), [alert(name="PagingOnly")], T0)
+    assert summary(plans[0]) == ["notify oncall"]
+    assert snap.pods[KEY].lifecycle.last_action_at is None, "a notification starts no cooldown"
+    later = alert(name="PagingOnly", starts_at=T0 + 60)
+    _, plans = run(rb, snap, [later], T0 + 60)
+    assert summary(plans[0]) == ["restart shop/checkout-0"]
+
+
+def test_heartbeats_resolve_their_pod_whatever_the_target_labels() -> None:
+    rb = runbook(
+        RUNBOOK.replace("PodErrorRatioOutlier}", "HeartbeatFailing}"),
+        settings="targetLabels: {namespace: k8s_namespace, pod: k8s_pod}",
+    )
+    signal = heartbeat_signal(
+        name="HeartbeatFailing",
+        status=Status.FIRING,
+        namespace="shop",
+        pod="checkout-0",
+        pod_labels={"app": "checkout"},
+        starts_at=T0,
+        now=T0,
+    )
+    _, plans = run(rb, snapshot(fleet()), [signal], T0)
+    assert summary(plans[0]) == ["drain shop/checkout-0"]
+
+
+def test_a_dry_run_restart_leaves_the_fresh_pod_a_live_one_would() -> None:
+    rb = runbook(RUNBOOK, settings="dryRun: true")
+    before = at(PodState.PROBATION, rule="outlier", attempts=2, until=T0 + 60)
+    snap = with_pod(snapshot(fleet()), "checkout-0", lifecycle=before)
+    snap, plans = run(rb, snap, [alert()], T0)
+    assert summary(plans[0]) == ["restart shop/checkout-0 (dry-run)"]
+    lifecycle = snap.pods[KEY].lifecycle
+    assert (lifecycle.state, lifecycle.attempts) == (PodState.SERVING, 0)
+    _, plans = run(rb, snap, [alert()], T0 + 10)
+    assert summary(plans[0]) == ["blocked duplicate shop/checkout-0"]

@@ -14,7 +14,13 @@ from receiver.decide import lifecycle
 from receiver.decide.clock import expire, is_dry_run
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, over_intensity, record_action, rollout_restart
-from receiver.decide.guards import Verdict, check_frozen, check_pod_action, check_target
+from receiver.decide.guards import (
+    Verdict,
+    check_frozen,
+    check_pod_action,
+    check_rate_limits,
+    check_target,
+)
 from receiver.decide.intake import resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.tree import Chain, Tree
@@ -43,7 +49,13 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
     """Everything one signal leads to, as data."""
     decision = _Decision(runbook, snapshot, signal, now)
     decision.run()
-    return decision.draft.plan(signal)
+    plan = decision.draft.plan(signal)
+    rule = decision.rule
+    if rule is not None and rule.dry_run and not runbook.settings.dry_run:
+        # A rule on trial reports what it would do but must not spend the
+        # budgets or freeze the subtrees that live rules depend on.
+        plan = replace(plan, supervisors={}, recent_actions=None)
+    return plan
 
 
 class _Decision:
@@ -57,7 +69,7 @@ class _Decision:
         self.rule: Rule | None = None
 
     def run(self) -> None:
-        target = resolve_target(self.settings, self.signal.labels)
+        target = resolve_target(self.settings, self.signal)
         if target is None:
             self.rule = self._match_rule(())
             names = self.settings.target_labels
@@ -112,12 +124,13 @@ class _Decision:
         assert self.rule is not None
         dry_run = is_dry_run(self.settings, self.rule)
         if step.kind is StepKind.NOTIFY:
-            self._notify(step, attempt, pod=pod.key)
+            if not self._notify(step, attempt, chain, pod.key):
+                return
         elif step.kind is StepKind.ROLLOUT_RESTART:
             if pod.owner is None:
                 self._block(Reason.INVALID_TARGET, pod=pod.key, detail="pod has no controller")
                 return
-            if not self._workload_action(pod, chain, pod.owner, dry_run):
+            if not self._workload_action(pod, chain, pod.owner, dry_run, pod.key):
                 return
         else:
             verdict = check_pod_action(self.runbook, self.tree, self.draft, pod, chain, self.now)
@@ -126,7 +139,7 @@ class _Decision:
                 if verdict.reason is Reason.SYSTEMIC and verdict.supervisor is not None:
                     self._escalate(self.runbook.by_name[verdict.supervisor], Reason.SYSTEMIC, pod)
                 return
-            if self._escalates_instead(pod, chain, _POD_ACTION[step.kind]):
+            if self._escalates_instead(pod, chain, _POD_ACTION[step.kind], pod.key):
                 return
             record_action(self.runbook, self.draft, chain, self.now)
             until = self.now + step.duration if step.duration else None
@@ -144,25 +157,37 @@ class _Decision:
         updated = lifecycle.after_step(
             pod.lifecycle, self.rule, step, attempt, self.signal.occurrence, self.now
         )
+        if dry_run and step.kind is StepKind.RESTART:
+            updated = lifecycle.replaced(updated, self.now)
         self.draft.set_lifecycle(pod.key, updated)
 
-    def _escalates_instead(self, pod: Pod, chain: Chain, wanted: ActionKind) -> bool:
+    def _escalates_instead(
+        self, pod: Pod, chain: Chain, wanted: ActionKind, target: PodKey | Workload
+    ) -> bool:
+        """If the action would exceed a supervisor's intensity, escalate instead.
+
+        The occurrence counts as handled on its target, so a re-delivery does
+        not escalate a second time.
+        """
         supervisor = over_intensity(self.draft, chain, self.now)
         if supervisor is None:
             return False
         intensity = supervisor.intensity
         self._block(
             Reason.ESCALATED,
-            pod=pod.key,
+            pod=target if isinstance(target, PodKey) else None,
+            workload=target if isinstance(target, Workload) else None,
             wanted=wanted,
             supervisor=supervisor.name,
             detail=f"supervisor {supervisor.name} would exceed its intensity of "
             f"{intensity.max} in {format_duration(intensity.period)}",
         )
         self._escalate(supervisor, Reason.INTENSITY, pod)
-        self.draft.set_lifecycle(
-            pod.key, self.draft.lifecycle(pod.key).remember(self.signal.occurrence)
-        )
+        occurrence = self.signal.occurrence
+        if isinstance(target, PodKey):
+            self.draft.set_lifecycle(target, self.draft.lifecycle(target).remember(occurrence))
+        else:
+            self.draft.set_workload(target, self.draft.workload(target).remember(occurrence))
         return True
 
     # -- workloads ----------------------------------------------------------
@@ -208,8 +233,11 @@ class _Decision:
             )
             return
         if step.kind is StepKind.NOTIFY:
-            self._notify(step, attempt, workload=workload)
-        elif not self._workload_action(pods[0], chain, workload, is_dry_run(self.settings, rule)):
+            if not self._notify(step, attempt, chain, workload):
+                return
+        elif not self._workload_action(
+            pods[0], chain, workload, is_dry_run(self.settings, rule), workload
+        ):
             return
         updated = replace(
             self.draft.workload(workload),
@@ -219,22 +247,21 @@ class _Decision:
         )
         self.draft.set_workload(workload, updated.remember(self.signal.occurrence))
 
-    def _workload_action(self, pod: Pod, chain: Chain, workload: Workload, dry_run: bool) -> bool:
-        verdict = check_frozen(self.draft, chain, self.now)
+    def _workload_action(
+        self, pod: Pod, chain: Chain, workload: Workload, dry_run: bool, target: PodKey | Workload
+    ) -> bool:
+        """A rule's rolloutRestart: frozen subtrees and rate limits apply, and it counts."""
+        verdict = check_frozen(self.draft, chain, self.now) or check_rate_limits(
+            self.runbook, self.draft, chain, self.now
+        )
         if verdict is not None:
             self._block_verdict(verdict, workload=workload, wanted=ActionKind.ROLLOUT_RESTART)
             return False
-        if self._escalates_instead(pod, chain, ActionKind.ROLLOUT_RESTART):
+        if self._escalates_instead(pod, chain, ActionKind.ROLLOUT_RESTART, target):
             return False
+        rule = self.rule.name if self.rule else None
         if not rollout_restart(
-            self.runbook,
-            self.tree,
-            self.draft,
-            workload,
-            None,
-            self.rule.name if self.rule else None,
-            dry_run,
-            self.now,
+            self.runbook, self.tree, self.draft, workload, None, rule, dry_run, self.now
         ):
             return False
         record_action(self.runbook, self.draft, chain, self.now)
@@ -266,15 +293,15 @@ class _Decision:
                 return rule
         return None
 
-    def _notify(
-        self,
-        step: Step,
-        attempt: int,
-        *,
-        pod: PodKey | None = None,
-        workload: Workload | None = None,
-    ) -> None:
+    def _notify(self, step: Step, attempt: int, chain: Chain, target: PodKey | Workload) -> bool:
+        """A rule's notify step: frozen subtrees stay quiet too; the escalation already told."""
         assert self.rule is not None
+        pod = target if isinstance(target, PodKey) else None
+        workload = target if isinstance(target, Workload) else None
+        verdict = check_frozen(self.draft, chain, self.now)
+        if verdict is not None:
+            self._block_verdict(verdict, pod=pod, workload=workload, wanted=ActionKind.NOTIFY)
+            return False
         self.draft.actions.append(
             Action(
                 kind=ActionKind.NOTIFY,
@@ -287,6 +314,7 @@ class _Decision:
                 detail=_step_detail(step, attempt, self.rule),
             )
         )
+        return True
 
     def _escalate(self, supervisor: Supervisor, cause: Reason, pod: Pod) -> None:
         escalate(

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from receiver.decide.draft import Draft
 from receiver.decide.plan import Plan
-from receiver.model import Instant, Lifecycle, PodKey, Signal, Snapshot, Workload
+from receiver.model import Instant, Lifecycle, PodKey, Signal, Snapshot, Source, Workload
 from receiver.runbook import Runbook
-from receiver.runbook.types import Settings
+from receiver.runbook.types import Settings, TargetLabels
+
+HEARTBEAT_TARGET = TargetLabels()
 
 
-def resolve_target(settings: Settings, labels: Mapping[str, str]) -> PodKey | Workload | None:
-    names = settings.target_labels
+def resolve_target(settings: Settings, signal: Signal) -> PodKey | Workload | None:
+    """The pod (or workload) a signal is about, from the configured target labels.
+
+    Heartbeat signals are made by the receiver itself and always use the
+    labels `namespace` and `pod`, whatever settings.targetLabels says.
+    """
+    labels = signal.labels
+    names = HEARTBEAT_TARGET if signal.source is Source.HEARTBEAT else settings.target_labels
     namespace = labels.get(names.namespace)
     if not namespace:
         return None
@@ -33,7 +41,7 @@ def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now
     """
     draft = Draft(snapshot, now)
     for signal in signals:
-        target = resolve_target(runbook.settings, signal.labels)
+        target = resolve_target(runbook.settings, signal)
         if (
             isinstance(target, PodKey)
             and target in snapshot.pods

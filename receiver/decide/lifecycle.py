@@ -35,18 +35,38 @@ def next_attempt(lifecycle: Lifecycle, rule: Rule) -> int:
 def after_step(
     lifecycle: Lifecycle, rule: Rule, step: Step, attempt: int, occurrence: str, now: Instant
 ) -> Lifecycle:
-    state = _STATE_AFTER.get(step.kind, lifecycle.state)
-    until = now + step.duration if step.kind is StepKind.DRAIN and step.duration else None
-    if state is PodState.PROBATION:
-        until = lifecycle.until
+    """The lifecycle once a step was taken.
+
+    A step that leaves the pod in traffic (notify, rolloutRestart) puts it on
+    probation, so a recurrence within the window takes the next step. Only
+    disruptive steps start the pod's cooldown.
+    """
+    if step.kind in _STATE_AFTER:
+        state = _STATE_AFTER[step.kind]
+        until = now + step.duration if step.kind is StepKind.DRAIN and step.duration else None
+        last_action_at: Instant | None = now
+    else:
+        state, until, last_action_at = (
+            PodState.PROBATION,
+            now + rule.probation,
+            lifecycle.last_action_at,
+        )
     return replace(
         lifecycle,
         state=state,
         rule=rule.name,
         attempts=attempt + 1,
         until=until,
-        last_action_at=now,
+        last_action_at=last_action_at,
     ).remember(occurrence)
+
+
+def replaced(lifecycle: Lifecycle, now: Instant) -> Lifecycle:
+    """What a dry-run restart leaves: the fresh pod a live restart would bring.
+
+    It keeps the handled occurrences, so a re-delivery is still recognized.
+    """
+    return Lifecycle(last_action_at=now, handled=lifecycle.handled)
 
 
 def drain_over(lifecycle: Lifecycle, now: Instant) -> bool:

@@ -86,3 +86,6 @@ NOTIFIER = {
     "message": "a Jinja2 template",
 }
 NOTIFIER_TARGET = {"url": "an http(s) URL"}
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+"""Kinds a signal may name through settings.targetLabels.workloads."""

@@ -28,6 +28,7 @@ from receiver.runbook.fields import (
     SUPERVISOR,
     TARGET_LABELS,
     TOP,
+    WORKLOAD_KINDS,
 )
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
@@ -178,7 +179,11 @@ class _Loader:
                 out = _with(out, **{key: value})
         if "workloads" in f:
             labels = r.labels(f["workloads"], f"{path}.workloads")
-            if labels is not None:
+            kinds = ", ".join(WORKLOAD_KINDS)
+            for label, (node_, kind) in (labels or {}).items():
+                if kind not in WORKLOAD_KINDS:
+                    r.wrong(node_, f"{path}.workloads.{label}", f"a workload kind, one of: {kinds}")
+            if labels is not None and all(v in WORKLOAD_KINDS for _, v in labels.values()):
                 out = _with(out, workloads={k: v for k, (_, v) in labels.items()})
         return out
 

@@ -56,6 +56,7 @@ def parse_matcher(name: str, raw: str) -> Matcher:
         op, value = Op.EQ, raw
     if op in (Op.RE, Op.NRE):
         try:
+            re.compile(value)  # alone first, so an error's position is the user's
             return Matcher(name, op, value, re.compile(f"(?:{value})"))
         except re.error as exc:
             raise MatcherError(str(exc)) from exc

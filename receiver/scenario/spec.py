@@ -232,6 +232,13 @@ class _SpecReader:
             r.wrong(node, path, "exactly one of alert, heartbeat, resume, reset")
             return None
         out = SignalSpec(at=at or 0.0, line=line_of(node))
+        allowed = {"alert": {"pods", "status", "startsAt"}, "heartbeat": {"pods"}}.get(
+            kinds[0], set()
+        )
+        for extra in sorted(set(f) - {"at", kinds[0]} - allowed):
+            r.problem(f[extra], f"{path}.{extra}", f"{extra} beside {kinds[0]}", "it alone")
+        if len(set(f) - {"at", kinds[0]} - allowed):
+            return None
         pods = r.items(f.get("pods"), f"{path}.pods", SIGNAL["pods"], lambda n, p: r.string(n, p))
         status = Status.FIRING
         if "status" in f:
