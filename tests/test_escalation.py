@@ -225,6 +225,7 @@ def test_a_workload_escalation_is_remembered_on_the_workload() -> None:
         "blocked escalated shop/deployment/api",
         "escalated api intensity",
     ]
+    assert plans[0].escalations[0].origin == "shop/deployment/api"
     _, plans = run(rb, snap, [second], T0 + 90)
     assert summary(plans[0]) == ["blocked duplicate shop/deployment/api"]
 
@@ -259,3 +260,17 @@ def test_a_dry_run_rule_spends_no_shared_budget_and_freezes_nothing() -> None:
     snap, plans = run(rb, snap, [alert("api-1")], T0 + 60)
     assert summary(plans[0]) == ["restart shop/api-1 (dry-run)"]
     assert snap.supervisor("api") == SupervisorState()
+
+
+def test_a_dry_run_rule_escalation_reports_without_freezing() -> None:
+    rb = runbook(
+        tree(leaf_max=1).replace(
+            "    steps: [{restart: {}}]", "    steps: [{restart: {}}]\n    dryRun: true"
+        )
+    )
+    spent = SupervisorState(counted=(T0 - 10,))
+    snap = Snapshot(pods=shop().pods, supervisors={"api": spent})
+    snap, plans = run(rb, snap, [alert("api-1")], T0)
+    assert summary(plans[0]) == ["blocked escalated shop/api-1", "escalated api intensity"]
+    assert plans[0].escalations[0].frozen_until is None
+    assert snap.supervisor("api") == spent

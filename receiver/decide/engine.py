@@ -54,7 +54,8 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
     if rule is not None and rule.dry_run and not runbook.settings.dry_run:
         # A rule on trial reports what it would do but must not spend the
         # budgets or freeze the subtrees that live rules depend on.
-        plan = replace(plan, supervisors={}, recent_actions=None)
+        escalations = tuple(replace(e, frozen_until=None) for e in plan.escalations)
+        plan = replace(plan, supervisors={}, recent_actions=None, escalations=escalations)
     return plan
 
 
@@ -182,7 +183,7 @@ class _Decision:
             detail=f"supervisor {supervisor.name} would exceed its intensity of "
             f"{intensity.max} in {format_duration(intensity.period)}",
         )
-        self._escalate(supervisor, Reason.INTENSITY, pod)
+        self._escalate(supervisor, Reason.INTENSITY, pod, str(target))
         occurrence = self.signal.occurrence
         if isinstance(target, PodKey):
             self.draft.set_lifecycle(target, self.draft.lifecycle(target).remember(occurrence))
@@ -316,7 +317,9 @@ class _Decision:
         )
         return True
 
-    def _escalate(self, supervisor: Supervisor, cause: Reason, pod: Pod) -> None:
+    def _escalate(
+        self, supervisor: Supervisor, cause: Reason, pod: Pod, about: str | None = None
+    ) -> None:
         escalate(
             self.runbook,
             self.tree,
@@ -327,6 +330,7 @@ class _Decision:
             rule=self.rule.name if self.rule else None,
             dry_run=is_dry_run(self.settings, self.rule),
             now=self.now,
+            origin_name=about,
         )
 
     def _block(

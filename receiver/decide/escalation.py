@@ -18,7 +18,6 @@ from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Pod, Reason, Workload
 from receiver.runbook import Runbook, Supervisor
-from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import EscalationKind, Strategy
 
 
@@ -66,7 +65,9 @@ def escalate(
     rule: str | None,
     dry_run: bool,
     now: Instant,
+    origin_name: str | None = None,
 ) -> None:
+    """`origin_name` names what the signal was about when that is not `origin` (a workload)."""
     state = draft.supervisor(supervisor.name)
     freeze = supervisor.freeze_seconds
     frozen_until = now + freeze if freeze > 0 else None
@@ -74,15 +75,15 @@ def escalate(
         supervisor.name,
         replace(state, counted=(), frozen_until=frozen_until, escalations=state.escalations + 1),
     )
-    origin_name = str(origin.key) if isinstance(origin, Pod) else origin.name
-    held = f", automation below it frozen for {format_duration(freeze)}" if freeze else ""
+    if origin_name is None:
+        origin_name = str(origin.key) if isinstance(origin, Pod) else origin.name
     draft.escalations.append(
         Escalation(
             supervisor=supervisor.name,
             cause=cause,
             origin=origin_name,
             frozen_until=frozen_until,
-            detail=f"supervisor {supervisor.name} escalated ({cause}) on {origin_name}{held}",
+            detail=f"supervisor {supervisor.name} escalated ({cause}) on {origin_name}",
         )
     )
     for step in supervisor.on_escalate:

@@ -62,7 +62,7 @@ class Escalation:
     supervisor: str
     cause: Reason  # intensity or systemic
     origin: str  # the pod or child supervisor that tipped it over
-    frozen_until: Instant | None
+    frozen_until: Instant | None  # the escalating supervisor's subtree holds until then
     detail: str = ""
 
 

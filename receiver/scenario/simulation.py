@@ -28,6 +28,7 @@ from receiver.model import (
     heartbeat_signal,
 )
 from receiver.runbook import Runbook
+from receiver.runbook.quantities import format_duration
 from receiver.scenario.spec import Case, FleetSpec, SignalSpec
 
 EPOCH = 1_767_225_600.0
@@ -182,7 +183,8 @@ class Simulation:
         events = self.events[t]
         for action in plan.actions:
             events.actions.append(format_action(action.kind, action.target, action.dry_run))
-            events.details.append(f"{action.kind} {action.target}: {action.detail}")
+            shown = format_action(action.kind, action.target, action.dry_run)
+            events.details.append(f"{shown}: {action.detail}")
             if not action.dry_run:
                 self._cluster_effect(action.kind, action.pod, action.workload, EPOCH + t)
         for blocked in plan.blocked:
@@ -190,7 +192,9 @@ class Simulation:
             events.details.append(f"blocked {blocked.target} ({blocked.reason}): {blocked.detail}")
         for escalation in plan.escalations:
             events.escalations.append(f"{escalation.supervisor} {escalation.cause}")
-            events.details.append(escalation.detail)
+            held = escalation.frozen_until
+            frozen = f", frozen for {format_duration(held - EPOCH - t)}" if held else ""
+            events.details.append(escalation.detail + frozen)
 
     def _cluster_effect(
         self, kind: ActionKind, pod: PodKey | None, workload: Workload | None, now: Instant
