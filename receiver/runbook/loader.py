@@ -225,15 +225,9 @@ class _Loader:
         f = r.mapping(node, path, known=SUPERVISOR, required=("name", "intensity"))
         if f is None:
             return None
-        name = (
-            r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT)
-            if "name" in f
-            else None
-        )
-        if name is not None:
-            self._unique_name(self.supervisor_names, f["name"], f"{path}.name", "supervisor")
-            if parent is not None:
-                self.parent.setdefault(name, parent)
+        name = self._name(f, path, self.supervisor_names, "supervisor")
+        if name is not None and parent is not None:
+            self.parent.setdefault(name, parent)
         children = r.items(
             f.get("children"),
             f"{path}.children",
@@ -319,13 +313,7 @@ class _Loader:
         f = r.mapping(node, path, known=RULE, required=("name", "match", "steps"))
         if f is None:
             return None
-        name = (
-            r.string(f["name"], f"{path}.name", pattern=NAME, hint=NAME_HINT)
-            if "name" in f
-            else None
-        )
-        if name is not None:
-            self._unique_name(self.rule_names, f["name"], f"{path}.name", "rule")
+        name = self._name(f, path, self.rule_names, "rule")
         match = r.selector(f["match"], f"{path}.match") if "match" in f else None
         if match is not None and not match.matchers:
             r.wrong(
@@ -502,14 +490,20 @@ class _Loader:
             return None
         return enum(value)
 
-    def _unique_name(self, seen: dict[str, int], node: Node, path: str, what: str) -> None:
-        name = str(node.value)
+    def _name(self, f: dict[str, Node], path: str, seen: dict[str, int], what: str) -> str | None:
+        """A supervisor's or rule's name: well formed, and not used before."""
+        if "name" not in f:
+            return None
+        node = f["name"]
+        name = self.r.string(node, f"{path}.name", pattern=NAME, hint=NAME_HINT)
+        if name is None:
+            return None
         if name in seen:
-            self.r.problem(
-                node, path, f'"{name}" again (first at line {seen[name]})', f"a unique {what} name"
-            )
+            found = f'"{name}" again (first at line {seen[name]})'
+            self.r.problem(node, f"{path}.name", found, f"a unique {what} name")
         else:
             seen[name] = line_of(node)
+        return name
 
     def _check_refs(self) -> None:
         for name, node, path in self.refs.notifiers:
