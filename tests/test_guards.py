@@ -17,7 +17,7 @@ rules:
 """
 
 
-def supervised(guards: str, *, settings: str = "", extra: str = "") -> str:
+def supervised(guards: str, *, extra: str = "") -> str:
     return f"""
 supervisors:
   - name: checkout
@@ -203,23 +203,21 @@ def test_signals_expire_after_their_ttl() -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "state", "expected"),
+    ("state", "expected"),
     [
         pytest.param(
-            "supervisor",
             SupervisorState(actions=(T0 - 10, T0 - 20)),
             "blocked rate_limited shop/checkout-0",
             id="supervisor rate limit spent",
         ),
         pytest.param(
-            "supervisor",
             SupervisorState(actions=(T0 - 10, T0 - 700)),
             "drain shop/checkout-0",
             id="supervisor rate limit window slides",
         ),
     ],
 )
-def test_supervisor_rate_limit(where: str, state: SupervisorState, expected: str) -> None:
+def test_supervisor_rate_limit(state: SupervisorState, expected: str) -> None:
     rb = runbook(supervised("{rateLimit: {max: 2, per: 10m}}"))
     snap = snapshot(fleet())
     snap = Snapshot(pods=snap.pods, supervisors={"checkout": state})
