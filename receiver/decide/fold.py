@@ -20,4 +20,5 @@ def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
         recent_actions=snapshot.recent_actions
         if plan.recent_actions is None
         else plan.recent_actions,
+        owners=snapshot.owners,  # a plan changes lifecycles, never which pods exist
     )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from receiver.decide.draft import Draft
 from receiver.model import Pod, Workload
+from receiver.model.fleet import index_owners
 from receiver.runbook import Runbook, Supervisor
 
 Chain = tuple[Supervisor, ...]
@@ -46,6 +47,7 @@ class Tree:
         self.runbook = runbook
         self._draft = draft
         self._chains: dict[tuple[str, str], Chain] = {}
+        self._owners = draft.snapshot.owners
 
     def chain(self, pod: Pod) -> Chain:
         key = (pod.namespace, pod.name)
@@ -67,7 +69,10 @@ class Tree:
             return [p for p in self.members(supervisor) if _fleet_key(supervisor, p) == want]
         if pod.owner is None:
             return [pod]
-        return [p for p in self.members(supervisor) if p.owner == pod.owner]
+        if self._owners is None:
+            self._owners = index_owners(self._draft.snapshot.pods.values())
+        siblings = (self._draft.pod(key) for key in self._owners.get(pod.owner, ()))
+        return [p for p in siblings if p is not None and supervisor in self.chain(p)]
 
     def workloads(self, supervisor: Supervisor) -> list[Workload]:
         """Workloads under a supervisor, in declaration order of its children.

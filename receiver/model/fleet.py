@@ -8,7 +8,7 @@ mutates it, it returns a Plan whose updates the edge persists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -128,10 +128,18 @@ class SupervisorState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
+    """The cluster as one decision sees it.
+
+    `owners` indexes pods by top-level controller so a guard counts a fleet
+    without scanning every pod; a cluster that keeps pods keeps it current,
+    and it is None where nobody built it (decide/ then builds it once).
+    """
+
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
     workloads: Mapping[Workload, Lifecycle] = field(default_factory=dict)
     supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
     recent_actions: tuple[Instant, ...] = ()
+    owners: Mapping[Workload, Collection[PodKey]] | None = None
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)
@@ -142,3 +150,12 @@ class Snapshot:
 
 _NO_BUDGET_SPENT = SupervisorState()
 _FRESH = Lifecycle()
+
+
+def index_owners(pods: Iterable[Pod]) -> dict[Workload, set[PodKey]]:
+    """Pods by top-level controller, for Snapshot.owners."""
+    out: dict[Workload, set[PodKey]] = {}
+    for pod in pods:
+        if pod.owner is not None:
+            out.setdefault(pod.owner, set()).add(pod.key)
+    return out
