@@ -1,4 +1,4 @@
-"""The `receiver` command: check and test runbooks (serve and demo arrive with the service)."""
+"""The `receiver` command: serve, demo, heartbeat, check and test runbooks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from receiver import demo
+from receiver.agent import sidecar
+from receiver.report import logs
 from receiver.runbook import RunbookInvalid, load_file
 from receiver.scenario import is_test_file, report, run_file
+from receiver.scenario.spec import load_fleet_file
+from receiver.service.auth import HEARTBEAT_TOKEN_ENV, TOKEN_ENV, TokenError, Tokens, load_tokens
+from receiver.service.runtime import MAX_BODY, Options
+from receiver.service.serve import Listen, build, memory_cluster, serve
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -21,17 +28,102 @@ def main(argv: Sequence[str] | None = None) -> int:
     test = commands.add_parser("test", help="run runbook unit tests on a simulated clock")
     test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
     test.add_argument("-v", "--verbose", action="store_true", help="print every test's timeline")
-    commands.add_parser("demo", help="run the receiver on the embedded in-memory cluster")
+    _serve_arguments(commands.add_parser("serve", help="run the receiver (HTTP API)"))
+    demo.add_arguments(commands.add_parser("demo", help=demo.__doc__.splitlines()[0]))
+    sidecar.add_arguments(
+        commands.add_parser("heartbeat", help="sidecar: check the app in this pod, push heartbeats")
+    )
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.paths)
     if args.command == "test":
         return _test(args.paths, verbose=args.verbose)
-    print(
-        "receiver demo: not yet. The service (HTTP API, heartbeats, embedded cluster) "
-        "is the next issue; until then try `receiver test -v rules/`."
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "demo":
+        return demo.run(args)
+    return sidecar.run(args)
+
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--runbook", type=Path, required=True, help="the runbook YAML file")
+    serve.add_argument(
+        "--listen", default="127.0.0.1:8080", help="HOST:PORT to listen on (default %(default)s)"
     )
+    serve.add_argument(
+        "--fleet",
+        type=Path,
+        help="seed the in-memory cluster with this fleet (a file with a `fleet:` list)",
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"bearer tokens for webhooks and admin calls, one per line (or ${TOKEN_ENV})",
+    )
+    serve.add_argument(
+        "--heartbeat-token-file",
+        type=Path,
+        help=f"bearer tokens for heartbeats (or ${HEARTBEAT_TOKEN_ENV}; default: webhook tokens)",
+    )
+    serve.add_argument(
+        "--insecure-no-auth", action="store_true", help="accept requests without a token"
+    )
+    serve.add_argument(
+        "--max-body", type=int, default=MAX_BODY, help="request body limit in bytes (%(default)s)"
+    )
+    serve.add_argument("--tick-interval", type=float, default=1.0, help="seconds between ticks")
+    serve.add_argument(
+        "--watch-interval", type=float, default=5.0, help="seconds between runbook file checks"
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level)
+    try:
+        runbook = load_file(args.runbook)
+        fleet = load_fleet_file(args.fleet) if args.fleet else ()
+        tokens, heartbeat_tokens = _tokens(args)
+        listen = _listen(args.listen)
+    except RunbookInvalid as exc:
+        print(f"receiver serve: {len(exc.problems)} problem(s), not starting", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except (OSError, TokenError, ValueError) as exc:
+        print(f"receiver serve: {exc}", file=sys.stderr)
+        return 2
+    options = Options(
+        runbook_path=args.runbook,
+        tokens=tokens,
+        heartbeat_tokens=heartbeat_tokens,
+        max_body=args.max_body,
+        tick_interval=args.tick_interval,
+        watch_interval=args.watch_interval,
+    )
+    service = build(options, runbook, memory_cluster(runbook, fleet))
+    serve(service, listen, log_level=args.log_level)
     return 0
+
+
+def _tokens(args: argparse.Namespace) -> tuple[Tokens, Tokens]:
+    tokens = load_tokens(file=args.token_file, env_name=TOKEN_ENV)
+    beats = load_tokens(file=args.heartbeat_token_file, env_name=HEARTBEAT_TOKEN_ENV)
+    if tokens is None and not args.insecure_no_auth:
+        raise TokenError(
+            f"no bearer token configured: pass --token-file or set ${TOKEN_ENV} "
+            "(or --insecure-no-auth to accept anyone)"
+        )
+    open_door = Tokens(())
+    tokens = tokens or open_door
+    return tokens, beats or tokens
+
+
+def _listen(text: str) -> Listen:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen: found {text!r}, expected HOST:PORT like 127.0.0.1:8080")
+    return Listen(host.strip("[]"), int(port))
 
 
 def _check(paths: Sequence[Path]) -> int:

@@ -11,6 +11,7 @@ unavailable whoever caused it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from receiver.decide.draft import Draft
@@ -49,7 +50,7 @@ def check_frozen(draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
         state = draft.supervisor(supervisor.name)
         if state.frozen(now):
             assert state.frozen_until is not None
-            left = format_duration(state.frozen_until - now)
+            left = format_duration(math.ceil(state.frozen_until - now))
             return Verdict(
                 Reason.FROZEN,
                 f"supervisor {supervisor.name} is frozen for another {left}",

@@ -91,6 +91,7 @@ class Pod:
     uid: str = ""
     ready: bool = True
     terminating: bool = False
+    started_at: Instant | None = None  # when its containers started; None while pending
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     @property

@@ -316,3 +316,25 @@ class _SpecReader:
 
 def _replace(spec: SignalSpec, **changes: object) -> SignalSpec:
     return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def load_fleet_file(path: Path) -> tuple[FleetSpec, ...]:
+    """A file with a top-level `fleet:` list, in the runbook test format, to seed a cluster."""
+    node, problems = compose(path.read_text(encoding="utf-8"), str(path))
+    if problems:
+        raise RunbookInvalid(problems)
+    reader = _SpecReader(str(path))
+    top = (
+        reader.r.mapping(node, "", known={"fleet": CASE["fleet"]}, required=("fleet",))
+        if node
+        else None
+    )
+    if top is None or "fleet" not in top:
+        raise RunbookInvalid(
+            reader.r.problems
+            or [Problem(str(path), 1, "fleet", f"found nothing, expected {CASE['fleet']}")]
+        )
+    fleet = reader.r.items(top["fleet"], "fleet", CASE["fleet"], reader.fleet)
+    if reader.r.problems:
+        raise RunbookInvalid(reader.r.problems)
+    return fleet

@@ -1,0 +1,212 @@
+"""Apply a Plan through the cluster interface, and say what happened to each action.
+
+Order: every pod write first (lifecycle annotations and traffic label in one
+patch per pod, so a pod is never relabelled without its state), then
+evictions and rollout restarts, then the state object, then Events.
+Notifications go out in the background; they never hold up an answer.
+
+A cluster failure stops the application where it is: what was written
+stays written (its occurrences are remembered on the pods, so a re-delivery
+does not repeat it), the rest is reported failed and the caller answers 503.
+An eviction refused by a disruption budget leaves the pod out of traffic in
+state `restarted`; the eviction is retried on every tick until it passes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from receiver.act.notify import Notifications
+from receiver.cluster import (
+    Cluster,
+    ClusterUnavailable,
+    Event,
+    EventType,
+    EvictionRefused,
+    PodPatch,
+    StateUpdate,
+    Traffic,
+)
+from receiver.decide import Action, ActionKind, Plan
+from receiver.model import Instant, PodKey, Reason
+from receiver.runbook import Runbook
+
+log = logging.getLogger(__name__)
+
+_TRAFFIC = {
+    ActionKind.DRAIN: Traffic.OFF,
+    ActionKind.RESTORE: Traffic.ON,
+    ActionKind.PAUSE: Traffic.PAUSED,
+    ActionKind.RESTART: Traffic.OFF,
+}
+_EVENT_REASON = {
+    ActionKind.DRAIN: "Drained",
+    ActionKind.RESTORE: "Restored",
+    ActionKind.RESTART: "Restarted",
+    ActionKind.PAUSE: "Paused",
+    ActionKind.ROLLOUT_RESTART: "RolloutRestarted",
+    ActionKind.NOTIFY: "Notified",
+}
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DRY_RUN = "dry_run"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    reason: Reason | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Applied:
+    results: list[ActionResult] = field(default_factory=list)
+    unavailable: str | None = None  # set when the cluster failed part-way
+
+
+class Applier:
+    def __init__(
+        self,
+        cluster: Cluster,
+        notifications: Notifications,
+        *,
+        clock: Callable[[], Instant],
+        on_first_call: Callable[[Instant], None] = lambda started: None,
+    ) -> None:
+        self._cluster = cluster
+        self._notifications = notifications
+        self._clock = clock
+        self._on_first_call = on_first_call
+        self.pending_evictions: set[PodKey] = set()
+
+    async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
+        done = Applied()
+        if plan.actions and plan.signal is not None:
+            self._on_first_call(plan.signal.received_at)
+        try:
+            await self._patch_pods(runbook, plan, done)
+            for action in plan.actions:
+                await self._act(action, plan, done)
+            if plan.workloads or plan.supervisors or plan.recent_actions is not None:
+                await self._cluster.save_state(
+                    StateUpdate(
+                        workloads=plan.workloads,
+                        supervisors=plan.supervisors,
+                        recent_actions=plan.recent_actions,
+                    )
+                )
+        except ClusterUnavailable as exc:
+            done.unavailable = str(exc) or type(exc).__name__
+            reported = {id(r.action) for r in done.results}
+            done.results.extend(
+                ActionResult(a, Outcome.FAILED, detail=done.unavailable)
+                for a in plan.actions
+                if id(a) not in reported
+            )
+        await self._record_events(plan, done.results)
+        return done
+
+    async def retry_evictions(self, now: Instant) -> list[PodKey]:
+        """Evictions a budget refused earlier; the pods that went this time."""
+        went = []
+        for key in sorted(self.pending_evictions):
+            try:
+                await self._cluster.evict(key)
+            except EvictionRefused:
+                continue
+            except LookupError:
+                pass
+            went.append(key)
+            self.pending_evictions.discard(key)
+        return went
+
+    async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
+        traffic: dict[PodKey, Traffic] = {}
+        for action in plan.actions:
+            if action.pod is not None and action.kind in _TRAFFIC and not action.dry_run:
+                traffic[action.pod] = _TRAFFIC[action.kind]
+        for key in sorted(set(plan.pods) | set(traffic)):
+            patch = PodPatch(
+                key=key,
+                lifecycle=plan.pods.get(key),
+                traffic=traffic.get(key),
+                traffic_label=runbook.settings.traffic_label,
+            )
+            try:
+                await self._cluster.patch_pod(patch)
+            except LookupError:
+                log.info("pod %s is gone; its update is moot", key)
+
+    async def _act(self, action: Action, plan: Plan, done: Applied) -> None:
+        if action.dry_run:
+            done.results.append(ActionResult(action, Outcome.DRY_RUN))
+            return
+        if action.kind is ActionKind.RESTART and action.pod is not None:
+            try:
+                await self._cluster.evict(action.pod)
+            except EvictionRefused as exc:
+                self.pending_evictions.add(action.pod)
+                done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
+                return
+            except LookupError as exc:
+                done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
+                return
+        elif action.kind is ActionKind.ROLLOUT_RESTART and action.workload is not None:
+            try:
+                await self._cluster.rollout_restart(action.workload, plan.at)
+            except LookupError as exc:
+                done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
+                return
+        elif action.kind is ActionKind.NOTIFY:
+            self._notifications.send(action, plan)
+        done.results.append(ActionResult(action, Outcome.APPLIED))
+
+    async def _record_events(self, plan: Plan, results: Iterable[ActionResult]) -> None:
+        events = [
+            _action_event(r, plan.at) for r in results if r.action.kind is not ActionKind.NOTIFY
+        ]
+        events.extend(
+            Event(
+                reason="RemediationBlocked",
+                message=f"{b.wanted or 'action'} blocked ({b.reason}): {b.detail}",
+                at=plan.at,
+                type=EventType.WARNING,
+                pod=b.pod,
+                workload=b.workload,
+            )
+            for b in plan.blocked
+            if b.reason.is_guard and (b.pod or b.workload)
+        )
+        for event in events:
+            try:
+                await self._cluster.record_event(event)
+            except Exception:  # Events are best effort, as client-go's recorder makes them
+                log.warning("could not record event %s on %s", event.reason, event.subject)
+
+
+def _action_event(result: ActionResult, at: Instant) -> Event:
+    action = result.action
+    prefix = {
+        Outcome.APPLIED: "",
+        Outcome.DRY_RUN: "dry-run, not done: ",
+        Outcome.FAILED: "failed: ",
+        Outcome.BLOCKED: f"blocked ({result.reason}): ",
+    }[result.outcome]
+    detail = f"{action.detail}; {result.detail}" if result.detail else action.detail
+    return Event(
+        reason=_EVENT_REASON[action.kind],
+        message=prefix + detail,
+        at=at,
+        type=EventType.NORMAL if result.outcome is Outcome.APPLIED else EventType.WARNING,
+        pod=action.pod,
+        workload=action.workload if action.pod is None else None,
+    )

@@ -1,0 +1,128 @@
+"""How remembered state is written down: pod annotations and one state object.
+
+The same encoding serves the in-memory cluster and the Kubernetes adapter,
+so a pod's lifecycle reads the same wherever it was written. Decoding is
+forgiving: state a human mangled reads as a fresh lifecycle (and says so),
+never as an exception in the middle of a decision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from receiver.model import Instant, Lifecycle, PodState, SupervisorState, Workload
+
+STATE_ANNOTATION = "remediation/state"  # human-readable: serving, drained, ...
+LIFECYCLE_ANNOTATION = "remediation/lifecycle"  # the whole lifecycle, compact JSON
+
+
+class StateCorrupt(ValueError):
+    """Stored state that cannot be read back; the caller starts fresh and logs it."""
+
+
+def encode_lifecycle(lifecycle: Lifecycle) -> dict[str, str]:
+    body: dict[str, Any] = {"state": str(lifecycle.state), "attempts": lifecycle.attempts}
+    if lifecycle.rule is not None:
+        body["rule"] = lifecycle.rule
+    if lifecycle.until is not None:
+        body["until"] = lifecycle.until
+    if lifecycle.last_action_at is not None:
+        body["lastActionAt"] = lifecycle.last_action_at
+    if lifecycle.handled:
+        body["handled"] = list(lifecycle.handled)
+    if lifecycle.active:
+        body["active"] = [[key, expires] for key, expires in lifecycle.active]
+    return {
+        STATE_ANNOTATION: str(lifecycle.state),
+        LIFECYCLE_ANNOTATION: json.dumps(body, separators=(",", ":")),
+    }
+
+
+def decode_lifecycle(annotations: Mapping[str, str]) -> Lifecycle:
+    """The lifecycle in a pod's annotations; a fresh one when there is none."""
+    text = annotations.get(LIFECYCLE_ANNOTATION)
+    if text is None:
+        return Lifecycle()
+    try:
+        return _lifecycle(json.loads(text))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StateCorrupt(f"annotation {LIFECYCLE_ANNOTATION}: {exc}") from exc
+
+
+def _lifecycle(body: Mapping[str, Any]) -> Lifecycle:
+    return Lifecycle(
+        state=PodState(body["state"]),
+        rule=_optional_str(body.get("rule")),
+        attempts=int(body.get("attempts", 0)),
+        until=_optional_float(body.get("until")),
+        last_action_at=_optional_float(body.get("lastActionAt")),
+        handled=tuple(str(h) for h in body.get("handled", ())),
+        active=tuple((str(k), float(e)) for k, e in body.get("active", ())),
+    )
+
+
+def encode_state(
+    workloads: Mapping[Workload, Lifecycle],
+    supervisors: Mapping[str, SupervisorState],
+    recent_actions: tuple[Instant, ...],
+) -> dict[str, str]:
+    """The state object's data (a ConfigMap's `data` in Kubernetes)."""
+    return {
+        "workloads": json.dumps(
+            [
+                {"namespace": w.namespace, "kind": w.kind, "name": w.name, **_body(lc)}
+                for w, lc in sorted(workloads.items())
+            ],
+            separators=(",", ":"),
+        ),
+        "supervisors": json.dumps(
+            {
+                name: {
+                    "counted": list(s.counted),
+                    "actions": list(s.actions),
+                    "frozenUntil": s.frozen_until,
+                    "escalations": s.escalations,
+                }
+                for name, s in sorted(supervisors.items())
+            },
+            separators=(",", ":"),
+        ),
+        "recentActions": json.dumps(list(recent_actions)),
+    }
+
+
+def decode_state(
+    data: Mapping[str, str],
+) -> tuple[dict[Workload, Lifecycle], dict[str, SupervisorState], tuple[Instant, ...]]:
+    try:
+        workloads = {
+            Workload(str(item["namespace"]), str(item["kind"]), str(item["name"])): _lifecycle(item)
+            for item in json.loads(data.get("workloads", "[]"))
+        }
+        supervisors = {
+            str(name): SupervisorState(
+                counted=tuple(float(t) for t in s.get("counted", ())),
+                actions=tuple(float(t) for t in s.get("actions", ())),
+                frozen_until=_optional_float(s.get("frozenUntil")),
+                escalations=int(s.get("escalations", 0)),
+            )
+            for name, s in json.loads(data.get("supervisors", "{}")).items()
+        }
+        recent = tuple(float(t) for t in json.loads(data.get("recentActions", "[]")))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StateCorrupt(f"state object: {exc}") from exc
+    return workloads, supervisors, recent
+
+
+def _body(lifecycle: Lifecycle) -> dict[str, Any]:
+    return dict(json.loads(encode_lifecycle(lifecycle)[LIFECYCLE_ANNOTATION]))
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,253 @@
+"""The embedded default cluster: pods, workloads and disruption budgets in memory.
+
+It plays the part Kubernetes plays for the real adapter: labels and
+lifecycle annotations on pods, owner workloads, readiness, evictions that a
+PDB-like budget may refuse, replacement pods after an eviction or a rollout
+restart, Events, and one state object. Time comes from the clock it is
+given; pending transitions (a pod becoming Ready, a terminating pod going
+away) happen when they fall due, checked at every read.
+
+`outage` makes every write raise ClusterUnavailable, as a failing API server
+would, so tests and the demo can show the receiver answering 503.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from receiver.cluster.codec import (
+    StateCorrupt,
+    decode_lifecycle,
+    decode_state,
+    encode_lifecycle,
+    encode_state,
+)
+from receiver.cluster.protocol import (
+    ClusterUnavailable,
+    Event,
+    EvictionRefused,
+    PodPatch,
+    StateUpdate,
+    Traffic,
+)
+from receiver.model import Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+
+log = logging.getLogger(__name__)
+
+EVENTS_KEPT = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadSpec:
+    workload: Workload
+    labels: Mapping[str, str]
+    max_unavailable: int  # the PDB: evictions refused while this many pods are unavailable
+    start_after: float  # a new pod becomes Ready this long after it is created
+    stop_after: float  # an evicted pod terminates this long after eviction
+
+
+class MemoryCluster:
+    def __init__(self, *, clock: Callable[[], Instant], traffic_label: str) -> None:
+        self._clock = clock
+        self._traffic_label = traffic_label
+        self._specs: dict[Workload, WorkloadSpec] = {}
+        self._pods: dict[PodKey, Pod] = {}
+        self._annotations: dict[PodKey, dict[str, str]] = {}
+        self._owners: dict[Workload, set[PodKey]] = {}
+        self._workload_state: dict[Workload, Lifecycle] = {}
+        self._supervisors: dict[str, SupervisorState] = {}
+        self._recent: tuple[Instant, ...] = ()
+        self._state_data: dict[str, str] = {}
+        self._due: list[tuple[Instant, int, str, PodKey]] = []
+        self._seq = itertools.count()
+        self._names = itertools.count(1)
+        self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self.evictions: list[PodKey] = []
+        self.outage = False
+
+    # -- building a fleet ---------------------------------------------------
+
+    def add_workload(
+        self,
+        workload: Workload,
+        *,
+        replicas: int,
+        labels: Mapping[str, str],
+        max_unavailable: int = 1,
+        start_after: float = 2.0,
+        stop_after: float = 1.0,
+    ) -> list[PodKey]:
+        """Create a workload with `replicas` pods that are Ready at once."""
+        # Pods of one workload share one labels mapping until one is relabelled.
+        shared = {**labels, self._traffic_label: str(Traffic.ON)}
+        spec = WorkloadSpec(
+            workload=workload,
+            labels=shared,
+            max_unavailable=max_unavailable,
+            start_after=start_after,
+            stop_after=stop_after,
+        )
+        self._specs[workload] = spec
+        now = self._clock()
+        keys = []
+        for i in range(replicas):
+            name = f"{workload.name}-{i}" if workload.kind == "StatefulSet" else self._name(spec)
+            keys.append(self._create(spec, name, ready_at=None, now=now))
+        return keys
+
+    def set_ready(self, key: PodKey, ready: bool) -> None:
+        """What a readiness probe would do."""
+        pod = self._pods[key]
+        self._pods[key] = replace(pod, ready=ready and not pod.terminating)
+
+    # -- Cluster protocol ---------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """A read-only view; valid until the caller next awaits."""
+        self._catch_up(self._clock())
+        return Snapshot(
+            pods=MappingProxyType(self._pods),
+            workloads=MappingProxyType(self._workload_state),
+            supervisors=MappingProxyType(self._supervisors),
+            recent_actions=self._recent,
+            owners=MappingProxyType(self._owners),
+        )
+
+    async def patch_pod(self, patch: PodPatch) -> None:
+        self._write()
+        pod = self._pods.get(patch.key)
+        if pod is None:
+            raise LookupError(f"pod {patch.key} not found")
+        labels = pod.labels
+        if patch.traffic is not None and labels.get(patch.traffic_label) != patch.traffic:
+            labels = {**labels, patch.traffic_label: str(patch.traffic)}
+        lifecycle = pod.lifecycle
+        if patch.lifecycle is not None:
+            annotations = self._annotations.setdefault(patch.key, {})
+            annotations.update(encode_lifecycle(patch.lifecycle))
+            lifecycle = self._read_lifecycle(patch.key, annotations)
+        self._pods[patch.key] = replace(pod, labels=labels, lifecycle=lifecycle)
+
+    async def evict(self, key: PodKey) -> None:
+        self._write()
+        now = self._clock()
+        self._catch_up(now)
+        pod = self._pods.get(key)
+        if pod is None:
+            raise LookupError(f"pod {key} not found")
+        if pod.terminating:
+            return
+        spec = self._specs.get(pod.owner) if pod.owner else None
+        if spec is not None and pod.ready:
+            unavailable = sum(
+                1 for k in self._owners.get(spec.workload, ()) if not self._pods[k].ready
+            )
+            if unavailable >= spec.max_unavailable:
+                raise EvictionRefused(
+                    f"Cannot evict pod as it would violate the pod's disruption budget "
+                    f"({unavailable} of {spec.max_unavailable} allowed unavailable)"
+                )
+        self.evictions.append(key)
+        self._terminate(key, now)
+
+    async def rollout_restart(self, workload: Workload, now: Instant) -> None:
+        self._write()
+        spec = self._specs.get(workload)
+        if spec is None:
+            raise LookupError(f"workload {workload} not found")
+        # One pod at a time, each after its predecessor would be Ready again.
+        for i, key in enumerate(sorted(self._owners.get(workload, ()))):
+            if not self._pods[key].terminating:
+                self._schedule(now + i * (spec.start_after + spec.stop_after), "terminate", key)
+
+    async def save_state(self, update: StateUpdate) -> None:
+        self._write()
+        self._workload_state.update(update.workloads)
+        self._supervisors.update(update.supervisors)
+        if update.recent_actions is not None:
+            self._recent = update.recent_actions
+        self._state_data = encode_state(self._workload_state, self._supervisors, self._recent)
+        try:  # what the adapter would read back after a restart must be what was meant
+            decode_state(self._state_data)
+        except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
+            log.exception("state object does not read back")
+            raise
+
+    async def record_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    # -- internals ----------------------------------------------------------
+
+    def _write(self) -> None:
+        if self.outage:
+            raise ClusterUnavailable("the in-memory cluster is in a simulated outage")
+
+    def _name(self, spec: WorkloadSpec) -> str:
+        # Deployment pods get a fresh name per replacement, as a ReplicaSet gives them.
+        return f"{spec.workload.name}-{next(self._names):05x}"
+
+    def _create(
+        self, spec: WorkloadSpec, name: str, *, ready_at: Instant | None, now: Instant
+    ) -> PodKey:
+        key = PodKey(spec.workload.namespace, name)
+        uid = f"uid-{next(self._names)}"
+        started = ready_at is None
+        self._pods[key] = Pod(
+            namespace=key.namespace,
+            name=name,
+            labels=spec.labels,
+            owner=spec.workload,
+            uid=uid,
+            ready=started,
+            started_at=now if started else None,
+        )
+        self._annotations.pop(key, None)
+        self._owners.setdefault(spec.workload, set()).add(key)
+        if ready_at is not None:
+            self._schedule(ready_at, "ready", key)
+        return key
+
+    def _terminate(self, key: PodKey, now: Instant) -> None:
+        pod = self._pods[key]
+        self._pods[key] = replace(pod, terminating=True, ready=False)
+        spec = self._specs.get(pod.owner) if pod.owner else None
+        self._schedule(now + (spec.stop_after if spec else 0.0), "gone", key)
+
+    def _schedule(self, at: Instant, what: str, key: PodKey) -> None:
+        heapq.heappush(self._due, (at, next(self._seq), what, key))
+
+    def _catch_up(self, now: Instant) -> None:
+        while self._due and self._due[0][0] <= now:
+            at, _, what, key = heapq.heappop(self._due)
+            pod = self._pods.get(key)
+            if pod is None:
+                continue
+            if what == "ready" and not pod.terminating:
+                self._pods[key] = replace(pod, ready=True, started_at=at)
+            elif what == "terminate" and not pod.terminating:
+                self._terminate(key, at)
+            elif what == "gone" and pod.terminating:
+                self._replace(pod, at)
+
+    def _replace(self, pod: Pod, now: Instant) -> None:
+        del self._pods[pod.key]
+        self._annotations.pop(pod.key, None)
+        if pod.owner is None or pod.owner not in self._specs:
+            return
+        self._owners[pod.owner].discard(pod.key)
+        spec = self._specs[pod.owner]
+        name = pod.name if pod.owner.kind == "StatefulSet" else self._name(spec)
+        self._create(spec, name, ready_at=now + spec.start_after, now=now)
+
+    def _read_lifecycle(self, key: PodKey, annotations: Mapping[str, str]) -> Lifecycle:
+        try:
+            return decode_lifecycle(annotations)
+        except StateCorrupt as exc:
+            log.warning("pod %s: %s; starting from a fresh lifecycle", key, exc)
+            return Lifecycle()

@@ -1,0 +1,101 @@
+"""The one interface between the receiver and a cluster.
+
+Two implementations keep the same contract: the in-memory cluster here (the
+embedded default, `receiver demo`, tests) and the Kubernetes adapter. The
+receiver reads a Snapshot, decides purely, then writes through these calls.
+
+Contract every implementation keeps:
+- snapshot() reflects every write made through the same object (read your
+  own writes), and never changes while a caller holds it;
+- a write either happens or raises; ClusterUnavailable means "try again
+  later" (the receiver answers 503 so Alertmanager re-delivers);
+- pod lifecycle is persisted on the pod (annotations), everything else a
+  decision remembers (supervisor budgets, workload state) in one state object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+
+
+class ClusterUnavailable(Exception):
+    """The cluster API failed or timed out; nothing from this call is applied."""
+
+
+class EvictionRefused(Exception):
+    """A disruption budget refused the eviction (HTTP 429); try again later."""
+
+
+class Traffic(StrEnum):
+    """Values of the traffic label; Services select `<trafficLabel>: "on"`."""
+
+    ON = "on"
+    OFF = "off"
+    PAUSED = "paused"
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodPatch:
+    """One write to one pod: its lifecycle annotations and traffic label together."""
+
+    key: PodKey
+    lifecycle: Lifecycle | None = None  # None: unchanged
+    traffic: Traffic | None = None  # None: unchanged
+    traffic_label: str = "remediation/traffic"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateUpdate:
+    """What decisions remember beyond pods; None and empty mean unchanged."""
+
+    workloads: Mapping[Workload, Lifecycle]
+    supervisors: Mapping[str, SupervisorState]
+    recent_actions: tuple[Instant, ...] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """A Kubernetes-style Event on the pod or workload the receiver touched."""
+
+    reason: str  # CamelCase, e.g. Drained, Blocked
+    message: str
+    at: Instant
+    type: EventType = EventType.NORMAL
+    pod: PodKey | None = None
+    workload: Workload | None = None
+
+    @property
+    def subject(self) -> str:
+        return str(self.pod or self.workload or "")
+
+
+class Cluster(Protocol):
+    def snapshot(self) -> Snapshot:
+        """Pods with their lifecycle, workloads and supervisor state, as of now."""
+        ...
+
+    async def patch_pod(self, patch: PodPatch) -> None:
+        """Write labels and lifecycle annotations in one call; LookupError if the pod is gone."""
+        ...
+
+    async def evict(self, key: PodKey) -> None:
+        """Evict through the disruption budget; EvictionRefused when it is spent."""
+        ...
+
+    async def rollout_restart(self, workload: Workload, now: Instant) -> None: ...
+
+    async def save_state(self, update: StateUpdate) -> None: ...
+
+    async def record_event(self, event: Event) -> None:
+        """Best effort: a lost Event never fails a decision."""
+        ...

@@ -1,0 +1,147 @@
+"""Run the receiver on the embedded in-memory cluster with a simulated, misbehaving fleet.
+
+The real server (HTTP API, status page, /metrics) runs on the in-memory
+cluster; simulated pods push heartbeats to it over HTTP and fall sick on a
+schedule: one bad pod, a flapping pod, a hung pod, a systemic outage. Every
+decision is printed with its reason as it happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import uvicorn
+
+from receiver.cluster import MemoryCluster
+from receiver.demo import show
+from receiver.demo.fleet import LENGTH, SCENES, Fleet, seed
+from receiver.report import logs
+from receiver.runbook import RunbookInvalid, load_file
+from receiver.service.auth import Tokens
+from receiver.service.runtime import Options, Service
+from receiver.service.serve import Listen, build, memory_cluster, uvicorn_config
+
+RUNBOOK = Path(str(resources.files("receiver.demo") / "runbook.yaml"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8080", help="HOST:PORT (port 0: any free port)"
+    )
+    parser.add_argument("--runbook", type=Path, default=RUNBOOK, help="default: the demo runbook")
+    parser.add_argument(
+        "--duration", type=float, default=LENGTH, help="seconds the story runs (%(default)s)"
+    )
+    parser.add_argument(
+        "--keep-running", action="store_true", help="keep serving after the story, until Ctrl-C"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print non-actions")
+
+
+def run(args: argparse.Namespace) -> int:
+    logs.setup("warning")
+    # Notifications show as NOTIFY lines; the log notifier's own line would repeat them.
+    logging.getLogger("receiver.act.notify").setLevel(logging.ERROR)
+    try:
+        runbook = load_file(args.runbook)
+    except RunbookInvalid as exc:
+        print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
+        return 1
+    host, _, port = args.listen.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, int(port)))
+    except OSError as exc:
+        print(
+            f"receiver demo: cannot listen on {args.listen}: {exc.strerror}; "
+            "try --listen 127.0.0.1:0",
+            file=sys.stderr,
+        )
+        return 2
+    token = secrets.token_urlsafe(24)
+    cluster = memory_cluster(runbook, ())
+    seed(cluster)
+    options = Options(
+        runbook_path=args.runbook,
+        tokens=Tokens((token.encode(),)),
+        heartbeat_tokens=Tokens((token.encode(),)),
+        tick_interval=0.25,
+    )
+    service = build(options, runbook, cluster)
+    config = uvicorn_config(service, Listen(host, sock.getsockname()[1]), log_level="warning")
+    return asyncio.run(_story(service, config, sock, token, cluster=cluster, args=args))
+
+
+async def _story(
+    service: Service,
+    config: uvicorn.Config,
+    sock: socket.socket,
+    token: str,
+    *,
+    cluster: MemoryCluster,
+    args: argparse.Namespace,
+) -> int:
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.05)
+    base = f"http://{config.host}:{config.port}"
+    print(f"receiver demo: serving on {base}  (status page {base}/ , metrics {base}/metrics)")
+    print(f"  webhook/admin token for this run: {token}")
+    print(f"  runbook: {args.runbook}")
+    print("  fleet: shop/checkout (6 pods), shop/web (3 pods), each pushing a heartbeat every 1s\n")
+    started = time.time()
+    fleet = Fleet(cluster, url=f"{base}/api/v1/heartbeats", token=token, started=started)
+    printer = asyncio.create_task(_print(service, started, args.verbose))
+    try:
+        await fleet.run(time.time, args.duration)
+        await asyncio.sleep(0.5)
+    finally:
+        printer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await printer
+    entries = service.pipeline.decisions.since(0, 0)
+    print("\nsummary")
+    for line in show.summary(entries):
+        print("  " + line)
+    print(f"  pods now: {_states(service)}")
+    if args.keep_running:
+        print(f"\nstill serving on {base}; Ctrl-C to stop")
+    else:
+        server.should_exit = True
+    await serving
+    return 0
+
+
+async def _print(service: Service, started: float, verbose: bool) -> None:
+    seen = 0
+    told = 0
+    while True:
+        elapsed = time.time() - started
+        while told < len(SCENES) and SCENES[told].start <= elapsed:
+            scene = SCENES[told]
+            print(f"{scene.start:6.1f}s  --- {scene.title} ---")
+            told += 1
+        for entry in service.pipeline.decisions.since(seen, 0):
+            seen = entry["id"]
+            for line in show.lines(entry, started, verbose=verbose):
+                print(line)
+        await asyncio.sleep(0.2)
+
+
+def _states(service: Service) -> str:
+    pods = service.pipeline.cluster.snapshot().pods.values()
+    counts: dict[str, int] = {}
+    for pod in pods:
+        counts[str(pod.lifecycle.state)] = counts.get(str(pod.lifecycle.state), 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

@@ -1,0 +1,80 @@
+"""Heartbeat pushes (one object or a batch) -> checked Beat values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receiver.ingest.payload import PayloadInvalid, need_object, need_str, parse_json
+from receiver.model import HeartbeatStatus, PodKey
+from receiver.runbook.quantities import DURATION_HINT, parse_duration
+
+PUSHED = {
+    s.value: s for s in (HeartbeatStatus.OK, HeartbeatStatus.DEGRADED, HeartbeatStatus.FAILING)
+}
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 3600.0
+MAX_REASON = 1024
+MAX_NAME = 253  # a Kubernetes object name
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    key: PodKey
+    status: HeartbeatStatus
+    reason: str
+    interval: float | None  # None: the runbook's heartbeats section says
+
+
+def parse_heartbeats(body: bytes) -> list[Beat]:
+    """Every beat of the push, or PayloadInvalid naming the first bad field."""
+    payload = parse_json(body)
+    if isinstance(payload, list):
+        if not payload:
+            raise PayloadInvalid("", payload, "at least one heartbeat")
+        return [_beat(item, f"[{i}]") for i, item in enumerate(payload)]
+    return [_beat(payload, "")]
+
+
+def _beat(value: object, at: str) -> Beat:
+    item = need_object(value, at)
+    prefix = f"{at}." if at else ""
+    namespace = _name(item.get("namespace"), f"{prefix}namespace")
+    pod = _name(item.get("pod"), f"{prefix}pod")
+    status = item.get("status")
+    if status not in PUSHED:
+        raise PayloadInvalid(f"{prefix}status", status, '"ok", "degraded" or "failing"')
+    reason = item.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise PayloadInvalid(f"{prefix}reason", reason, f"a string of at most {MAX_REASON} chars")
+    return Beat(
+        key=PodKey(namespace, pod),
+        status=PUSHED[status],
+        reason=reason,
+        interval=_interval(item.get("interval"), f"{prefix}interval"),
+    )
+
+
+def _name(value: object, field: str) -> str:
+    name = need_str(value, field)
+    if len(name) > MAX_NAME:
+        raise PayloadInvalid(field, value, f"a Kubernetes name of at most {MAX_NAME} characters")
+    return name
+
+
+def _interval(value: object, field: str) -> float | None:
+    if value is None:
+        return None
+    seconds: float | None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = parse_duration(value)
+    else:
+        seconds = None
+    if seconds is None or not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        raise PayloadInvalid(
+            field, value, f"seconds (a number) or a {DURATION_HINT}, between 100ms and 1h"
+        )
+    return seconds

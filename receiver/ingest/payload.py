@@ -1,0 +1,98 @@
+"""Checking untrusted JSON: every error names the field, what was found and what fits."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from receiver.model import Instant
+
+
+class PayloadInvalid(ValueError):
+    """A request that can never succeed as sent (HTTP 400); nothing of it was applied."""
+
+    def __init__(self, field: str, found: object, expected: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.found = _describe(found)
+        where = f"{field}: " if field else ""
+        super().__init__(f"{where}found {self.found}, expected {expected}")
+
+    def as_json(self) -> dict[str, str]:
+        return {"error": str(self), "field": self.field, "expected": self.expected}
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise PayloadInvalid("", "bytes that are not UTF-8", "a JSON document") from exc
+    except json.JSONDecodeError as exc:
+        raise PayloadInvalid(
+            "", f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "JSON"
+        ) from exc
+
+
+def need_object(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadInvalid(field, value, "an object")
+    return value
+
+
+def need_str(value: object, field: str, *, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not empty and not value):
+        raise PayloadInvalid(field, value, "a non-empty string" if not empty else "a string")
+    return value
+
+
+def string_map(value: object, field: str) -> dict[str, str]:
+    obj = need_object(value, field)
+    for key, item in obj.items():
+        if not isinstance(item, str):
+            raise PayloadInvalid(f"{field}.{key}", item, "a string value")
+    return dict(obj)
+
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})"
+)
+_ZERO_YEAR = "0001-01-01"
+
+
+def timestamp(value: object, field: str) -> Instant | None:
+    """Seconds since the epoch for an RFC 3339 time; None for Go's zero time.
+
+    Alertmanager writes nanoseconds and sends 0001-01-01T00:00:00Z for "no
+    end", which Python's datetime parsing rejects or misreads.
+    """
+    text = need_str(value, field)
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise PayloadInvalid(field, value, "an RFC 3339 time like 2026-01-01T12:00:00Z")
+    date, clock, fraction, zone = match.groups()
+    if date == _ZERO_YEAR:
+        return None
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        whole = datetime.fromisoformat(f"{date}T{clock}{offset}")
+    except ValueError as exc:
+        raise PayloadInvalid(field, value, f"a valid date and time ({exc})") from exc
+    return whole.astimezone(UTC).timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str) and value.startswith(("invalid JSON", "bytes that")):
+        return value
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool | int | float | str):
+        text = json.dumps(value)
+        return text if len(text) <= 60 else text[:57] + '..."'
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -1,0 +1,1 @@
+"""Reporting back: metrics, the decision log, status, structured logs."""

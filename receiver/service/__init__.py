@@ -1,0 +1,1 @@
+"""The receiver service: HTTP API, the decision pipeline, reloads and background loops."""

@@ -1,0 +1,224 @@
+"""The HTTP API (Starlette): webhooks, heartbeats, status, metrics, admin.
+
+Status codes follow the acknowledgement rule of the design: 200 once every
+signal is decided and its plan applied; 400 for a payload that can never
+succeed, naming the field; 401 without a valid bearer token; 413 over the
+body limit; 503 while the cluster is failing, so Alertmanager re-delivers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from receiver.ingest import PayloadInvalid, parse_heartbeats, parse_webhook
+from receiver.model import PodKey
+from receiver.report.status import status
+from receiver.service.page import render_status
+from receiver.service.runtime import Service
+
+JSON = "application/json"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(service: Service) -> Starlette:
+    routes = [
+        Route("/api/v1/alerts", _alerts, methods=["POST"]),
+        Route("/api/v1/heartbeats", _heartbeats, methods=["POST"]),
+        Route("/api/v1/decisions", _decisions, methods=["GET"]),
+        Route("/api/v1/status", _status, methods=["GET"]),
+        Route("/api/v1/pods/{namespace}/{pod}/resume", _resume, methods=["POST"]),
+        Route("/api/v1/supervisors/{name}/reset", _reset, methods=["POST"]),
+        Route("/-/reload", _reload, methods=["POST"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz, methods=["GET"]),
+        Route("/", _page, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=service.lifespan)
+    app.state.service = service
+    return app
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode(), status_code, headers, media_type=JSON
+    )
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _guarded(request: Request, endpoint: str, *, heartbeat: bool = False) -> bytes | Response:
+    """The body of an authorized request within the limit, or the refusal to send."""
+    service = _service(request)
+    tokens = service.heartbeat_tokens if heartbeat else service.tokens
+    if not tokens.allow(request.headers.get("authorization")):
+        service.metrics.rejected.labels(endpoint, "401").inc()
+        return _json(
+            {"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"}
+        )
+    try:
+        return await _body(request, service.max_body)
+    except _TooLarge:
+        service.metrics.rejected.labels(endpoint, "413").inc()
+        return _json({"error": f"request body over the limit of {service.max_body} bytes"}, 413)
+
+
+def _invalid(service: Service, endpoint: str, exc: PayloadInvalid) -> Response:
+    service.metrics.rejected.labels(endpoint, "400").inc()
+    return _json(exc.as_json(), 400)
+
+
+def _unavailable(service: Service, endpoint: str, detail: str, body: dict[str, Any]) -> Response:
+    service.metrics.rejected.labels(endpoint, "503").inc()
+    return _json(
+        {"error": f"cluster unavailable: {detail}; send again later", **body},
+        503,
+        {"Retry-After": "5"},
+    )
+
+
+async def _alerts(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "alerts")
+    if isinstance(body, Response):
+        return body
+    try:
+        notification = parse_webhook(body, service.clock())
+    except PayloadInvalid as exc:
+        return _invalid(service, "alerts", exc)
+    outcome = await service.pipeline.alerts(notification.signals)
+    answer = {
+        "received": len(notification.signals),
+        "truncatedAlerts": notification.truncated,
+        "decisions": outcome.entries,
+    }
+    if outcome.unavailable:
+        return _unavailable(service, "alerts", outcome.unavailable, answer)
+    return _json({"status": "ok", **answer})
+
+
+async def _heartbeats(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "heartbeats", heartbeat=True)
+    if isinstance(body, Response):
+        return body
+    try:
+        beats = parse_heartbeats(body)
+    except PayloadInvalid as exc:
+        return _invalid(service, "heartbeats", exc)
+    results, outcome = await service.pipeline.heartbeats(beats, service.clock())
+    answer: dict[str, Any] = {
+        "results": [
+            {"pod": str(beat.key), "result": result}
+            for beat, result in zip(beats, results, strict=True)
+        ]
+    }
+    if outcome.entries:
+        answer["decisions"] = outcome.entries
+    if outcome.unavailable:
+        return _unavailable(service, "heartbeats", outcome.unavailable, answer)
+    return _json(answer)
+
+
+async def _decisions(request: Request) -> Response:
+    service = _service(request)
+    try:
+        after = int(request.query_params.get("since", "0"))
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
+    return _json({"decisions": service.pipeline.decisions.since(after, max(0, min(limit, 2000)))})
+
+
+async def _status(request: Request) -> Response:
+    service = _service(request)
+    return _json(status(service.pipeline.reading(), service.pipeline.decisions.since(0, 20)))
+
+
+async def _page(request: Request) -> Response:
+    service = _service(request)
+    data = status(service.pipeline.reading(), service.pipeline.decisions.since(0, 50))
+    return HTMLResponse(render_status(data))
+
+
+async def _resume(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "resume")
+    if isinstance(body, Response):
+        return body
+    key = PodKey(request.path_params["namespace"], request.path_params["pod"])
+    try:
+        entry = await service.pipeline.resume(key)
+    except LookupError as exc:
+        return _json({"error": str(exc).strip("'")}, 404)
+    if "unavailable" in entry:
+        return _unavailable(service, "resume", entry["unavailable"], {"decision": entry})
+    return _json({"status": "ok", "decision": entry})
+
+
+async def _reset(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "reset")
+    if isinstance(body, Response):
+        return body
+    try:
+        entry = await service.pipeline.reset(request.path_params["name"])
+    except LookupError as exc:
+        return _json({"error": str(exc).strip("'")}, 404)
+    if "unavailable" in entry:
+        return _unavailable(service, "reset", entry["unavailable"], {"decision": entry})
+    return _json({"status": "ok", "decision": entry})
+
+
+async def _reload(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "reload")
+    if isinstance(body, Response):
+        return body
+    problems = service.reload("api")
+    if problems:
+        return _json({"status": "error", "problems": problems}, 400)
+    return _json({"status": "ok", "runbook": service.pipeline.runbook.source})
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(_service(request).metrics.registry), 200, media_type=CONTENT_TYPE_LATEST
+    )
+
+
+async def _healthz(request: Request) -> Response:
+    return _json({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    ready, why = _service(request).ready()
+    return _json(
+        {"status": "ready" if ready else "not ready", "detail": why}, 200 if ready else 503
+    )

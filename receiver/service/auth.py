@@ -1,0 +1,65 @@
+"""Bearer tokens: read from a file or the environment, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_ENV = "RECEIVER_TOKEN"
+HEARTBEAT_TOKEN_ENV = "RECEIVER_HEARTBEAT_TOKEN"
+
+
+class TokenError(ValueError):
+    """A token source that cannot be used; the message names it and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Accepted bearer tokens; several at once so a token can be rotated without downtime."""
+
+    values: tuple[bytes, ...]
+
+    def allow(self, authorization: str | None) -> bool:
+        if not self.values:
+            return True  # auth switched off explicitly (serve --insecure-no-auth)
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return False
+        offered = given.strip().encode()
+        # Compare with every token, so the time taken says nothing about which matched.
+        matched = [hmac.compare_digest(offered, token) for token in self.values]
+        return any(matched)
+
+
+def load_tokens(
+    *, file: Path | None, env_name: str, environ: Mapping[str, str] | None = None
+) -> Tokens | None:
+    """Tokens from `file` (one per line, # comments) or `env_name` (comma-separated).
+
+    None when neither is set, so the caller can decide what that means.
+    """
+    environ = os.environ if environ is None else environ
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TokenError(f"token file {file}: {exc.strerror or exc}") from exc
+        values = [line.strip() for line in text.splitlines()]
+        source = f"token file {file}"
+    elif environ.get(env_name):
+        values = [v.strip() for v in environ[env_name].split(",")]
+        source = f"environment variable {env_name}"
+    else:
+        return None
+    tokens = tuple(v.encode() for v in values if v and not v.startswith("#"))
+    if not tokens:
+        raise TokenError(f"{source} holds no token; put one token per line (or comma-separated)")
+    short = [t for t in tokens if len(t) < 16]
+    if short:
+        raise TokenError(
+            f"{source}: tokens must be at least 16 characters (one is {len(short[0])})"
+        )
+    return Tokens(tokens)

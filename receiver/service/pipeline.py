@@ -1,0 +1,261 @@
+"""Signals in, decisions made, plans applied, everything reported: the receiver's loop.
+
+One lock serializes decisions, so each decision sees the effects of the one
+before (the cluster reads its own writes). A batch (one webhook, one
+heartbeat push, one tick's missed deadlines) is first observed as a whole,
+then decided signal by signal, as decide/ expects. The clock is read here,
+at the edge, and passed into the pure core.
+
+Answers follow the acknowledgement rule: a signal counts as handled once
+its plan is applied; if the cluster fails, the batch is reported
+unavailable (HTTP 503) and what was not applied is decided again when the
+signal comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from receiver.act import Applied, Applier, Notifications
+from receiver.cluster import Cluster
+from receiver.decide import Plan, decide, observe, reset, resolve_target, resume, tick
+from receiver.decide.tree import pod_labels
+from receiver.ingest import Beat, Change, DeadlineTracker
+from receiver.model import Instant, Pod, PodKey, Signal, heartbeat_signal
+from receiver.report.decisions import DecisionLog, plan_json
+from receiver.report.metrics import Metrics, Reading
+from receiver.runbook import Runbook
+from receiver.runbook.types import HeartbeatExpectation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MISS_AFTER = 3
+RETRY_AFTER = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    entries: list[dict[str, Any]]  # one decision log entry per signal decided
+    unavailable: str | None = None  # the cluster failed: answer 503
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        runbook: Runbook,
+        cluster: Cluster,
+        metrics: Metrics,
+        clock: Callable[[], Instant],
+        decisions: DecisionLog | None = None,
+    ) -> None:
+        self.runbook = runbook
+        self.cluster = cluster
+        self.metrics = metrics
+        self.clock = clock
+        self.decisions = decisions or DecisionLog()
+        self.notifications = Notifications(runbook.notifiers, on_outcome=self._notified)
+        self.applier = Applier(
+            cluster, self.notifications, clock=clock, on_first_call=self._first_call
+        )
+        self.tracker = DeadlineTracker(started_at=clock(), refresh=_refresh(runbook))
+        self._expected: dict[PodKey, HeartbeatExpectation | None] = {}
+        self._lock = asyncio.Lock()
+
+    # -- configuration ------------------------------------------------------
+
+    def reload(self, runbook: Runbook) -> None:
+        self.runbook = runbook
+        self.notifications.notifiers = runbook.notifiers
+        self.tracker.refresh = _refresh(runbook)
+        self._expected.clear()
+
+    def reading(self) -> Reading:
+        return Reading(
+            runbook=self.runbook,
+            snapshot=self.cluster.snapshot(),
+            tracked=len(self.tracker),
+            leader=True,
+            now=self.clock(),
+        )
+
+    # -- signals ------------------------------------------------------------
+
+    async def alerts(self, signals: Sequence[Signal]) -> BatchResult:
+        for signal in signals:
+            self.metrics.signals.labels(signal.source, signal.name, signal.status).inc()
+        return await self._batch(signals, signals[0].received_at if signals else self.clock())
+
+    async def heartbeats(
+        self, beats: Sequence[Beat], now: Instant
+    ) -> tuple[list[str], BatchResult]:
+        """Per beat "accepted" or why not, and what the beats led to."""
+        snapshot = self.cluster.snapshot()
+        results, changes = [], []
+        for beat in beats:
+            self.metrics.heartbeats.labels(beat.status).inc()
+            pod = snapshot.pods.get(beat.key)
+            if pod is None:
+                results.append("unknown_pod")
+                continue
+            deadline = self._deadline(pod, beat.interval)
+            changes.extend(self.tracker.beat(beat.key, beat.status, beat.reason, deadline, now))
+            results.append("accepted")
+        if not changes:
+            return results, BatchResult([])
+        outcome = await self._batch([self._signal(c, now) for c in changes], now)
+        if outcome.unavailable:
+            for change in changes:  # announce again at the next beat
+                self.tracker.unconfirm(change.key)
+        return results, outcome
+
+    async def tick(self) -> None:
+        """Drains that end, probations that pass, refused evictions, silent pods."""
+        now = self.clock()
+        async with self._lock:
+            await self._apply_and_log(tick(self.runbook, self.cluster.snapshot(), now))
+            await self.applier.retry_evictions(now)
+        signals = self._missed(now)
+        if not signals:
+            return
+        outcome = await self._batch(signals, now)
+        if outcome.unavailable:
+            for signal in signals:
+                self.tracker.postpone(
+                    PodKey(signal.labels["namespace"], signal.labels["pod"]), now + RETRY_AFTER
+                )
+
+    async def resume(self, key: PodKey) -> dict[str, Any]:
+        now = self.clock()
+        async with self._lock:
+            entry, _ = await self._apply_and_log(
+                resume(self.runbook, self.cluster.snapshot(), key, now)
+            )
+        return entry
+
+    async def reset(self, supervisor: str) -> dict[str, Any]:
+        now = self.clock()
+        async with self._lock:
+            entry, _ = await self._apply_and_log(
+                reset(self.runbook, self.cluster.snapshot(), supervisor, now)
+            )
+        return entry
+
+    # -- internals ----------------------------------------------------------
+
+    async def _batch(self, signals: Sequence[Signal], now: Instant) -> BatchResult:
+        entries: list[dict[str, Any]] = []
+        async with self._lock:
+            runbook = self.runbook
+            observed = observe(runbook, self.cluster.snapshot(), signals, now)
+            if observed.changes_state:
+                applied = await self.applier.apply(runbook, observed)
+                if applied.unavailable:
+                    self.metrics.cluster_unavailable.inc()
+                    return BatchResult(entries, applied.unavailable)
+            for signal in signals:
+                plan = decide(runbook, self.cluster.snapshot(), signal, now)
+                entry, applied = await self._apply_and_log(plan)
+                entries.append(entry)
+                if applied.unavailable:
+                    return BatchResult(entries, applied.unavailable)
+        return BatchResult(entries)
+
+    async def _apply_and_log(self, plan: Plan) -> tuple[dict[str, Any], Applied]:
+        applied = await self.applier.apply(self.runbook, plan)
+        if applied.unavailable:
+            self.metrics.cluster_unavailable.inc()
+        for result in applied.results:
+            self.metrics.actions.labels(
+                result.action.kind, result.action.rule or "", result.outcome
+            ).inc()
+        for blocked in plan.blocked:
+            self.metrics.blocked.labels(blocked.reason).inc()
+        for escalation in plan.escalations:
+            self.metrics.escalations.labels(escalation.supervisor, escalation.cause).inc()
+        target = ""
+        if plan.signal is not None:
+            found = resolve_target(self.runbook.settings, plan.signal)
+            target = str(found) if found else ""
+        entry = plan_json(plan, applied.results, target)
+        if applied.unavailable:
+            entry["unavailable"] = applied.unavailable
+        if plan.signal is not None or plan.actions or plan.blocked or plan.escalations:
+            entry = self.decisions.record(entry)
+        return entry, applied
+
+    def _missed(self, now: Instant) -> list[Signal]:
+        snapshot = self.cluster.snapshot()
+        self._sync_expected(snapshot.pods, now)
+        signals: list[Signal] = []
+        for key in self.tracker.due(now):
+            pod = snapshot.pods.get(key)
+            if pod is None or pod.terminating:
+                self.tracker.forget(key)
+                continue
+            deadline = self._deadline(pod, None) or 0.0
+            if pod.started_at is None or now < pod.started_at + deadline:
+                start = now if pod.started_at is None else pod.started_at
+                self.tracker.postpone(key, max(start + deadline, now + RETRY_AFTER))
+                continue
+            before = self.tracker.missed_total
+            signals.extend(self._signal(c, now) for c in self.tracker.miss(key, now))
+            self.metrics.deadlines_missed.inc(self.tracker.missed_total - before)
+        return signals
+
+    def _sync_expected(self, pods: Any, now: Instant) -> None:
+        """Watch new pods the runbook expects heartbeats from; forget pods that are gone."""
+        for key in self._expected.keys() - pods.keys():
+            del self._expected[key]
+            self.tracker.forget(key)
+        for key in pods.keys() - self._expected.keys():
+            pod = pods[key]
+            expectation = self._expectation(pod)
+            if expectation is not None and pod.started_at is not None and not pod.terminating:
+                self.tracker.watch(key, expectation.deadline, pod.started_at)
+            elif expectation is not None:
+                del self._expected[key]  # look again once it has started
+
+    def _expectation(self, pod: Pod) -> HeartbeatExpectation | None:
+        if pod.key in self._expected:
+            return self._expected[pod.key]
+        labels = pod_labels(pod)
+        found = next((e for e in self.runbook.heartbeats if e.match.matches(labels)), None)
+        self._expected[pod.key] = found
+        return found
+
+    def _deadline(self, pod: Pod, interval: float | None) -> float | None:
+        expectation = self._expectation(pod)
+        if interval is None:
+            return expectation.deadline if expectation else None
+        return interval * (expectation.miss_after if expectation else DEFAULT_MISS_AFTER)
+
+    def _signal(self, change: Change, now: Instant) -> Signal:
+        pod = self.cluster.snapshot().pods.get(change.key)
+        signal = heartbeat_signal(
+            name=change.name,
+            status=change.status,
+            namespace=change.key.namespace,
+            pod=change.key.name,
+            pod_labels=pod.labels if pod else {},
+            starts_at=change.starts_at,
+            now=now,
+            reason=change.reason,
+        )
+        self.metrics.signals.labels(signal.source, signal.name, signal.status).inc()
+        return signal
+
+    def _first_call(self, received_at: Instant) -> None:
+        self.metrics.latency.observe(max(0.0, self.clock() - received_at))
+
+    def _notified(self, notifier: str, ok: bool) -> None:
+        self.metrics.notifications.labels(notifier, "sent" if ok else "failed").inc()
+
+
+def _refresh(runbook: Runbook) -> float:
+    """Persisting heartbeat conditions are re-announced well within signalTTL."""
+    return max(1.0, runbook.settings.signal_ttl / 3)
