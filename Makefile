@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint check-rules clean
+.PHONY: test demo lint check-rules system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,21 @@ check-rules: $(STAMP)
 	$(BIN)/receiver check rules/
 	$(BIN)/receiver test rules/
 
-test: lint check-rules
+# Real peers the end-to-end tests run against, from Debian: Alertmanager.
+# As root (CI) they are installed; otherwise the message says how.
+SYSTEM_PACKAGES := prometheus-alertmanager
+
+system-deps:
+	@command -v prometheus-alertmanager >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "make test needs Debian's $(SYSTEM_PACKAGES):" \
+	      "sudo apt-get install $(SYSTEM_PACKAGES), then make test again"; exit 1; \
+	  fi; }
+
+test: lint check-rules system-deps
 	$(BIN)/pytest
 
 demo: $(STAMP)

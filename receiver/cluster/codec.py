@@ -47,7 +47,7 @@ def decode_lifecycle(annotations: Mapping[str, str]) -> Lifecycle:
         return Lifecycle()
     try:
         return _lifecycle(json.loads(text))
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # Overflow: attempts 1e999
         raise StateCorrupt(f"annotation {LIFECYCLE_ANNOTATION}: {exc}") from exc
 
 
@@ -111,7 +111,7 @@ def decode_state(
             for name, s in json.loads(data.get("supervisors", "{}")).items()
         }
         recent = tuple(float(t) for t in json.loads(data.get("recentActions", "[]")))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StateCorrupt(f"state object: {exc}") from exc
     return workloads, supervisors, recent
 

@@ -64,7 +64,7 @@ class MemoryCluster:
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
         self._state_data: dict[str, str] = {}
-        self._due: list[tuple[Instant, int, str, PodKey]] = []
+        self._due: list[tuple[Instant, int, str, PodKey, str]] = []
         self._seq = itertools.count()
         self._names = itertools.count(1)
         self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
@@ -220,13 +220,14 @@ class MemoryCluster:
         self._schedule(now + (spec.stop_after if spec else 0.0), "gone", key)
 
     def _schedule(self, at: Instant, what: str, key: PodKey) -> None:
-        heapq.heappush(self._due, (at, next(self._seq), what, key))
+        # The uid, not the name: a StatefulSet's replacement has its predecessor's name.
+        heapq.heappush(self._due, (at, next(self._seq), what, key, self._pods[key].uid))
 
     def _catch_up(self, now: Instant) -> None:
         while self._due and self._due[0][0] <= now:
-            at, _, what, key = heapq.heappop(self._due)
+            at, _, what, key, uid = heapq.heappop(self._due)
             pod = self._pods.get(key)
-            if pod is None:
+            if pod is None or pod.uid != uid:
                 continue
             if what == "ready" and not pod.terminating:
                 self._pods[key] = replace(pod, ready=True, started_at=at)

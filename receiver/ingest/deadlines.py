@@ -115,10 +115,10 @@ class DeadlineTracker:
         """Pods whose deadline has passed; call miss() or postpone() for each."""
         out = []
         while self._heap and self._heap[0][0] <= now:
-            _, _, key = heapq.heappop(self._heap)
+            at, _, key = heapq.heappop(self._heap)
             entry = self._entries.get(key)
-            if entry is None:
-                continue
+            if entry is None or at != entry.queued_at:
+                continue  # superseded by an earlier item pushed for the pod since
             entry.queued_at = None
             if entry.due_at is None:
                 continue

@@ -41,7 +41,7 @@ def _beat(value: object, at: str) -> Beat:
     namespace = _name(item.get("namespace"), f"{prefix}namespace")
     pod = _name(item.get("pod"), f"{prefix}pod")
     status = item.get("status")
-    if status not in PUSHED:
+    if not isinstance(status, str) or status not in PUSHED:  # a list is unhashable
         raise PayloadInvalid(f"{prefix}status", status, '"ok", "degraded" or "failing"')
     reason = item.get("reason", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:

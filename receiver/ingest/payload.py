@@ -34,6 +34,10 @@ def parse_json(body: bytes) -> Any:
         raise PayloadInvalid(
             "", f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "JSON"
         ) from exc
+    except RecursionError as exc:  # a body of "[[[[..." well within the size limit
+        raise PayloadInvalid("", "invalid JSON (nested too deeply)", "JSON") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise PayloadInvalid("", "invalid JSON (a number too long to read)", "JSON") from exc
 
 
 def need_object(value: object, field: str) -> Mapping[str, Any]:
@@ -77,10 +81,10 @@ def timestamp(value: object, field: str) -> Instant | None:
         return None
     offset = "+00:00" if zone in ("Z", "z") else zone
     try:
-        whole = datetime.fromisoformat(f"{date}T{clock}{offset}")
-    except ValueError as exc:
+        whole = datetime.fromisoformat(f"{date}T{clock}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # Overflow: 9999-12-31T23:00:00-02:00
         raise PayloadInvalid(field, value, f"a valid date and time ({exc})") from exc
-    return whole.astimezone(UTC).timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+    return whole.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
 def _describe(value: object) -> str:

@@ -61,16 +61,19 @@ def parse_webhook(body: bytes, now: Instant) -> Notification:
 def _signal(value: object, field: str, now: Instant) -> Signal:
     alert = need_object(value, field)
     status = alert.get("status")
-    if status not in _STATUSES:
+    if not isinstance(status, str) or status not in _STATUSES:  # a list is unhashable
         raise PayloadInvalid(f"{field}.status", status, '"firing" or "resolved"')
     if "labels" not in alert:
         raise PayloadInvalid(f"{field}.labels", None, "the alert's labels (an object)")
     labels = string_map(alert["labels"], f"{field}.labels")
-    annotations = string_map(alert.get("annotations") or {}, f"{field}.annotations")
+    raw_annotations = alert.get("annotations")
+    annotations = string_map(
+        {} if raw_annotations is None else raw_annotations, f"{field}.annotations"
+    )
     starts = timestamp(alert.get("startsAt"), f"{field}.startsAt")
     if starts is None:
         raise PayloadInvalid(f"{field}.startsAt", alert.get("startsAt"), "when the alert began")
-    ends = timestamp(alert["endsAt"], f"{field}.endsAt") if alert.get("endsAt") else None
+    ends = None if alert.get("endsAt") is None else timestamp(alert["endsAt"], f"{field}.endsAt")
     fingerprint = alert.get("fingerprint")
     if fingerprint is None:
         fingerprint = _fingerprint(labels)
