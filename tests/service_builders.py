@@ -94,7 +94,7 @@ def harness(
         handle_sighup=False,
         **options,
     )
-    service = build(settings, loaded, cluster, registry=registry)
+    service = build(settings, loaded, cluster, registry=registry, clock=clock)
     return Harness(service, cluster, clock, registry, path)
 
 

@@ -49,9 +49,14 @@ def build(
     cluster: Cluster,
     *,
     registry: CollectorRegistry | None = None,
+    clock: Callable[[], Instant] = time.time,
 ) -> Service:
     return Service(
-        options, runbook=runbook, cluster=cluster, registry=registry or CollectorRegistry()
+        options,
+        runbook=runbook,
+        cluster=cluster,
+        registry=registry or CollectorRegistry(),
+        clock=clock,
     )
 
 

@@ -1,0 +1,148 @@
+"""The receiver under benchmark: `receiver serve` on the in-memory cluster, seeded with a fleet.
+
+Built the way `receiver serve` builds it (receiver.service.serve: build,
+uvicorn_config, memory_cluster: uvloop, httptools, no access log, one
+worker), with the JSON logging `receiver serve` sets up at the chosen
+level. It binds 127.0.0.1 on a free port and, once serving, writes a JSON
+ready file: {"port", "pid", "token"} plus the pod names per workload.
+
+The one addition is a finer histogram of the receiver's own
+signal-to-action measurement (`bench_signal_to_action_seconds`, observed
+with the very value the receiver puts into
+`remediation_signal_to_action_seconds`, whose coarsest useful buckets are
+10 ms and 25 ms).
+
+    python bench/server.py --pods 1000 --workloads 10 --ready /tmp/ready.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CollectorRegistry, Histogram
+
+from receiver.report import logs
+from receiver.runbook import load_file
+from receiver.scenario.spec import FleetSpec
+from receiver.service.auth import Tokens
+from receiver.service.runtime import Options
+from receiver.service.serve import Listen, build, memory_cluster, uvicorn_config
+
+HERE = Path(__file__).resolve().parent
+NAMESPACE = "bench"
+# 0.1 ms .. ~150 ms, 25% apart
+FINE_BUCKETS = tuple(round(0.0001 * 1.25**i, 7) for i in range(33))
+
+
+def fleet(pods: int, workloads: int) -> tuple[FleetSpec, ...]:
+    """`pods` pods over `workloads` Deployments w00, w01, ... as evenly as possible."""
+    if pods == 0:
+        return ()
+    base, extra = divmod(pods, workloads)
+    return tuple(
+        FleetSpec(
+            namespace=NAMESPACE,
+            kind="Deployment",
+            name=f"w{i:02d}",
+            replicas=base + (1 if i < extra else 0),
+            labels={"app": f"w{i:02d}", "tier": "backend"},
+        )
+        for i in range(workloads)
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runbook", type=Path, default=HERE / "runbook.yaml")
+    parser.add_argument("--pods", type=int, default=1000)
+    parser.add_argument("--workloads", type=int, default=10)
+    parser.add_argument("--ready", type=Path, required=True, help="ready file to write")
+    parser.add_argument("--token", default="", help="bearer token (empty: no auth)")
+    parser.add_argument("--tick-interval", type=float, default=1.0)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args()
+
+    logs.setup(args.log_level)
+    runbook = load_file(args.runbook)
+    tokens = Tokens((args.token.encode(),)) if args.token else Tokens(())
+    options = Options(
+        runbook_path=args.runbook,
+        tokens=tokens,
+        heartbeat_tokens=tokens,
+        tick_interval=args.tick_interval,
+    )
+    cluster = memory_cluster(runbook, fleet(args.pods, args.workloads))
+    registry = CollectorRegistry()
+    service = build(options, runbook, cluster, registry=registry)
+    _finer_latency(service, registry)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn_config(service, Listen("127.0.0.1", port), log_level=args.log_level)
+
+    by_workload: dict[str, list[str]] = {}
+    for key, pod in sorted(cluster.snapshot().pods.items()):
+        owner = pod.owner.name if pod.owner else ""
+        by_workload.setdefault(owner, []).append(key.name)
+    ready = {
+        "port": port,
+        "pid": os.getpid(),
+        "token": args.token,
+        "namespace": NAMESPACE,
+        "pods": by_workload,
+    }
+    asyncio.run(_serve(config, sock, args.ready, ready))
+    return 0
+
+
+def _finer_latency(service: object, registry: CollectorRegistry) -> None:
+    """Observe the receiver's own signal-to-action value into a finer histogram too."""
+    fine = Histogram(
+        "bench_signal_to_action_seconds",
+        "remediation_signal_to_action_seconds, with finer buckets (bench only).",
+        buckets=FINE_BUCKETS,
+        registry=registry,
+    )
+    applier = service.pipeline.applier  # type: ignore[attr-defined]
+    clock = service.clock  # type: ignore[attr-defined]
+    original = applier._on_first_call
+
+    def first_call(received_at: float) -> None:
+        original(received_at)
+        fine.observe(max(0.0, clock() - received_at))
+
+    applier._on_first_call = first_call
+
+
+async def _serve(config: uvicorn.Config, sock: socket.socket, path: Path, ready: dict) -> None:
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            await serving  # raises what stopped it
+            return
+        await asyncio.sleep(0.02)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(ready))
+    tmp.replace(path)
+    await serving
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:
+        # stderr may be /dev/null (the decision log goes there): say it on stdout too
+        traceback.print_exc(file=sys.stdout)
+        sys.stdout.flush()
+        raise
