@@ -1,10 +1,16 @@
 """The receiver under benchmark: `receiver serve` on the in-memory cluster, seeded with a fleet.
 
-Built the way `receiver serve` builds it (receiver.service.serve: build,
-uvicorn_config, memory_cluster: uvloop, httptools, no access log, one
-worker), with the JSON logging `receiver serve` sets up at the chosen
-level. It binds 127.0.0.1 on a free port and, once serving, writes a JSON
-ready file: {"port", "pid", "token"} plus the pod names per workload.
+Built and run the way `receiver serve` does it (receiver.service.serve:
+memory_cluster, build, serve -> uvicorn_config: uvloop, httptools, no
+access log, one worker), with the JSON logging `receiver serve` sets up at
+the chosen level. It listens on 127.0.0.1 on a port that was free a moment
+before, writes a JSON ready file ({"port", "pid", "token"} plus the pod
+names per workload) and serves; the caller polls GET /healthz.
+
+uvicorn binds the port itself, as under `receiver serve`: handing uvicorn
+a pre-bound socket (`Server.serve(sockets=...)`) loses TCP_NODELAY on
+accepted connections under uvloop, and every response then waits ~40 ms
+for a delayed ACK.
 
 The one addition is a finer histogram of the receiver's own
 signal-to-action measurement (`bench_signal_to_action_seconds`, observed
@@ -18,7 +24,6 @@ with the very value the receiver puts into
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -26,7 +31,6 @@ import sys
 import traceback
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import CollectorRegistry, Histogram
 
 from receiver.report import logs
@@ -34,7 +38,7 @@ from receiver.runbook import load_file
 from receiver.scenario.spec import FleetSpec
 from receiver.service.auth import Tokens
 from receiver.service.runtime import Options
-from receiver.service.serve import Listen, build, memory_cluster, uvicorn_config
+from receiver.service.serve import Listen, build, memory_cluster, serve
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "bench"
@@ -84,12 +88,7 @@ def main() -> int:
     service = build(options, runbook, cluster, registry=registry)
     _finer_latency(service, registry)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn_config(service, Listen("127.0.0.1", port), log_level=args.log_level)
-
+    port = free_port()
     by_workload: dict[str, list[str]] = {}
     for key, pod in sorted(cluster.snapshot().pods.items()):
         owner = pod.owner.name if pod.owner else ""
@@ -101,8 +100,18 @@ def main() -> int:
         "namespace": NAMESPACE,
         "pods": by_workload,
     }
-    asyncio.run(_serve(config, sock, args.ready, ready))
+    tmp = args.ready.with_suffix(".tmp")
+    tmp.write_text(json.dumps(ready))
+    tmp.replace(args.ready)
+    serve(service, Listen("127.0.0.1", port), log_level=args.log_level)
     return 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _finer_latency(service: object, registry: CollectorRegistry) -> None:
@@ -122,20 +131,6 @@ def _finer_latency(service: object, registry: CollectorRegistry) -> None:
         fine.observe(max(0.0, clock() - received_at))
 
     applier._on_first_call = first_call
-
-
-async def _serve(config: uvicorn.Config, sock: socket.socket, path: Path, ready: dict) -> None:
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            await serving  # raises what stopped it
-            return
-        await asyncio.sleep(0.02)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(ready))
-    tmp.replace(path)
-    await serving
 
 
 if __name__ == "__main__":

@@ -133,12 +133,13 @@ class _Loader:
     def settings(self, node: Node) -> Settings | None:
         r = self.r
         f = r.mapping(node, "settings", known=SETTINGS, required=("namespaces",))
-        if f is None or "namespaces" not in f:
+        if f is None:
             return None
+        # Without namespaces the settings are unusable, but every other field is still checked.
         namespaces = r.items(
-            f["namespaces"], "settings.namespaces", SETTINGS["namespaces"], self._namespace
+            f.get("namespaces"), "settings.namespaces", SETTINGS["namespaces"], self._namespace
         )
-        if isinstance(f["namespaces"], yaml.SequenceNode) and not f["namespaces"].value:
+        if isinstance(f.get("namespaces"), yaml.SequenceNode) and not f["namespaces"].value:
             r.wrong(f["namespaces"], "settings.namespaces", SETTINGS["namespaces"])
         out = Settings(namespaces=namespaces)
         if "dryRun" in f:
@@ -157,7 +158,7 @@ class _Loader:
             out = _with(out, protect=protect)
         if "signalTTL" in f:
             out = _with(out, signal_ttl=r.duration(f["signalTTL"], "settings.signalTTL"))
-        return out
+        return out if "namespaces" in f else None
 
     def _namespace(self, node: Node, path: str) -> str | None:
         hint = 'a namespace name, or "*" for every namespace'
