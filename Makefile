@@ -41,7 +41,7 @@ test: lint check-rules system-deps
 	$(BIN)/pytest
 
 demo: $(STAMP)
-	$(BIN)/receiver demo
+	$(BIN)/receiver demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
