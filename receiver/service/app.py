@@ -9,6 +9,7 @@ body limit; 503 while the cluster is failing, so Alertmanager re-delivers.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,7 @@ from receiver.ingest import PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
 from receiver.report.status import status
 from receiver.service.page import render_status
+from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Service
 
 JSON = "application/json"
@@ -168,31 +170,29 @@ async def _page(request: Request) -> Response:
 
 
 async def _resume(request: Request) -> Response:
-    service = _service(request)
-    body = await _guarded(request, "resume")
-    if isinstance(body, Response):
-        return body
     key = PodKey(request.path_params["namespace"], request.path_params["pod"])
-    try:
-        entry = await service.pipeline.resume(key)
-    except LookupError as exc:
-        return _json({"error": str(exc).strip("'")}, 404)
-    if "unavailable" in entry:
-        return _unavailable(service, "resume", entry["unavailable"], {"decision": entry})
-    return _json({"status": "ok", "decision": entry})
+    return await _operator(request, "resume", lambda pipeline: pipeline.resume(key))
 
 
 async def _reset(request: Request) -> Response:
+    name = request.path_params["name"]
+    return await _operator(request, "reset", lambda pipeline: pipeline.reset(name))
+
+
+async def _operator(
+    request: Request, endpoint: str, act: Callable[[Pipeline], Awaitable[dict[str, Any]]]
+) -> Response:
+    """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
     service = _service(request)
-    body = await _guarded(request, "reset")
+    body = await _guarded(request, endpoint)
     if isinstance(body, Response):
         return body
     try:
-        entry = await service.pipeline.reset(request.path_params["name"])
+        entry = await act(service.pipeline)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
     if "unavailable" in entry:
-        return _unavailable(service, "reset", entry["unavailable"], {"decision": entry})
+        return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
     return _json({"status": "ok", "decision": entry})
 
 
