@@ -6,7 +6,8 @@ receiver reads a Snapshot, decides purely, then writes through these calls.
 
 Contract every implementation keeps:
 - snapshot() reflects every write made through the same object (read your
-  own writes), and never changes while a caller holds it;
+  own writes); it may be a live read-only view, valid until the caller next
+  awaits, so callers take a fresh one after every write;
 - a write either happens or raises; ClusterUnavailable means "try again
   later" (the receiver answers 503 so Alertmanager re-delivers);
 - pod lifecycle is persisted on the pod (annotations), everything else a
