@@ -61,6 +61,7 @@ import payloads  # noqa: E402  (bench/payloads.py)
 SERVER_CORE = 0
 LOAD_CORE = 1
 HZ = os.sysconf("SC_CLK_TCK")
+FIRST_DELAY_MS = 200  # wrk/post.lua holds each connection's first request this long
 THROUGHPUT = ("alerts_repeat", "alerts_fresh", "heartbeat_single", "heartbeat_batch")
 ALL = (*THROUGHPUT, "latency", "rss")
 TARGETS = {
@@ -189,20 +190,24 @@ class Client:
 # -- measuring ------------------------------------------------------------------
 
 
-def core_ticks() -> dict[int, tuple[int, int]]:
-    """Per core: (busy, total) jiffies since boot."""
+def core_ticks() -> dict[int, tuple[int, int, int]]:
+    """Per core: (busy, total, steal) jiffies since boot; busy includes steal."""
     out = {}
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith("cpu") and line[3].isdigit():
             name, *values = line.split()
             v = [int(x) for x in values]
             idle = v[3] + v[4]
-            out[int(name[3:])] = (sum(v[:8]) - idle, sum(v[:8]))
+            out[int(name[3:])] = (sum(v[:8]) - idle, sum(v[:8]), v[7])
     return out
 
 
-def busy(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], core: int) -> float:
-    b = after[core][0] - before[core][0]
+Ticks = dict[int, tuple[int, int, int]]
+
+
+def busy(before: Ticks, after: Ticks, core: int, field: int = 0) -> float:
+    """Share of a core's time busy (field 0) or stolen by the hypervisor (field 2)."""
+    b = after[core][field] - before[core][field]
     t = after[core][1] - before[core][1]
     return b / t if t else 0.0
 
@@ -217,7 +222,7 @@ def wrk(
     server: Proc | None = None,
 ) -> dict[str, Any]:
     """One wrk run; its summary, the rate, and how busy the cores and the server were."""
-    env = dict(os.environ, BENCH_BODIES=str(bodies), BENCH_MODE=mode)
+    env = wrk_env(bodies, mode, connections)
     cmd = [
         "taskset", "-c", str(LOAD_CORE), "wrk", "-t1", f"-c{connections}",
         f"-d{duration:g}s", "--timeout", "10s", "-s", str(HERE / "wrk" / "post.lua"),
@@ -239,16 +244,28 @@ def wrk(
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
     out: dict[str, Any] = json.loads(line.split(" ", 1)[1])
-    out["rate"] = out["requests"] / (out["duration_us"] / 1e6)
+    # The first FIRST_DELAY_MS of the run nothing is sent (see wrk/post.lua).
+    out["rate"] = out["requests"] / (out["duration_us"] / 1e6 - FIRST_DELAY_MS / 1000)
     out["p50_ms"] = out["lat_p50_us"] / 1000
     out["p99_ms"] = out["lat_p99_us"] / 1000
     out["errors"] = sum(v for k, v in out.items() if k.startswith("errors_"))
     out["core0_busy"] = round(busy(cores0, cores1, SERVER_CORE), 3)
     out["core1_busy"] = round(busy(cores0, cores1, LOAD_CORE), 3)
+    out["core0_steal"] = round(busy(cores0, cores1, SERVER_CORE, 2), 3)
     if server:
         out["server_cpu"] = round(cpu / wall, 3)
         out["core0_other"] = round(max(0.0, out["core0_busy"] - cpu / wall), 3)
     return out
+
+
+def wrk_env(bodies: Path, mode: str, connections: int) -> dict[str, str]:
+    return dict(
+        os.environ,
+        BENCH_BODIES=str(bodies),
+        BENCH_MODE=mode,
+        BENCH_CONNECTIONS=str(connections),
+        BENCH_FIRST_DELAY_MS=str(FIRST_DELAY_MS),
+    )
 
 
 def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -287,6 +304,7 @@ def by_label(
 
 def buckets(before: dict[str, Any], after: dict[str, Any], name: str) -> list[tuple[float, float]]:
     """Cumulative (le, count) of a histogram between two scrapes."""
+
     def read(m: dict[str, Any]) -> dict[float, float]:
         return {float(labels["le"]): value for labels, value in m.get(f"{name}_bucket", [])}
 
@@ -398,7 +416,8 @@ def throughput(s: Settings, figure: str, bare: Proc, stack: contextlib.ExitStack
             f"  run {r + 1}: bare {b['rate']:8.0f}/s p99 {b['p99_ms']:6.1f} ms | receiver "
             f"{x['rate']:8.0f}/s p50 {x['p50_ms']:6.1f} ms p99 {x['p99_ms']:6.1f} ms "
             f"({x['rate'] / b['rate']:.1%}); server cpu {x['server_cpu']:.2f}, "
-            f"core0 other {x['core0_other']:.2f}, errors {x['errors']}/{b['errors']}"
+            f"core0 other {x['core0_other']:.2f} steal {x['core0_steal']:.2f}, "
+            f"errors {x['errors']}/{b['errors']}"
         )
     after = scrape(server.port)
     server.stop()
@@ -421,6 +440,9 @@ def throughput(s: Settings, figure: str, bare: Proc, stack: contextlib.ExitStack
     result["ratio"] = result["receiver"]["rate"] / result["bare"]["rate"]
     result["ratio_per_run"] = [run["receiver"]["rate"] / run["bare"]["rate"] for run in runs]
     result["core0_other_max"] = max(run["receiver"]["core0_other"] for run in runs)
+    result["core0_steal_max"] = max(
+        run[who]["core0_steal"] for run in runs for who in ("bare", "receiver")
+    )
     if path == "/api/v1/alerts":
         signals = total(after, "remediation_signals_received_total", source="alertmanager") - total(
             before, "remediation_signals_received_total", source="alertmanager"
@@ -432,6 +454,15 @@ def throughput(s: Settings, figure: str, bare: Proc, stack: contextlib.ExitStack
             "blocked_by_reason": blocked,
             "actions_by_outcome": actions,
             "duplicate_share": blocked.get("duplicate", 0.0) / signals if signals else None,
+        }
+        # Since the server started: the check request and warm-up included.
+        result["decisions_since_start"] = {
+            "signals": total(after, "remediation_signals_received_total", source="alertmanager"),
+            "blocked_by_reason": by_label(
+                {}, after, "remediation_blocked_decisions_total", "reason"
+            ),
+            "actions_by_outcome": by_label({}, after, "remediation_actions_total", "outcome"),
+            "escalations": by_label({}, after, "remediation_escalations_total", "cause"),
         }
         print(f"  decisions in the measured runs: {result['decisions']}")
     else:
@@ -489,7 +520,7 @@ def latency_phase(s: Settings, server: Proc, size: int, phase: str) -> dict[str,
             *(["-H", f"Authorization: Bearer {s.token}"] if s.token else []),
             f"http://127.0.0.1:{server.port}/api/v1/heartbeats",
         ]  # fmt: skip
-        env = dict(os.environ, BENCH_BODIES=str(file), BENCH_MODE="cycle")
+        env = wrk_env(file, "cycle", s.connections)
         load = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         time.sleep(1.5)
     try:
@@ -543,13 +574,17 @@ def latency_phase(s: Settings, server: Proc, size: int, phase: str) -> dict[str,
             "p99": (histogram_quantile(0.99, fine) or 0) * 1000,
         },
         "server_share_within_25ms": within / observed if observed else None,
+        # above the finest histogram's last bucket (~1.2 s) a quantile is only a floor
+        "server_p99_capped": bool(fine) and fine[-2][1] < 0.99 * observed,
         "server_coarse_buckets": coarse,
     }
     if load is not None:
         line = next((x for x in load_out.splitlines() if x.startswith("BENCHJSON ")), "")
         if line:
             summary = json.loads(line.split(" ", 1)[1])
-            result["load_rate"] = summary["requests"] / (summary["duration_us"] / 1e6)
+            result["load_rate"] = summary["requests"] / (
+                summary["duration_us"] / 1e6 - FIRST_DELAY_MS / 1000
+            )
     print(
         f"  {len(chosen)} pods, one every {s.latency_spacing * 1000:.0f} ms: "
         f"client p50 {result['client_ms']['p50']:.2f} ms p99 {result['client_ms']['p99']:.2f} ms; "
@@ -561,39 +596,50 @@ def latency_phase(s: Settings, server: Proc, size: int, phase: str) -> dict[str,
 
 
 def rss(s: Settings, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """VmRSS of live servers: N pods seeded, then every pod tracked after one heartbeat.
+
+    Three readings per server: right after it answers /healthz, before its first tick
+    (the in-memory cluster's pods, nothing tracked yet: checked with the tracked-pods
+    gauge), then after every pod pushed one heartbeat and two ticks passed (the deadline
+    tracker holds an entry per pod). The 0-pod server takes the same pushes for pods it
+    does not know, so both run the same code paths.
+    """
     out: dict[str, Any] = {}
     for size in [0, *s.rss_sizes]:
         name = f"rss_{size}"
         print(f"\n[{name}] receiver with {size} pods")
         server = receiver(s, name, size)
         stack.callback(server.stop)
+        seeded = server.rss_bytes()
+        untracked = total(scrape(server.port), "remediation_heartbeat_tracked_pods") == 0
         ns = server.info["namespace"]
         pods = [p for w in sorted(server.info["pods"]) for p in server.info["pods"][w]]
-        time.sleep(2.5)
-        seeded = server.rss_bytes()
         client = Client(server.port, s.token)
-        # The empty server takes the same kind of pushes, for pods it does not know.
         push_all_heartbeats(client, ns, pods or [f"nobody-{i}" for i in range(1000)])
+        client.close()
         time.sleep(2.5)  # ticks: every expected pod watched
         tracked_rss = server.rss_bytes()
-        metrics = scrape(server.port)
-        client.close()
-        tracked = total(metrics, "remediation_heartbeat_tracked_pods")
+        tracked = total(scrape(server.port), "remediation_heartbeat_tracked_pods")
         server.stop()
         out[name] = {
             "pods": size,
             "tracked": tracked,
             "rss_seeded": seeded,
+            "rss_seeded_before_first_tick": untracked,
             "rss_tracked": tracked_rss,
         }
-        print(f"  VmRSS {seeded / 2**20:.1f} MiB seeded, {tracked_rss / 2**20:.1f} MiB after "
-              f"every pod beat once; {tracked:.0f} pods tracked")
+        print(
+            f"  VmRSS {seeded / 2**20:.1f} MiB seeded"
+            f"{'' if untracked else ' (tick had already run)'}, {tracked_rss / 2**20:.1f} MiB "
+            f"after every pod beat once; {tracked:.0f} pods tracked"
+        )
     base = out["rss_0"]
     for size in s.rss_sizes:
         row = out[f"rss_{size}"]
         row["bytes_per_pod"] = (row["rss_tracked"] - base["rss_tracked"]) / size
-        row["cluster_bytes_per_pod"] = (row["rss_seeded"] - base["rss_seeded"]) / size
-        row["tracking_bytes_per_pod"] = row["bytes_per_pod"] - row["cluster_bytes_per_pod"]
+        if row["rss_seeded_before_first_tick"] and base["rss_seeded_before_first_tick"]:
+            row["cluster_bytes_per_pod"] = (row["rss_seeded"] - base["rss_seeded"]) / size
+            row["tracking_bytes_per_pod"] = row["bytes_per_pod"] - row["cluster_bytes_per_pod"]
     return out
 
 
@@ -609,7 +655,7 @@ def machine() -> dict[str, Any]:
         ),
         "?",
     )
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("uvicorn", "starlette", "uvloop", "httptools", "prometheus_client"):
         try:
             versions[dist] = importlib.metadata.version(dist)
@@ -630,6 +676,7 @@ def machine() -> dict[str, Any]:
 
 def source_state() -> dict[str, Any]:
     """Which receiver code was measured (read-only git: no index refresh, no locks)."""
+
     def git(*args: str) -> str:
         done = subprocess.run(
             ["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True, text=True
@@ -669,7 +716,7 @@ def table(results: dict[str, Any]) -> str:
             f"{'signal-to-action (p50 / p99 ms)':<34} {'server':>15} {'client':>15} "
             f"{'target':>9}  met"
         )
-        for name, r in lat.items():
+        for r in lat.values():
             worst = max(r["server_ms"]["p99"], r["client_ms"]["p99"])
             met = "yes" if worst < TARGETS["latency_p99_ms"] else "NO"
             label = f"{r['pods']} pods, {r['phase']} ({r['signals']} pods)"
@@ -685,13 +732,16 @@ def table(results: dict[str, Any]) -> str:
             f"{'RSS per tracked pod':<34} {'total B':>9} {'cluster B':>10} {'tracking B':>11} "
             f"{'target':>8}  met"
         )
-        for name, r in mem.items():
+        for r in mem.values():
             if not r["pods"]:
                 continue
             met = "yes" if r["bytes_per_pod"] < TARGETS["rss_bytes_per_pod"] else "NO"
+            cluster = r.get("cluster_bytes_per_pod")
+            tracking = r.get("tracking_bytes_per_pod")
             lines.append(
                 f"{str(r['pods']) + ' pods':<34} {r['bytes_per_pod']:>9.0f} "
-                f"{r['cluster_bytes_per_pod']:>10.0f} {r['tracking_bytes_per_pod']:>11.0f} "
+                f"{'?' if cluster is None else format(cluster, '.0f'):>10} "
+                f"{'?' if tracking is None else format(tracking, '.0f'):>11} "
                 f"{'<2048':>8}  {met}"
             )
     return "\n".join(lines)
@@ -711,7 +761,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-spacing-ms", type=float, default=20.0)
     p.add_argument("--rss-sizes", default="10000,100000")
     p.add_argument("--only", default=",".join(ALL), help=f"comma-separated of {','.join(ALL)}")
-    p.add_argument("--log-level", default="info", help="receiver log level (receiver serve's default)")
+    p.add_argument(
+        "--log-level", default="info", help="receiver log level (receiver serve's default)"
+    )
     p.add_argument("--no-auth", action="store_true", help="no bearer token (--insecure-no-auth)")
     p.add_argument("--server-logs", type=Path, help="keep servers' stderr (the decision log) here")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
@@ -731,6 +783,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 @contextlib.contextmanager
 def terminated_on_sigterm() -> Iterator[None]:
     """SIGTERM and SIGHUP unwind like Ctrl-C, so every server is stopped on the way out."""
+
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -755,9 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.server_logs.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "machine": machine(),
-        "settings": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-        },
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "auth": "none (--insecure-no-auth)" if args.no_auth else "bearer token",
     }
     print(json.dumps(results["machine"]))
@@ -800,4 +851,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as exc:
+        print(
+            f"\nbench: interrupted ({exc or 'Ctrl-C'}); every server was stopped", file=sys.stderr
+        )
+        sys.exit(130)

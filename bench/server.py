@@ -42,8 +42,8 @@ from receiver.service.serve import Listen, build, memory_cluster, serve
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "bench"
-# 0.1 ms .. ~150 ms, 25% apart
-FINE_BUCKETS = tuple(round(0.0001 * 1.25**i, 7) for i in range(33))
+# 0.1 ms .. ~1.2 s, 25% apart
+FINE_BUCKETS = tuple(round(0.0001 * 1.25**i, 7) for i in range(43))
 
 
 def fleet(pods: int, workloads: int) -> tuple[FleetSpec, ...]:
