@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check receiver tests
-	$(BIN)/ruff format --check receiver tests
+	$(BIN)/ruff check receiver tests bench
+	$(BIN)/ruff format --check receiver tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -39,6 +39,9 @@ system-deps:
 
 test: lint check-rules system-deps
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/receiver demo $(ARGS)

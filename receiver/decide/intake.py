@@ -58,4 +58,9 @@ def track(state: Lifecycle, signal: Signal, settings: Settings, now: Instant) ->
         return state.with_signal(signal.fingerprint, None, now)
     ends = signal.ends_at
     expires = ends if ends is not None and ends > now else now + settings.signal_ttl
+    current = next((e for k, e in state.active if k == signal.fingerprint), None)
+    if current is not None and current - now >= settings.signal_ttl / 2 and current <= expires:
+        # Still counted for at least half a TTL: a re-delivery need not be written
+        # down again (with Kubernetes, a PATCH per alert per re-send).
+        return state
     return state.with_signal(signal.fingerprint, max(expires, now + 1e-3), now)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 import sys
 import time
 from importlib import resources
@@ -57,17 +56,6 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
         return 1
     host, _, port = args.listen.rpartition(":")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, int(port)))
-    except OSError as exc:
-        print(
-            f"receiver demo: cannot listen on {args.listen}: {exc.strerror}; "
-            "try --listen 127.0.0.1:0",
-            file=sys.stderr,
-        )
-        return 2
     token = secrets.token_urlsafe(24)
     cluster = memory_cluster(runbook, ())
     seed(cluster)
@@ -78,24 +66,32 @@ def run(args: argparse.Namespace) -> int:
         tick_interval=0.25,
     )
     service = build(options, runbook, cluster)
-    config = uvicorn_config(service, Listen(host, sock.getsockname()[1]), log_level="warning")
-    return asyncio.run(_story(service, config, sock, token, cluster=cluster, args=args))
+    # uvicorn binds the port itself: a socket handed to it loses TCP_NODELAY, and
+    # every answer then waits ~40 ms for a delayed ACK (bench/README.md).
+    config = uvicorn_config(service, Listen(host, int(port)), log_level="warning")
+    return asyncio.run(_story(service, config, token, cluster=cluster, args=args))
 
 
 async def _story(
     service: Service,
     config: uvicorn.Config,
-    sock: socket.socket,
     token: str,
     *,
     cluster: MemoryCluster,
     args: argparse.Namespace,
 ) -> int:
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    serving = asyncio.create_task(server.serve())
     while not server.started:
+        if serving.done():
+            print(
+                f"receiver demo: cannot listen on {args.listen}; try --listen 127.0.0.1:0",
+                file=sys.stderr,
+            )
+            return 2
         await asyncio.sleep(0.05)
-    base = f"http://{config.host}:{config.port}"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://{config.host}:{port}"
     print(f"receiver demo: serving on {base}  (status page {base}/ , metrics {base}/metrics)")
     print(f"  webhook/admin token for this run: {token}")
     print(f"  runbook: {args.runbook}")

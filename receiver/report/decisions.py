@@ -15,7 +15,7 @@ from typing import Any
 
 from receiver.act import ActionResult
 from receiver.decide import Plan
-from receiver.model import Instant, Signal
+from receiver.model import Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
 
@@ -85,6 +85,23 @@ def plan_json(plan: Plan, results: Iterable[ActionResult], target: str) -> dict[
     }
 
 
+_ROUTINE = {str(r) for r in Reason if not r.is_guard}
+
+
+def _level(entry: dict[str, Any]) -> int:
+    """Actions, escalations and guard holds at info; routine non-actions at debug.
+
+    Re-deliveries alone (`duplicate`) are most of a busy receiver's decisions;
+    logging each at info cost a quarter of the webhook path's CPU (bench/).
+    The API's decision log keeps them all either way.
+    """
+    if entry["actions"] or entry["escalations"]:
+        return logging.INFO
+    if any(b["reason"] not in _ROUTINE for b in entry["blocked"]):
+        return logging.INFO
+    return logging.DEBUG
+
+
 class DecisionLog:
     def __init__(self, kept: int = KEPT) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=kept)
@@ -94,7 +111,7 @@ class DecisionLog:
         entry = {"id": self._next, **entry}
         self._next += 1
         self._entries.append(entry)
-        log.info("decision", extra={"decision": entry})
+        log.log(_level(entry), "decision", extra={"decision": entry})
         return entry
 
     def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:

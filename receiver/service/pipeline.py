@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MISS_AFTER = 3
 RETRY_AFTER = 1.0
+FULL_SYNC = 10.0
+"""Seconds between full comparisons of the pods with the expected heartbeats.
+
+Between them the comparison runs only when the number of pods changed: it
+costs O(pods) (about 17 ms at 10k pods), too much for every tick.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class Pipeline:
         )
         self.tracker = DeadlineTracker(started_at=clock(), refresh=_refresh(runbook))
         self._expected: dict[PodKey, HeartbeatExpectation | None] = {}
+        self._synced_size, self._synced_at = -1, float("-inf")
         self._lock = asyncio.Lock()
 
     # -- configuration ------------------------------------------------------
@@ -73,6 +80,7 @@ class Pipeline:
         self.notifications.notifiers = runbook.notifiers
         self.tracker.refresh = _refresh(runbook)
         self._expected.clear()
+        self._synced_size = -1
 
     def reading(self) -> Reading:
         return Reading(
@@ -190,7 +198,9 @@ class Pipeline:
 
     def _missed(self, now: Instant) -> list[Signal]:
         snapshot = self.cluster.snapshot()
-        self._sync_expected(snapshot.pods, now)
+        if len(snapshot.pods) != self._synced_size or now - self._synced_at >= FULL_SYNC:
+            self._sync_expected(snapshot.pods, now)
+            self._synced_size, self._synced_at = len(snapshot.pods), now
         signals: list[Signal] = []
         for key in self.tracker.due(now):
             pod = snapshot.pods.get(key)
