@@ -14,7 +14,7 @@ import pytest
 from service_builders import RUNBOOK, Harness, harness
 
 from receiver.ingest import Beat
-from receiver.model import HeartbeatStatus, PodKey
+from receiver.model import HeartbeatStatus, PodKey, Workload
 
 
 @pytest.fixture
@@ -125,3 +125,23 @@ def test_terminating_pods_are_forgotten_and_replacements_get_their_own_grace(h: 
 def test_unknown_pods_are_not_tracked(h: Harness) -> None:
     assert push(h, (PodKey("shop", "ghost"), HeartbeatStatus.OK)) == ["unknown_pod"]
     assert len(h.service.pipeline.tracker) == 0
+
+
+def test_an_eviction_a_budget_refuses_is_reported_and_retried_every_tick(h: Harness) -> None:
+    cart = Workload("shop", "Deployment", "cart")
+    sick, slow, *_ = h.cluster.add_workload(
+        cart, replicas=4, labels={"app": "checkout"}, max_unavailable=1
+    )
+    h.cluster.set_ready(slow, False)  # the PDB's one allowed disruption is spent
+    push(h, (sick, HeartbeatStatus.FAILING))
+    (entry,) = h.service.pipeline.decisions.since(0, 0)
+    actions = [(a["action"], a["outcome"], a["reason"]) for a in entry["actions"]]
+    assert actions == [("restart", "blocked", "pdb")]
+    assert states(h)[sick.name] == "restarted"  # out of traffic while it waits
+    tick_at(h, 1)
+    assert h.cluster.evictions == []
+    h.cluster.set_ready(slow, True)
+    tick_at(h, 1)
+    assert h.cluster.evictions == [sick]
+    labels = {"action": "restart", "rule": "silent", "outcome": "blocked"}
+    assert h.metric("remediation_actions_total", labels) == 1

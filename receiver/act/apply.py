@@ -14,6 +14,7 @@ state `restarted`; the eviction is retried on every tick until it passes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -115,19 +116,13 @@ class Applier:
         await self._record_events(plan, done.results)
         return done
 
-    async def retry_evictions(self, now: Instant) -> list[PodKey]:
-        """Evictions a budget refused earlier; the pods that went this time."""
-        went = []
+    async def retry_evictions(self) -> None:
+        """Try again the evictions a disruption budget refused; a pod gone meanwhile is done."""
         for key in sorted(self.pending_evictions):
-            try:
-                await self._cluster.evict(key)
-            except EvictionRefused:
-                continue
-            except LookupError:
-                pass
-            went.append(key)
-            self.pending_evictions.discard(key)
-        return went
+            with contextlib.suppress(EvictionRefused):
+                with contextlib.suppress(LookupError):
+                    await self._cluster.evict(key)
+                self.pending_evictions.discard(key)
 
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}

@@ -15,6 +15,7 @@ import logging
 import secrets
 import sys
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -137,7 +138,5 @@ async def _print(service: Service, started: float, verbose: bool) -> None:
 
 def _states(service: Service) -> str:
     pods = service.pipeline.cluster.snapshot().pods.values()
-    counts: dict[str, int] = {}
-    for pod in pods:
-        counts[str(pod.lifecycle.state)] = counts.get(str(pod.lifecycle.state), 0) + 1
+    counts = Counter(str(pod.lifecycle.state) for pod in pods)
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

@@ -103,7 +103,9 @@ class Pipeline:
     ) -> tuple[list[str], BatchResult]:
         """Per beat "accepted" or why not, and what the beats led to."""
         snapshot = self.cluster.snapshot()
-        results, changes = [], []
+        results: list[str] = []
+        changes: list[Change] = []
+        signals: list[Signal] = []
         for beat in beats:
             self.metrics.heartbeats.labels(beat.status).inc()
             pod = snapshot.pods.get(beat.key)
@@ -111,11 +113,13 @@ class Pipeline:
                 results.append("unknown_pod")
                 continue
             deadline = self._deadline(pod, beat.interval)
-            changes.extend(self.tracker.beat(beat.key, beat.status, beat.reason, deadline, now))
+            found = self.tracker.beat(beat.key, beat.status, beat.reason, deadline, now)
+            changes.extend(found)
+            signals.extend(self._signal(c, pod, now) for c in found)
             results.append("accepted")
         if not changes:
             return results, BatchResult([])
-        outcome = await self._batch([self._signal(c, now) for c in changes], now)
+        outcome = await self._batch(signals, now)
         if outcome.unavailable:
             for change in changes:  # announce again at the next beat
                 self.tracker.unconfirm(change.key)
@@ -126,7 +130,7 @@ class Pipeline:
         now = self.clock()
         async with self._lock:
             await self._apply_and_log(tick(self.runbook, self.cluster.snapshot(), now))
-            await self.applier.retry_evictions(now)
+            await self.applier.retry_evictions()
         signals = self._missed(now)
         if not signals:
             return
@@ -213,7 +217,7 @@ class Pipeline:
                 self.tracker.postpone(key, max(start + deadline, now + RETRY_AFTER))
                 continue
             before = self.tracker.missed_total
-            signals.extend(self._signal(c, now) for c in self.tracker.miss(key, now))
+            signals.extend(self._signal(c, pod, now) for c in self.tracker.miss(key, now))
             self.metrics.deadlines_missed.inc(self.tracker.missed_total - before)
         return signals
 
@@ -244,14 +248,13 @@ class Pipeline:
             return expectation.deadline if expectation else None
         return interval * (expectation.miss_after if expectation else DEFAULT_MISS_AFTER)
 
-    def _signal(self, change: Change, now: Instant) -> Signal:
-        pod = self.cluster.snapshot().pods.get(change.key)
+    def _signal(self, change: Change, pod: Pod, now: Instant) -> Signal:
         signal = heartbeat_signal(
             name=change.name,
             status=change.status,
             namespace=change.key.namespace,
             pod=change.key.name,
-            pod_labels=pod.labels if pod else {},
+            pod_labels=pod.labels,
             starts_at=change.starts_at,
             now=now,
             reason=change.reason,
