@@ -7,17 +7,21 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from kubernetes.config import ConfigException
+
 from receiver import demo
 from receiver.agent import sidecar
+from receiver.kube.setup import KubeOptions, connect
 from receiver.report import logs
-from receiver.runbook import RunbookInvalid, load_file
+from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.scenario import is_test_file, report, run_file
 from receiver.scenario.spec import load_fleet_file
 from receiver.service.auth import HEARTBEAT_TOKEN_ENV, TOKEN_ENV, TokenError, Tokens, load_tokens
-from receiver.service.runtime import MAX_BODY, Options
+from receiver.service.runtime import MAX_BODY, Options, Service, load_runbook
 from receiver.service.serve import Listen, build, memory_cluster, serve
 
 YAML_SUFFIXES = (".yaml", ".yml")
+kube_defaults = KubeOptions()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,12 +80,53 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--watch-interval", type=float, default=5.0, help="seconds between runbook file checks"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--dry-run", action="store_true", help="decide and report, change nothing (any runbook)"
+    )
+    _kubernetes_arguments(serve.add_argument_group("Kubernetes (--cluster kubernetes)"))
+
+
+def _kubernetes_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--cluster",
+        choices=["memory", "kubernetes"],
+        help="where the pods are (default: kubernetes with --kubeconfig, else memory)",
+    )
+    group.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file (default: the in-cluster service account)"
+    )
+    group.add_argument(
+        "--namespace",
+        help="the receiver's namespace, for its Lease and state ConfigMap "
+        "(default: $POD_NAMESPACE, then the service account's)",
+    )
+    group.add_argument("--identity", help="this replica's name in the Lease (default: $POD_NAME)")
+    group.add_argument("--lease-name", default=kube_defaults.lease_name, help="(%(default)s)")
+    group.add_argument("--state-name", default=kube_defaults.state_name, help="(%(default)s)")
+    group.add_argument(
+        "--no-leader-election", action="store_true", help="act without a Lease (one replica only)"
+    )
+    group.add_argument(
+        "--heartbeat-audience",
+        help="accept pod-bound service-account tokens for this audience (TokenReview)",
+    )
+    group.add_argument(
+        "--evict-fallback-delete",
+        action="store_true",
+        help="delete a pod whose eviction a PodDisruptionBudget keeps refusing",
+    )
+    group.add_argument(
+        "--evict-fallback-after",
+        type=float,
+        default=300.0,
+        help="seconds of refused evictions before that delete (%(default)s)",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     logs.setup(args.log_level)
     try:
-        runbook = load_file(args.runbook)
+        runbook = load_runbook(args.runbook, dry_run=args.dry_run)
         fleet = load_fleet_file(args.fleet) if args.fleet else ()
         tokens, heartbeat_tokens = _tokens(args)
         listen = _listen(args.listen)
@@ -100,10 +145,44 @@ def _serve(args: argparse.Namespace) -> int:
         max_body=args.max_body,
         tick_interval=args.tick_interval,
         watch_interval=args.watch_interval,
+        dry_run=args.dry_run,
     )
-    service = build(options, runbook, memory_cluster(runbook, fleet))
+    if (args.cluster or ("kubernetes" if args.kubeconfig else "memory")) == "kubernetes":
+        try:
+            service = _kubernetes(args, options, runbook)
+        except ConfigException as exc:
+            print(f"receiver serve: no Kubernetes configuration: {exc}", file=sys.stderr)
+            return 2
+    else:
+        service = build(options, runbook, memory_cluster(runbook, fleet))
     serve(service, listen, log_level=args.log_level)
     return 0
+
+
+def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) -> Service:
+    adapter = connect(
+        KubeOptions(
+            kubeconfig=args.kubeconfig,
+            namespace=args.namespace,
+            identity=args.identity,
+            lease_name=args.lease_name,
+            state_name=args.state_name,
+            leader_election=not args.no_leader_election,
+            heartbeat_audience=args.heartbeat_audience,
+            evict_fallback_after=args.evict_fallback_after if args.evict_fallback_delete else None,
+        ),
+        runbook.settings.namespaces,
+    )
+    service = build(
+        options,
+        runbook,
+        adapter.cluster,
+        replica=adapter.replica,
+        pod_tokens=adapter.pod_tokens,
+    )
+    requests = service.metrics.kubernetes_requests
+    adapter.api.on_request = lambda verb, code: requests.labels(verb, code).inc()
+    return service
 
 
 def _tokens(args: argparse.Namespace) -> tuple[Tokens, Tokens]:

@@ -127,7 +127,9 @@ def test_unknown_pods_are_not_tracked(h: Harness) -> None:
     assert len(h.service.pipeline.tracker) == 0
 
 
-def test_an_eviction_a_budget_refuses_is_reported_and_retried_every_tick(h: Harness) -> None:
+def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
+    h: Harness,
+) -> None:
     cart = Workload("shop", "Deployment", "cart")
     sick, slow, *_ = h.cluster.add_workload(
         cart, replicas=4, labels={"app": "checkout"}, max_unavailable=1
@@ -138,10 +140,14 @@ def test_an_eviction_a_budget_refuses_is_reported_and_retried_every_tick(h: Harn
     actions = [(a["action"], a["outcome"], a["reason"]) for a in entry["actions"]]
     assert actions == [("restart", "blocked", "pdb")]
     assert states(h)[sick.name] == "restarted"  # out of traffic while it waits
-    tick_at(h, 1)
+    tick_at(h, 1)  # the first retry is due 0.5-1 s after the refusal: refused again
     assert h.cluster.evictions == []
+    assert h.service.pipeline.applier.pending_evictions[sick][0] == 2
     h.cluster.set_ready(slow, True)
-    tick_at(h, 1)
+    tick_at(h, 0.4)  # the next one waits 1-2 s
+    assert h.cluster.evictions == []
+    tick_at(h, 1.7)
     assert h.cluster.evictions == [sick]
+    assert h.service.pipeline.applier.pending_evictions == {}
     labels = {"action": "restart", "rule": "silent", "outcome": "blocked"}
     assert h.metric("remediation_actions_total", labels) == 1

@@ -9,13 +9,15 @@ A cluster failure stops the application where it is: what was written
 stays written (its occurrences are remembered on the pods, so a re-delivery
 does not repeat it), the rest is reported failed and the caller answers 503.
 An eviction refused by a disruption budget leaves the pod out of traffic in
-state `restarted`; the eviction is retried on every tick until it passes.
+state `restarted`; the eviction is retried from the tick, with jittered
+exponential back-off, until it passes. A replica that takes over adopts the
+pods its predecessor left in that state.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +26,7 @@ from receiver.act.notify import Notifications
 from receiver.cluster import (
     Cluster,
     ClusterUnavailable,
+    Conflict,
     Event,
     EventType,
     EvictionRefused,
@@ -32,7 +35,7 @@ from receiver.cluster import (
     Traffic,
 )
 from receiver.decide import Action, ActionKind, Plan
-from receiver.model import Instant, PodKey, Reason
+from receiver.model import Instant, PodKey, PodState, Reason, Snapshot
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ _EVENT_REASON = {
     ActionKind.ROLLOUT_RESTART: "RolloutRestarted",
     ActionKind.NOTIFY: "Notified",
 }
+EVICTION_BACKOFF = (1.0, 60.0)  # seconds: after the first refusal, and at most
 
 
 class Outcome(StrEnum):
@@ -72,6 +76,7 @@ class ActionResult:
 class Applied:
     results: list[ActionResult] = field(default_factory=list)
     unavailable: str | None = None  # set when the cluster failed part-way
+    conflict: bool = False  # ... because an object changed since the snapshot: decide again
 
 
 class Applier:
@@ -82,12 +87,15 @@ class Applier:
         *,
         clock: Callable[[], Instant],
         on_first_call: Callable[[Instant], None] = lambda started: None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self._cluster = cluster
         self._notifications = notifications
         self._clock = clock
         self._on_first_call = on_first_call
-        self.pending_evictions: set[PodKey] = set()
+        self._rng = rng
+        # Refused evictions: pod -> (refusals so far, earliest next try).
+        self.pending_evictions: dict[PodKey, tuple[int, Instant]] = {}
 
     async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
         done = Applied()
@@ -107,6 +115,7 @@ class Applier:
                 )
         except ClusterUnavailable as exc:
             done.unavailable = str(exc) or type(exc).__name__
+            done.conflict = isinstance(exc, Conflict)
             reported = {id(r.action) for r in done.results}
             done.results.extend(
                 ActionResult(a, Outcome.FAILED, detail=done.unavailable)
@@ -116,13 +125,30 @@ class Applier:
         await self._record_events(plan, done.results)
         return done
 
-    async def retry_evictions(self) -> None:
-        """Try again the evictions a disruption budget refused; a pod gone meanwhile is done."""
-        for key in sorted(self.pending_evictions):
-            with contextlib.suppress(EvictionRefused):
-                with contextlib.suppress(LookupError):
-                    await self._cluster.evict(key)
-                self.pending_evictions.discard(key)
+    async def retry_evictions(self, now: Instant) -> None:
+        """Try again the refused evictions that are due; a pod gone meanwhile is done."""
+        for key, (refusals, due) in sorted(self.pending_evictions.items()):
+            if due > now:
+                continue
+            try:
+                await self._cluster.evict(key)
+            except EvictionRefused:
+                self._refused(key, now, refusals)
+                continue
+            except LookupError:
+                pass
+            del self.pending_evictions[key]
+
+    def adopt_evictions(self, snapshot: Snapshot, now: Instant) -> None:
+        """Pods left restarted but running (by this replica or the last leader): evict them."""
+        for pod in snapshot.pods.values():
+            if pod.lifecycle.state is PodState.RESTARTED and not pod.terminating:
+                self.pending_evictions.setdefault(pod.key, (0, now))
+
+    def _refused(self, key: PodKey, now: Instant, refusals: int) -> None:
+        first, longest = EVICTION_BACKOFF
+        wait = min(longest, first * 2**refusals) * (0.5 + self._rng() / 2)
+        self.pending_evictions[key] = (refusals + 1, now + wait)
 
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}
@@ -149,7 +175,7 @@ class Applier:
             try:
                 await self._cluster.evict(action.pod)
             except EvictionRefused as exc:
-                self.pending_evictions.add(action.pod)
+                self._refused(action.pod, plan.at, 0)
                 done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
                 return
             except LookupError as exc:

@@ -4,10 +4,13 @@ from receiver.cluster.memory import MemoryCluster
 from receiver.cluster.protocol import (
     Cluster,
     ClusterUnavailable,
+    Conflict,
     Event,
     EventType,
     EvictionRefused,
+    PodIdentity,
     PodPatch,
+    PodTokenReview,
     StateUpdate,
     Traffic,
 )
@@ -15,11 +18,14 @@ from receiver.cluster.protocol import (
 __all__ = [
     "Cluster",
     "ClusterUnavailable",
+    "Conflict",
     "Event",
     "EventType",
     "EvictionRefused",
     "MemoryCluster",
+    "PodIdentity",
     "PodPatch",
+    "PodTokenReview",
     "StateUpdate",
     "Traffic",
 ]

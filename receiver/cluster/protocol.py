@@ -28,6 +28,14 @@ class ClusterUnavailable(Exception):
     """The cluster API failed or timed out; nothing from this call is applied."""
 
 
+class Conflict(ClusterUnavailable):
+    """The object changed since the snapshot the decision read (HTTP 409).
+
+    The cluster has refreshed its view; deciding again on a fresh snapshot
+    usually succeeds, and if nobody does, it is a 503 like any failure.
+    """
+
+
 class EvictionRefused(Exception):
     """A disruption budget refused the eviction (HTTP 429); try again later."""
 
@@ -78,6 +86,25 @@ class Event:
     @property
     def subject(self) -> str:
         return str(self.pod or self.workload or "")
+
+
+@dataclass(frozen=True, slots=True)
+class PodIdentity:
+    """The pod a heartbeat token was issued to, as the cluster vouches for it."""
+
+    namespace: str
+    pod: str
+    uid: str
+
+    @property
+    def key(self) -> PodKey:
+        return PodKey(self.namespace, self.pod)
+
+
+class PodTokenReview(Protocol):
+    async def review(self, token: str) -> PodIdentity | None:
+        """Whose pod-bound token this is; None if it is none; ClusterUnavailable if unknown."""
+        ...
 
 
 class Cluster(Protocol):

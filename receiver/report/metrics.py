@@ -83,6 +83,12 @@ class Metrics:
             "Times applying a plan stopped because the cluster API failed.",
             registry=registry,
         )
+        self.kubernetes_requests = Counter(
+            "remediation_kubernetes_requests",
+            "Requests to the Kubernetes API, by RBAC verb and HTTP status (error: no answer).",
+            ["verb", "code"],
+            registry=registry,
+        )
         self.reload_ok = Gauge(
             "remediation_runbook_last_reload_successful",
             "Whether the last runbook (re)load succeeded.",

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from receiver.ingest import PayloadInvalid, parse_heartbeats, parse_webhook
+from receiver.cluster import ClusterUnavailable, PodIdentity
+from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
 from receiver.report.status import status
 from receiver.service.page import render_status
@@ -26,6 +27,7 @@ from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Service
 
 JSON = "application/json"
+RETRY = {"Retry-After": "5"}
 
 
 class _TooLarge(Exception):
@@ -75,20 +77,32 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _guarded(request: Request, endpoint: str, *, heartbeat: bool = False) -> bytes | Response:
-    """The body of an authorized request within the limit, or the refusal to send."""
+async def _guarded(
+    request: Request, endpoint: str, *, heartbeat: bool = False, authorized: bool = False
+) -> bytes | Response:
+    """The body of an authorized request within the limit, or the refusal to send.
+
+    Requests that make the receiver act are refused with 503 on a standby
+    replica, so the sender tries again and reaches the leader.
+    """
     service = _service(request)
     tokens = service.heartbeat_tokens if heartbeat else service.tokens
-    if not tokens.allow(request.headers.get("authorization")):
-        service.metrics.rejected.labels(endpoint, "401").inc()
-        return _json(
-            {"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"}
-        )
+    if not authorized and not tokens.allow(request.headers.get("authorization")):
+        return _unauthorized(service, endpoint)
+    if endpoint != "reload" and not service.leading:
+        service.metrics.rejected.labels(endpoint, "503").inc()
+        _, why = service.ready()
+        return _json({"error": f"this replica does not act ({why}); send again"}, 503, RETRY)
     try:
         return await _body(request, service.max_body)
     except _TooLarge:
         service.metrics.rejected.labels(endpoint, "413").inc()
         return _json({"error": f"request body over the limit of {service.max_body} bytes"}, 413)
+
+
+def _unauthorized(service: Service, endpoint: str) -> Response:
+    service.metrics.rejected.labels(endpoint, "401").inc()
+    return _json({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
 
 
 def _invalid(service: Service, endpoint: str, exc: PayloadInvalid) -> Response:
@@ -101,7 +115,7 @@ def _unavailable(service: Service, endpoint: str, detail: str, body: dict[str, A
     return _json(
         {"error": f"cluster unavailable: {detail}; send again later", **body},
         503,
-        {"Retry-After": "5"},
+        RETRY,
     )
 
 
@@ -127,13 +141,20 @@ async def _alerts(request: Request) -> Response:
 
 async def _heartbeats(request: Request) -> Response:
     service = _service(request)
-    body = await _guarded(request, "heartbeats", heartbeat=True)
+    identity = await _pod_identity(request, service)
+    if isinstance(identity, Response):
+        return identity
+    body = await _guarded(request, "heartbeats", heartbeat=True, authorized=identity is not None)
     if isinstance(body, Response):
         return body
     try:
         beats = parse_heartbeats(body)
     except PayloadInvalid as exc:
         return _invalid(service, "heartbeats", exc)
+    if identity is not None:
+        refused = _not_own(service, identity, beats, batch=body.lstrip().startswith(b"["))
+        if refused is not None:
+            return refused
     results, outcome = await service.pipeline.heartbeats(beats, service.clock())
     answer: dict[str, Any] = {
         "results": [
@@ -146,6 +167,45 @@ async def _heartbeats(request: Request) -> Response:
     if outcome.unavailable:
         return _unavailable(service, "heartbeats", outcome.unavailable, answer)
     return _json(answer)
+
+
+async def _pod_identity(request: Request, service: Service) -> PodIdentity | Response | None:
+    """With pod-bound tokens on: the pod a token that is not a shared one belongs to.
+
+    None means "no pod identity": the shared tokens decide (in _guarded).
+    """
+    authorization = request.headers.get("authorization")
+    if service.pod_tokens is None or service.heartbeat_tokens.allow(authorization):
+        return None
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized(service, "heartbeats")
+    try:
+        identity = await service.pod_tokens.review(token.strip())
+    except ClusterUnavailable as exc:
+        return _unavailable(service, "heartbeats", str(exc), {})
+    return identity or _unauthorized(service, "heartbeats")
+
+
+def _not_own(
+    service: Service, identity: PodIdentity, beats: list[Beat], *, batch: bool
+) -> Response | None:
+    """403 when a pod-bound token speaks for another pod (or an earlier pod of its name)."""
+    for i, beat in enumerate(beats):
+        field = f"[{i}].pod" if batch else "pod"
+        if beat.key != identity.key:
+            problem = (
+                f"this token belongs to pod {identity.key}; "
+                f"it cannot send heartbeats for {beat.key}"
+            )
+        else:
+            pod = service.pipeline.cluster.snapshot().pods.get(beat.key)
+            if pod is None or not pod.uid or pod.uid == identity.uid:
+                continue
+            problem = f"this token belongs to an earlier pod named {identity.key} (uid differs)"
+        service.metrics.rejected.labels("heartbeats", "403").inc()
+        return _json({"error": problem, "field": field}, 403)
+    return None
 
 
 async def _decisions(request: Request) -> Response:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MISS_AFTER = 3
 RETRY_AFTER = 1.0
+CONFLICT_TRIES = 3
 FULL_SYNC = 10.0
 """Seconds between full comparisons of the pods with the expected heartbeats.
 
@@ -81,6 +82,14 @@ class Pipeline:
         self.tracker.refresh = _refresh(runbook)
         self._expected.clear()
         self._synced_size = -1
+
+    def take_over(self, now: Instant) -> None:
+        """This replica starts to act (a new leader): silence counts from now, and
+        evictions the last leader could not finish are adopted."""
+        self.tracker = DeadlineTracker(started_at=now, refresh=_refresh(self.runbook))
+        self._expected.clear()
+        self._synced_size = -1
+        self.applier.adopt_evictions(self.cluster.snapshot(), now)
 
     def reading(self) -> Reading:
         return Reading(
@@ -130,7 +139,7 @@ class Pipeline:
         now = self.clock()
         async with self._lock:
             await self._apply_and_log(tick(self.runbook, self.cluster.snapshot(), now))
-            await self.applier.retry_evictions()
+            await self.applier.retry_evictions(now)
         signals = self._missed(now)
         if not signals:
             return
@@ -163,15 +172,22 @@ class Pipeline:
         entries: list[dict[str, Any]] = []
         async with self._lock:
             runbook = self.runbook
-            observed = observe(runbook, self.cluster.snapshot(), signals, now)
-            if observed.changes_state:
+            for _ in range(CONFLICT_TRIES):
+                observed = observe(runbook, self.cluster.snapshot(), signals, now)
+                if not observed.changes_state:
+                    break
                 applied = await self.applier.apply(runbook, observed)
-                if applied.unavailable:
-                    self.metrics.cluster_unavailable.inc()
-                    return BatchResult(entries, applied.unavailable)
+                if not applied.conflict:
+                    break
+            if observed.changes_state and applied.unavailable:
+                self.metrics.cluster_unavailable.inc()
+                return BatchResult(entries, applied.unavailable)
             for signal in signals:
-                plan = decide(runbook, self.cluster.snapshot(), signal, now)
-                entry, applied = await self._apply_and_log(plan)
+                for _ in range(CONFLICT_TRIES):  # a 409: decide again on the fresh pod
+                    plan = decide(runbook, self.cluster.snapshot(), signal, now)
+                    entry, applied = await self._apply_and_log(plan)
+                    if not applied.conflict:
+                        break
                 entries.append(entry)
                 if applied.unavailable:
                     return BatchResult(entries, applied.unavailable)

@@ -15,22 +15,24 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from receiver.cluster import Cluster
+from receiver.cluster import Cluster, PodTokenReview
 from receiver.model import Instant
-from receiver.report.metrics import Metrics, StateCollector
+from receiver.report.metrics import Metrics, Reading, StateCollector
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.service.auth import Tokens
 from receiver.service.pipeline import Pipeline
+from receiver.service.replica import Replica, Standalone
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+REPLICA_RESTART = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +44,7 @@ class Options:
     tick_interval: float = 1.0
     watch_interval: float = 5.0
     handle_sighup: bool = True
+    dry_run: bool = False  # force settings.dryRun whatever the runbook says
 
 
 class Service:
@@ -53,8 +56,12 @@ class Service:
         cluster: Cluster,
         registry: CollectorRegistry,
         clock: Callable[[], Instant] = time.time,
+        replica: Replica | None = None,
+        pod_tokens: PodTokenReview | None = None,
     ) -> None:
         self.options = options
+        self.replica: Replica = replica or Standalone()
+        self.pod_tokens = pod_tokens
         self.tokens = options.tokens
         self.heartbeat_tokens = options.heartbeat_tokens
         self.max_body = options.max_body
@@ -63,7 +70,7 @@ class Service:
         self.pipeline = Pipeline(
             runbook=runbook, cluster=cluster, metrics=self.metrics, clock=clock
         )
-        registry.register(StateCollector(self.pipeline.reading))
+        registry.register(StateCollector(self.reading))
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(clock())
         self._file = _fingerprint(options.runbook_path)
@@ -74,13 +81,14 @@ class Service:
         path = self.options.runbook_path
         self._file = _fingerprint(path)
         try:
-            runbook = load_file(path)
+            runbook = load_runbook(path, dry_run=self.options.dry_run)
         except RunbookInvalid as exc:
             problems = [str(p) for p in exc.problems]
         except OSError as exc:
             problems = [f"{path}: cannot read: {exc.strerror or exc}"]
         else:
             self.pipeline.reload(runbook)
+            self.replica.follow(runbook.settings.namespaces)
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(self.clock())
             log.info("runbook reloaded", extra={"trigger": trigger, "runbook": str(path)})
@@ -93,12 +101,20 @@ class Service:
         return problems
 
     def ready(self) -> tuple[bool, str]:
-        return True, "in-memory cluster; this replica acts"
+        return self.replica.ready()
+
+    @property
+    def leading(self) -> bool:
+        return self.replica.leading
+
+    def reading(self) -> Reading:
+        return replace(self.pipeline.reading(), leader=self.replica.leading)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         self._tasks = [
-            asyncio.create_task(self._every(self.options.tick_interval, self.pipeline.tick)),
+            asyncio.create_task(self._replica()),
+            asyncio.create_task(self._every(self.options.tick_interval, self._tick)),
             asyncio.create_task(self._every(self.options.watch_interval, self._watch)),
         ]
         if self.options.handle_sighup:
@@ -113,6 +129,24 @@ class Service:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.pipeline.notifications.drain()
 
+    async def _replica(self) -> None:
+        while True:
+            try:
+                await self.replica.run(self._took_over)
+                return
+            except Exception:  # e.g. the API server unreachable at start: try again
+                log.exception("replica failed; starting it again in %ss", REPLICA_RESTART)
+                await asyncio.sleep(REPLICA_RESTART)
+
+    async def _took_over(self) -> None:
+        """This replica leads from now: silence is counted from now, not from before."""
+        self.pipeline.take_over(self.clock())
+        log.info("this replica now acts", extra={"runbook": str(self.options.runbook_path)})
+
+    async def _tick(self) -> None:
+        if self.replica.leading:
+            await self.pipeline.tick()
+
     async def _watch(self) -> None:
         if _fingerprint(self.options.runbook_path) != self._file:
             self.reload("file change")
@@ -124,6 +158,14 @@ class Service:
                 await work()
             except Exception:  # the loop must outlive any one failure; the log says what
                 log.exception("background work failed", extra={"work": work.__name__})
+
+
+def load_runbook(path: Path, *, dry_run: bool = False) -> Runbook:
+    """The runbook in `path`; with `dry_run`, in dry-run whatever its settings say."""
+    runbook = load_file(path)
+    if dry_run and not runbook.settings.dry_run:
+        runbook = replace(runbook, settings=replace(runbook.settings, dry_run=True))
+    return runbook
 
 
 def _fingerprint(path: Path) -> str:

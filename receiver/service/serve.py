@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from receiver.cluster import Cluster, MemoryCluster
+from receiver.cluster import Cluster, MemoryCluster, PodTokenReview
 from receiver.model import Instant, Workload
 from receiver.runbook import Runbook
 from receiver.scenario.spec import FleetSpec
 from receiver.service.app import create_app
+from receiver.service.replica import Replica
 from receiver.service.runtime import Options, Service
 
 GRACEFUL_SHUTDOWN = 10
@@ -50,6 +51,8 @@ def build(
     *,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], Instant] = time.time,
+    replica: Replica | None = None,
+    pod_tokens: PodTokenReview | None = None,
 ) -> Service:
     return Service(
         options,
@@ -57,6 +60,8 @@ def build(
         cluster=cluster,
         registry=registry or CollectorRegistry(),
         clock=clock,
+        replica=replica,
+        pod_tokens=pod_tokens,
     )
 
 

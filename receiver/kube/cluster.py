@@ -1,0 +1,372 @@
+"""The Kubernetes cluster: the Cluster interface on the official client.
+
+Reads come from the informer's pod cache and the state ConfigMap, both
+held in memory; writes go to the API server and, once it accepts them,
+into the cache (read your own writes).
+
+- A pod is written in one strategic-merge PATCH (traffic label and
+  lifecycle annotations together) carrying the resourceVersion the decision
+  saw as a precondition; a 409 refreshes the pod and raises Conflict, so
+  the caller decides again.
+- A restart is an eviction (policy/v1) with the pod's uid as precondition;
+  429 means a PodDisruptionBudget refuses it (EvictionRefused). With
+  `evict_fallback_after`, a pod refused that long is deleted instead.
+- A rollout restart patches the pod template's
+  `kubectl.kubernetes.io/restartedAt` annotation, as `kubectl rollout
+  restart` does.
+- Supervisor budgets, workload lifecycles and recent actions live in one
+  ConfigMap in the receiver's namespace, replaced with a resourceVersion
+  precondition; on a conflict the receiver re-reads it and applies its
+  change on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from receiver.cluster import (
+    ClusterUnavailable,
+    Conflict,
+    Event,
+    EvictionRefused,
+    PodPatch,
+    StateUpdate,
+)
+from receiver.cluster.codec import StateCorrupt, decode_state, encode_lifecycle, encode_state
+from receiver.kube.api import ONE_TRY, Api, status_message
+from receiver.kube.informer import PodCache, PodInformer
+from receiver.kube.pods import Owners, format_time, to_pod
+from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "remediation-receiver"
+STRATEGIC = "application/strategic-merge-patch+json"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+STATE_WRITES = 3  # tries of a state write against concurrent writers
+MAX_MESSAGE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectName:
+    namespace: str
+    name: str
+
+
+class KubernetesCluster:
+    def __init__(
+        self,
+        api: Api,
+        *,
+        state: ObjectName,
+        identity: str,
+        evict_fallback_after: float | None = None,
+        clock: Callable[[], Instant] = time.time,
+    ) -> None:
+        self.api = api
+        self._state = state
+        self._identity = identity
+        self._fallback = evict_fallback_after
+        self._clock = clock
+        self._cache = PodCache()
+        self._informer = PodInformer(api, self._cache, Owners(self._read_replicaset))
+        self._workloads: dict[Workload, Lifecycle] = {}
+        self._supervisors: dict[str, SupervisorState] = {}
+        self._recent: tuple[Instant, ...] = ()
+        self._state_version: str | None = None
+        self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
+
+    # -- running ------------------------------------------------------------
+
+    async def start(self, namespaces: Collection[str]) -> None:
+        """Start watching pods and read the state object."""
+        self._informer.start(asyncio.get_running_loop(), namespaces)
+        await self.load_state()
+
+    def watch(self, namespaces: Collection[str]) -> None:
+        """Follow a runbook reload that changed `settings.namespaces`."""
+        self._informer.watch(namespaces)
+
+    def stop(self) -> None:
+        self._informer.stop()
+
+    @property
+    def synced(self) -> bool:
+        return self._informer.synced
+
+    def describe(self) -> str:
+        return self._informer.describe()
+
+    async def load_state(self) -> None:
+        """Read the state object (again: a new leader takes over what the last one wrote)."""
+        try:
+            raw = await self.api.call(
+                "get", self.api.core.read_namespaced_config_map, *self._state_ref()
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise ClusterUnavailable(_failed("get", self._state, exc)) from exc
+            self._workloads, self._supervisors, self._recent = {}, {}, ()
+            self._state_version = None
+            return
+        self._state_version = str(raw["metadata"]["resourceVersion"])
+        try:
+            self._workloads, self._supervisors, self._recent = decode_state(raw.get("data") or {})
+        except StateCorrupt as exc:
+            log.error("%s; starting from empty budgets (the next write replaces it)", exc)
+            self._workloads, self._supervisors, self._recent = {}, {}, ()
+
+    # -- Cluster protocol ---------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """A live read-only view; valid until the caller next awaits."""
+        return Snapshot(
+            pods=MappingProxyType(self._cache.pods),
+            workloads=MappingProxyType(self._workloads),
+            supervisors=MappingProxyType(self._supervisors),
+            recent_actions=self._recent,
+            owners=MappingProxyType(self._cache.owners),
+        )
+
+    async def patch_pod(self, patch: PodPatch) -> None:
+        key = patch.key
+        pod = self._cache.pods.get(key)
+        if pod is None:
+            raise LookupError(f"pod {key} not found")
+        metadata: dict[str, Any] = {"resourceVersion": self._cache.versions[key]}
+        if patch.traffic is not None:
+            metadata["labels"] = {patch.traffic_label: str(patch.traffic)}
+        if patch.lifecycle is not None:
+            metadata["annotations"] = encode_lifecycle(patch.lifecycle)
+        try:
+            raw = await self.api.call(
+                "patch",
+                self.api.core.patch_namespaced_pod,
+                key.name,
+                key.namespace,
+                {"metadata": metadata},
+                _content_type=STRATEGIC,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                self._cache.remove(key, pod.uid)
+                raise LookupError(f"pod {key} not found") from exc
+            if exc.status == 409:
+                await self.refresh(key)
+                raise Conflict(f"pod {key} changed since it was read; deciding again") from exc
+            raise ClusterUnavailable(_failed("patch", key, exc)) from exc
+        self._cache.put(to_pod(raw, pod.owner), str(raw["metadata"]["resourceVersion"]))
+
+    async def evict(self, key: PodKey) -> None:
+        pod = self._cache.pods.get(key)
+        if pod is None:
+            raise LookupError(f"pod {key} not found")
+        if pod.terminating:
+            return
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": key.name, "namespace": key.namespace},
+            "deleteOptions": {"preconditions": {"uid": pod.uid}},
+        }
+        try:
+            await self.api.call(
+                "create",
+                self.api.core.create_namespaced_pod_eviction,
+                key.name,
+                key.namespace,
+                body,
+                retry_429=False,
+            )
+        except ApiException as exc:
+            if exc.status == 429:
+                await self._refused_eviction(key, pod.uid, status_message(exc))
+                return
+            if exc.status in (404, 409):  # gone, or the name is another pod's now
+                self._cache.remove(key, pod.uid)
+                raise LookupError(f"pod {key} not found") from exc
+            raise ClusterUnavailable(_failed("evict", key, exc)) from exc
+        self._terminating(key, pod.uid)
+
+    async def rollout_restart(self, workload: Workload, now: Instant) -> None:
+        apps = self.api.apps
+        methods = {
+            "Deployment": apps.patch_namespaced_deployment,
+            "StatefulSet": apps.patch_namespaced_stateful_set,
+            "DaemonSet": apps.patch_namespaced_daemon_set,
+        }
+        method = methods.get(workload.kind)
+        if method is None:
+            raise LookupError(
+                f"{workload}: rollout restart works on Deployments, StatefulSets and DaemonSets"
+            )
+        body = {
+            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(now)}}}}
+        }
+        try:
+            await self.api.call(
+                "patch", method, workload.name, workload.namespace, body, _content_type=STRATEGIC
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise LookupError(f"{workload} not found") from exc
+            raise ClusterUnavailable(_failed("patch", workload, exc)) from exc
+
+    async def save_state(self, update: StateUpdate) -> None:
+        for _ in range(STATE_WRITES):
+            workloads = {**self._workloads, **update.workloads}
+            supervisors = {**self._supervisors, **update.supervisors}
+            recent = self._recent if update.recent_actions is None else update.recent_actions
+            body = self._state_object(encode_state(workloads, supervisors, recent))
+            try:
+                raw = await self._write_state(body)
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    raise ClusterUnavailable(_failed("update", self._state, exc)) from exc
+                log.info("state object changed meanwhile (HTTP %s); merging again", exc.status)
+                await self.load_state()
+                continue
+            self._workloads, self._supervisors, self._recent = workloads, supervisors, recent
+            self._state_version = str(raw["metadata"]["resourceVersion"])
+            return
+        raise ClusterUnavailable(f"state object {self._state_name()} kept changing under us")
+
+    async def record_event(self, event: Event) -> None:
+        involved: dict[str, str]
+        if event.pod is not None:
+            pod = self._cache.pods.get(event.pod)
+            involved = {"apiVersion": "v1", "kind": "Pod", "name": event.pod.name}
+            involved.update({"namespace": event.pod.namespace, "uid": pod.uid if pod else ""})
+        elif event.workload is not None:
+            w = event.workload
+            involved = {"apiVersion": "apps/v1", "kind": w.kind, "name": w.name}
+            involved["namespace"] = w.namespace
+        else:
+            return
+        at = format_time(event.at)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{involved['name']}.{time.time_ns():x}",
+                "namespace": involved["namespace"],
+            },
+            "involvedObject": involved,
+            "reason": event.reason,
+            "message": event.message[:MAX_MESSAGE],
+            "type": str(event.type),
+            "firstTimestamp": at,
+            "lastTimestamp": at,
+            "count": 1,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self._identity,
+        }
+        await self.api.call(
+            "create",
+            self.api.core.create_namespaced_event,
+            involved["namespace"],
+            body,
+            retry=ONE_TRY,
+        )
+
+    # -- internals ----------------------------------------------------------
+
+    async def refresh(self, key: PodKey) -> None:
+        """Read one pod again (after a conflict), into the cache."""
+        known = self._cache.pods.get(key)
+        try:
+            raw = await self.api.call(
+                "get", self.api.core.read_namespaced_pod, key.name, key.namespace
+            )
+        except ApiException as exc:
+            if exc.status == 404 and known is not None:
+                self._cache.remove(key, known.uid)
+            return
+        owner = known.owner if known is not None else None
+        self._cache.put(to_pod(raw, owner), str(raw["metadata"]["resourceVersion"]))
+
+    async def _refused_eviction(self, key: PodKey, uid: str, message: str) -> None:
+        now = self._clock()
+        first = self._refused.setdefault(uid, now)
+        if self._fallback is None or now - first < self._fallback:
+            raise EvictionRefused(message)
+        log.warning(
+            "pod %s: eviction refused for %.0fs (%s); deleting it (fallback)",
+            key,
+            now - first,
+            message,
+        )
+        body = {"preconditions": {"uid": uid}}
+        try:
+            await self.api.call(
+                "delete", self.api.core.delete_namespaced_pod, key.name, key.namespace, body=body
+            )
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                self._cache.remove(key, uid)
+                raise LookupError(f"pod {key} not found") from exc
+            raise ClusterUnavailable(_failed("delete", key, exc)) from exc
+        self._terminating(key, uid)
+
+    def _terminating(self, key: PodKey, uid: str) -> None:
+        self._refused.pop(uid, None)
+        pod = self._cache.pods.get(key)
+        if pod is not None and pod.uid == uid:
+            version = self._cache.versions[key]
+            self._cache.put(replace(pod, terminating=True, ready=False), version)
+
+    def _read_replicaset(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        try:
+            return dict(
+                self.api.request(
+                    "get",
+                    self.api.apps.read_namespaced_replica_set,
+                    name,
+                    namespace,
+                    _request_timeout=self.api.timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def _write_state(self, body: dict[str, Any]) -> dict[str, Any]:
+        core = self.api.core
+        if self._state_version is None:
+            return await self.api.call(
+                "create", core.create_namespaced_config_map, self._state.namespace, body
+            )
+        return await self.api.call(
+            "update", core.replace_namespaced_config_map, *self._state_ref(), body
+        )
+
+    def _state_object(self, data: dict[str, str]) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "name": self._state.name,
+            "namespace": self._state.namespace,
+            "labels": {"app.kubernetes.io/managed-by": COMPONENT},
+        }
+        if self._state_version is not None:
+            metadata["resourceVersion"] = self._state_version
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+
+    def _state_ref(self) -> tuple[str, str]:
+        return self._state.name, self._state.namespace
+
+    def _state_name(self) -> str:
+        return f"configmap {self._state.namespace}/{self._state.name}"
+
+
+def _failed(verb: str, subject: object, exc: ApiException) -> str:
+    hint = " (check the receiver's RBAC)" if exc.status == 403 else ""
+    return f"{verb} {subject}: HTTP {exc.status} {status_message(exc)}{hint}"

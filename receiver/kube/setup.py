@@ -1,0 +1,56 @@
+"""Put the adapter together from the command line's choices."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from receiver.kube.api import Api
+from receiver.kube.cluster import KubernetesCluster, ObjectName
+from receiver.kube.connect import api_client, own_identity, own_namespace
+from receiver.kube.lease import LeaderElector
+from receiver.kube.replica import KubernetesReplica
+from receiver.kube.tokens import PodTokens
+
+DEFAULT_NAME = "remediation-receiver"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KubeOptions:
+    kubeconfig: Path | None = None  # None: the in-cluster service account
+    namespace: str | None = None  # the receiver's own: Lease and state ConfigMap
+    identity: str | None = None
+    lease_name: str = DEFAULT_NAME
+    state_name: str = f"{DEFAULT_NAME}-state"
+    leader_election: bool = True
+    heartbeat_audience: str | None = None
+    evict_fallback_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    api: Api
+    cluster: KubernetesCluster
+    replica: KubernetesReplica
+    pod_tokens: PodTokens | None
+
+
+def connect(options: KubeOptions, namespaces: Collection[str], api: Api | None = None) -> Adapter:
+    """The adapter for `namespaces` (the runbook's); nothing is contacted until it runs."""
+    api = api or Api(api_client(options.kubeconfig))
+    namespace = own_namespace(options.namespace)
+    identity = own_identity(options.identity)
+    cluster = KubernetesCluster(
+        api,
+        state=ObjectName(namespace, options.state_name),
+        identity=identity,
+        evict_fallback_after=options.evict_fallback_after,
+    )
+    elector = (
+        LeaderElector(api, lease=ObjectName(namespace, options.lease_name), identity=identity)
+        if options.leader_election
+        else None
+    )
+    tokens = PodTokens(api, options.heartbeat_audience) if options.heartbeat_audience else None
+    return Adapter(api, cluster, KubernetesReplica(cluster, elector, namespaces), tokens)
