@@ -1,0 +1,214 @@
+"""The adapter's pure pieces: pod JSON to the model, owners, the cache, back-off, token reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from receiver.cluster.codec import encode_lifecycle
+from receiver.kube.api import RetryPolicy
+from receiver.kube.informer import ALL, PodCache, newer
+from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.tokens import identity_of
+from receiver.model import Lifecycle, Pod, PodKey, PodState, Workload
+
+T0 = "2026-11-21T10:00:00Z"
+
+
+def raw_pod(
+    name: str = "cart-1",
+    *,
+    ready: bool = True,
+    phase: str = "Running",
+    owner: tuple[str, str] | None = ("ReplicaSet", "cart-7f9c"),
+    **metadata: Any,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": "shop",
+        "uid": f"uid-{name}",
+        "resourceVersion": "7",
+        "labels": {"app": "cart", "pod-template-hash": "7f9c"},
+        **metadata,
+    }
+    if owner:
+        meta["ownerReferences"] = [
+            {"kind": owner[0], "name": owner[1], "uid": "rs-uid", "controller": True}
+        ]
+    return {
+        "metadata": meta,
+        "status": {
+            "phase": phase,
+            "startTime": T0,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [
+                {"state": {"running": {"startedAt": "2026-11-21T10:00:05Z"}}},
+                {"state": {"running": {"startedAt": "2026-11-21T10:00:09Z"}}},
+            ],
+        },
+    }
+
+
+def test_a_running_ready_pod_reads_with_its_lifecycle() -> None:
+    lifecycle = Lifecycle(state=PodState.DRAINED, rule="errors", attempts=1, until=99.0)
+    pod = to_pod(raw_pod(annotations=encode_lifecycle(lifecycle)), Workload("shop", "D", "cart"))
+    assert pod.key == PodKey("shop", "cart-1")
+    assert (pod.ready, pod.terminating, pod.uid) == (True, False, "uid-cart-1")
+    assert pod.started_at == parse_time("2026-11-21T10:00:09Z")  # the last container
+    assert pod.lifecycle == lifecycle
+
+
+def test_pending_terminating_and_finished_pods() -> None:
+    assert to_pod(raw_pod(phase="Pending", ready=False), None).started_at is None
+    deleting = to_pod(raw_pod(deletionTimestamp=T0), None)
+    assert deleting.terminating
+    assert to_pod(raw_pod(phase="Succeeded"), None).terminating
+
+
+def test_a_mangled_lifecycle_annotation_reads_as_fresh() -> None:
+    pod = to_pod(raw_pod(annotations={"remediation/lifecycle": "{not json"}), None)
+    assert pod.lifecycle == Lifecycle()
+
+
+def test_times_round_trip_in_the_api_format() -> None:
+    at = parse_time(T0)
+    assert at is not None
+    assert format_time(at) == T0
+    assert parse_time("yesterday") is None
+    assert parse_time(None) is None
+
+
+class Reader:
+    def __init__(self, replicasets: Mapping[str, dict[str, Any] | None]) -> None:
+        self.replicasets = replicasets
+        self.calls: list[str] = []
+
+    def __call__(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(name)
+        found = self.replicasets[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def test_a_replicaset_is_followed_to_its_deployment_once() -> None:
+    reader = Reader(
+        {"cart-7f9c": {"metadata": {"ownerReferences": [{"kind": "Deployment", "name": "cart"}]}}}
+    )
+    owners = Owners(reader)
+    metadata = raw_pod()["metadata"]
+    assert owners.workload("shop", metadata) == Workload("shop", "Deployment", "cart")
+    assert owners.workload("shop", metadata) == Workload("shop", "Deployment", "cart")
+    assert reader.calls == ["cart-7f9c"]
+
+
+def test_owners_of_other_controllers_and_orphans() -> None:
+    owners = Owners(Reader({"lonely": None}))
+    sts = raw_pod("db-0", owner=("StatefulSet", "db"))["metadata"]
+    assert owners.workload("shop", sts) == Workload("shop", "StatefulSet", "db")
+    assert owners.workload("shop", raw_pod(owner=None)["metadata"]) is None
+    bare_rs = raw_pod(owner=("ReplicaSet", "lonely"))["metadata"]
+    assert owners.workload("shop", bare_rs) == Workload("shop", "ReplicaSet", "lonely")
+
+
+def test_a_failed_replicaset_read_guesses_from_the_template_hash_without_caching() -> None:
+    reader = Reader({"cart-7f9c": RuntimeError("503")})  # type: ignore[dict-item]
+    owners = Owners(reader)
+    metadata = raw_pod()["metadata"]
+    assert owners.workload("shop", metadata) == Workload("shop", "Deployment", "cart")
+    owners.workload("shop", metadata)
+    assert len(reader.calls) == 2
+    assert len(owners) == 0
+
+
+def pod(name: str, owner: Workload | None = None, uid: str = "") -> Pod:
+    return Pod(namespace="shop", name=name, owner=owner, uid=uid or f"uid-{name}")
+
+
+def test_the_cache_keeps_the_newest_version_and_the_owner_index() -> None:
+    cart = Workload("shop", "Deployment", "cart")
+    cache = PodCache()
+    cache.put(pod("a", cart), "10")
+    cache.put(pod("a", None), "9")  # an older watch event after our own write
+    assert cache.pods[PodKey("shop", "a")].owner == cart
+    assert cache.owners == {cart: {PodKey("shop", "a")}}
+    cache.remove(PodKey("shop", "a"), "uid-a", "8")  # older than what we hold
+    assert PodKey("shop", "a") in cache.pods
+    cache.remove(PodKey("shop", "a"), "other-uid")  # a StatefulSet successor's name
+    assert PodKey("shop", "a") in cache.pods
+    cache.remove(PodKey("shop", "a"), "uid-a", "11")
+    assert cache.pods == {}
+    assert cache.owners == {}
+
+
+def test_a_relist_drops_the_pods_of_its_scope_that_are_gone() -> None:
+    cache = PodCache()
+    cache.put(pod("a"), "1")
+    cache.put(pod("b"), "1")
+    cache.put(Pod(namespace="other", name="c", uid="c"), "1")
+    cache.replace("shop", [(pod("b"), "5")])
+    assert sorted(str(k) for k in cache.pods) == ["other/c", "shop/b"]
+    cache.replace(ALL, [])
+    assert cache.pods == {}
+
+
+def test_resource_versions_compare_as_numbers_when_they_are() -> None:
+    assert newer("10", "9")
+    assert not newer("9", "10")
+    assert newer("10", None)
+    assert newer("opaque", "10")  # not a number: trust the newest event
+
+
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"), [(1, 0.1, 0.2), (2, 0.2, 0.4), (3, 0.4, 0.8), (9, 1.0, 2.0)]
+)
+def test_back_off_doubles_with_jitter_up_to_the_cap(attempt: int, low: float, high: float) -> None:
+    policy = RetryPolicy()
+    assert policy.delay(attempt, None, lambda: 0.0) == pytest.approx(low)
+    assert policy.delay(attempt, None, lambda: 1.0) == pytest.approx(high)
+
+
+def test_retry_after_is_honoured_within_the_cap() -> None:
+    policy = RetryPolicy()
+    assert policy.delay(1, 1.5, lambda: 0.0) == 1.5
+    assert policy.delay(1, 60.0, lambda: 0.0) == policy.cap
+
+
+def review(**status: Any) -> dict[str, Any]:
+    return {
+        "authenticated": True,
+        "audiences": ["remediation"],
+        "user": {
+            "username": "system:serviceaccount:shop:cart",
+            "extra": {
+                "authentication.kubernetes.io/pod-name": ["cart-1"],
+                "authentication.kubernetes.io/pod-uid": ["uid-1"],
+            },
+        },
+        **status,
+    }
+
+
+def test_a_pod_bound_token_review_names_the_pod() -> None:
+    identity = identity_of(review(), "remediation")
+    assert identity is not None
+    assert (identity.key, identity.uid) == (PodKey("shop", "cart-1"), "uid-1")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"authenticated": False},
+        {"audiences": ["someone-else"]},
+        {"audiences": None},
+        {"user": {"username": "alice", "extra": {}}},  # a person, not a pod
+        {"user": {"username": "system:serviceaccount:shop:cart", "extra": {}}},  # not pod-bound
+        {"user": "nonsense"},
+    ],
+)
+def test_anything_but_a_pod_bound_token_for_our_audience_is_no_identity(
+    status: dict[str, Any],
+) -> None:
+    assert identity_of(review(**status), "remediation") is None
