@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint check-rules system-deps bench clean
+.PHONY: test demo lint check-rules check-alerts system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,13 @@ check-rules: $(STAMP)
 	$(BIN)/receiver check rules/
 	$(BIN)/receiver test rules/
 
-# Real peers the end-to-end tests run against, from Debian: Alertmanager.
+# Real peers from Debian: Alertmanager (the end-to-end tests run against it)
+# and prometheus (its promtool checks and tests alerts/).
 # As root (CI) they are installed; otherwise the message says how.
-SYSTEM_PACKAGES := prometheus-alertmanager
+SYSTEM_PACKAGES := prometheus-alertmanager prometheus
 
 system-deps:
-	@command -v prometheus-alertmanager >/dev/null || { \
+	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
@@ -37,7 +38,12 @@ system-deps:
 	      "sudo apt-get install $(SYSTEM_PACKAGES), then make test again"; exit 1; \
 	  fi; }
 
-test: lint check-rules system-deps
+# Prometheus rules in alerts/: valid (lint warnings fail), and their unit tests.
+check-alerts: system-deps
+	promtool check rules --lint-fatal alerts/*.yaml
+	promtool test rules alerts/tests/*.yaml
+
+test: lint check-rules check-alerts system-deps
 	$(BIN)/pytest
 
 bench: $(STAMP)

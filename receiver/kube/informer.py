@@ -15,13 +15,14 @@ an older resourceVersion never replaces a newer one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -159,13 +160,13 @@ class _Watcher(threading.Thread):
         self._response: Any = None
 
     def stop(self) -> None:
+        """Stop at once: shut the watch's socket down under the reading thread."""
         self._stopped.set()
-        response = self._response
-        if response is not None:
-            try:
-                response.close()
-            except Exception:  # closing from another thread may race the reader; it stops anyway
-                log.debug("closing the %s watch", self.scope, exc_info=True)
+        connection = getattr(self._response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
         failures = 0
@@ -182,7 +183,9 @@ class _Watcher(threading.Thread):
                     continue
                 failures += 1
                 self._pause(failures, f"HTTP {exc.status} {exc.reason}")
-            except (urllib3.exceptions.HTTPError, OSError, ValueError, KeyError) as exc:
+            except Exception as exc:  # a dropped connection, a bad event, a stop mid-read
+                if self._stopped.is_set():
+                    return
                 failures += 1
                 self._pause(failures, f"{type(exc).__name__}: {exc}")
 
