@@ -122,8 +122,9 @@ def test_eviction_goes_through_the_budget(fake: FakeKubeApi, driver: Driver) -> 
     assert driver.cluster.snapshot().pods[PodKey("shop", "cart-1")].terminating
     evictions = fake.requests.matching("POST", r"/pods/cart-1/eviction$")
     assert [e.status for e in evictions] == [429, 201]  # a 429 is an answer, not retried
-    body_uid = fake.cluster.pod("shop", "cart-1")
-    assert body_uid is not None and body_uid["metadata"].get("deletionTimestamp")
+    evicted = fake.cluster.pod("shop", "cart-1")
+    assert evicted is not None
+    assert evicted["metadata"].get("deletionTimestamp")
 
 
 def test_an_eviction_refused_long_enough_falls_back_to_delete_when_asked(
