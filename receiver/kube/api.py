@@ -107,7 +107,7 @@ class Api:
             wait = policy.delay(attempt, retry_after, self._rng)
             if attempt >= policy.attempts or loop.time() + wait - started > policy.budget:
                 raise ClusterUnavailable(
-                    f"Kubernetes API {verb} failed {attempt} time(s): {problem}"
+                    f"Kubernetes API {verb} ({_name(method)}) failed {attempt} time(s): {problem}"
                 )
             log.info("kubernetes %s failed (%s); retrying in %.2fs", verb, problem, wait)
             await asyncio.sleep(wait)
@@ -139,6 +139,16 @@ def status_message(exc: ApiException) -> str:
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])
     return str(exc.reason or "")
+
+
+def _name(method: Callable[..., Any]) -> str:
+    """create_token_review -> token review: what a 503 says it could not reach."""
+    words = getattr(method, "__name__", "call").split("_")
+    return " ".join(
+        w
+        for w in words
+        if w not in ("create", "read", "replace", "patch", "delete", "list", "namespaced")
+    )
 
 
 def _describe(exc: ApiException) -> str:
