@@ -6,12 +6,13 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from kubernetes.config import ConfigException
 
 from receiver import demo
 from receiver.agent import sidecar
-from receiver.kube.setup import KubeOptions, connect
+from receiver.kube.setup import Adapter, KubeOptions, connect
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.scenario import is_test_file, report, run_file
@@ -160,25 +161,38 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) -> Service:
-    adapter = connect(
-        KubeOptions(
-            kubeconfig=args.kubeconfig,
-            namespace=args.namespace,
-            identity=args.identity,
-            lease_name=args.lease_name,
-            state_name=args.state_name,
-            leader_election=not args.no_leader_election,
-            heartbeat_audience=args.heartbeat_audience,
-            evict_fallback_after=args.evict_fallback_after if args.evict_fallback_delete else None,
+    return kubernetes_service(
+        options,
+        runbook,
+        connect(
+            KubeOptions(
+                kubeconfig=args.kubeconfig,
+                namespace=args.namespace,
+                identity=args.identity,
+                lease_name=args.lease_name,
+                state_name=args.state_name,
+                leader_election=not args.no_leader_election,
+                heartbeat_audience=args.heartbeat_audience,
+                evict_fallback_after=args.evict_fallback_after
+                if args.evict_fallback_delete
+                else None,
+            ),
+            runbook.settings.namespaces,
         ),
-        runbook.settings.namespaces,
     )
+
+
+def kubernetes_service(
+    options: Options, runbook: Runbook, adapter: Adapter, **build_options: Any
+) -> Service:
+    """The service on the Kubernetes adapter, its API requests counted in its metrics."""
     service = build(
         options,
         runbook,
         adapter.cluster,
         replica=adapter.replica,
         pod_tokens=adapter.pod_tokens,
+        **build_options,
     )
     requests = service.metrics.kubernetes_requests
     adapter.api.on_request = lambda verb, code: requests.labels(verb, code).inc()

@@ -26,6 +26,7 @@ class KubeOptions:
     leader_election: bool = True
     heartbeat_audience: str | None = None
     evict_fallback_after: float | None = None
+    lease_timing: tuple[float, float, float] = (15.0, 10.0, 2.0)  # duration, renew, retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,16 @@ def connect(options: KubeOptions, namespaces: Collection[str], api: Api | None =
         identity=identity,
         evict_fallback_after=options.evict_fallback_after,
     )
+    duration, renew_deadline, retry_period = options.lease_timing
     elector = (
-        LeaderElector(api, lease=ObjectName(namespace, options.lease_name), identity=identity)
+        LeaderElector(
+            api,
+            lease=ObjectName(namespace, options.lease_name),
+            identity=identity,
+            duration=duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+        )
         if options.leader_election
         else None
     )

@@ -1,0 +1,136 @@
+"""The whole service on the Kubernetes adapter: webhooks, heartbeats, leadership, over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubeapi import FakeKubeApi
+from prometheus_client import CollectorRegistry
+from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
+from starlette.testclient import TestClient
+
+from kube.driver import FAST_RETRY, deployment
+from receiver.cli import kubernetes_service
+from receiver.kube import Api
+from receiver.kube.setup import KubeOptions, connect
+from receiver.runbook import load_file
+from receiver.service.app import create_app
+from receiver.service.auth import Tokens
+from receiver.service.runtime import Options, Service
+
+AUDIENCE = "remediation-receiver"
+FAST_LEASE = (3.0, 2.0, 0.1)
+
+
+def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, CollectorRegistry]:
+    path = tmp_path / "runbook.yaml"
+    path.write_text(RUNBOOK, encoding="utf-8")
+    runbook = load_file(path)
+    api = Api(fake.api_client(), retry=FAST_RETRY, timeout=(1.0, 2.0))
+    adapter = connect(
+        KubeOptions(
+            namespace="remediation",
+            identity=identity,
+            heartbeat_audience=AUDIENCE,
+            lease_timing=FAST_LEASE,
+        ),
+        runbook.settings.namespaces,
+        api=api,
+    )
+    options = Options(
+        runbook_path=path,
+        tokens=Tokens((TOKEN.encode(),)),
+        heartbeat_tokens=Tokens((BEAT_TOKEN.encode(),)),
+        handle_sighup=False,
+        tick_interval=0.05,
+    )
+    registry = CollectorRegistry()
+    return kubernetes_service(options, runbook, adapter, registry=registry), registry
+
+
+@contextmanager
+def running(svc: Service) -> Iterator[TestClient]:
+    with TestClient(create_app(svc)) as client:
+        yield client
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_an_alert_drains_a_real_pod_and_counts_the_api_calls(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
+    deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
+    svc, registry = service(fake, tmp_path, "receiver-0")
+    with running(svc) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200)
+        answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["decisions"][0]["actions"][0]["outcome"] == "applied"
+        assert fake.cluster.labels("shop", "checkout-1")["remediation/traffic"] == "off"
+        annotations = fake.cluster.annotations("shop", "checkout-1")
+        assert annotations["remediation/state"] == "drained"
+        # A re-delivery is recognized from what the pod's annotations remember.
+        again = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert again.json()["decisions"][0]["actions"] == []
+        patched = registry.get_sample_value(
+            "remediation_kubernetes_requests_total", {"verb": "patch", "code": "200"}
+        )
+        # One PATCH records the firing signal (what maxUnhealthy counts), one the drain;
+        # the re-delivery none.
+        assert patched == 2
+        assert registry.get_sample_value("remediation_leader") == 1
+
+
+def test_the_standby_is_not_ready_and_refuses_to_act(fake: FakeKubeApi, tmp_path: Path) -> None:
+    deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
+    leader, _ = service(fake, tmp_path, "receiver-0")
+    standby, registry = service(fake, tmp_path, "receiver-1")
+    with running(leader) as first:
+        wait_for(lambda: first.get("/readyz").status_code == 200)
+        with running(standby) as second:
+            time.sleep(0.5)  # a few election rounds
+            ready = second.get("/readyz")
+            assert ready.status_code == 503
+            assert "held by receiver-0" in ready.json()["detail"]
+            refused = second.post(
+                "/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth()
+            )
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"]
+            assert "remediation/traffic" not in fake.cluster.labels("shop", "checkout-1")
+            assert registry.get_sample_value("remediation_leader") == 0
+
+
+def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_path: Path) -> None:
+    pods = deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
+    uid = pods[0]["metadata"]["uid"]
+    fake.tokens.add("pod-0-token", namespace="shop", service_account="checkout",
+                    pod_name="checkout-0", pod_uid=uid, audiences=[AUDIENCE])  # fmt: skip
+    fake.tokens.add("old-pod-0-token", namespace="shop", service_account="checkout",
+                    pod_name="checkout-0", pod_uid="earlier", audiences=[AUDIENCE])  # fmt: skip
+    svc, _ = service(fake, tmp_path, "receiver-0")
+
+    def beat(token: str, pod: str) -> tuple[int, str]:
+        answer = client.post(
+            "/api/v1/heartbeats",
+            json=[{"namespace": "shop", "pod": pod, "status": "ok"}],
+            headers=auth(token),
+        )
+        return answer.status_code, answer.json().get("field", "")
+
+    with running(svc) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200)
+        assert beat("pod-0-token", "checkout-0") == (200, "")
+        assert beat("pod-0-token", "checkout-1") == (403, "[0].pod")
+        assert beat("old-pod-0-token", "checkout-0") == (403, "[0].pod")
+        assert beat("forged-token-0123456789", "checkout-0") == (401, "")
+        assert beat(BEAT_TOKEN, "checkout-1") == (200, "")  # the shared token still works
+    assert len(fake.tokens.reviews) == 3  # the repeated pod token was reviewed once
