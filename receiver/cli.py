@@ -108,6 +108,12 @@ def _kubernetes_arguments(group: argparse._ArgumentGroup) -> None:
         "--no-leader-election", action="store_true", help="act without a Lease (one replica only)"
     )
     group.add_argument(
+        "--lease-duration",
+        type=float,
+        default=kube_defaults.lease_timing[0],
+        help="seconds a standby waits for a silent leader before taking over (%(default)s)",
+    )
+    group.add_argument(
         "--heartbeat-audience",
         help="accept pod-bound service-account tokens for this audience (TokenReview)",
     )
@@ -172,6 +178,7 @@ def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) ->
                 lease_name=args.lease_name,
                 state_name=args.state_name,
                 leader_election=not args.no_leader_election,
+                lease_timing=lease_timing(args.lease_duration),
                 heartbeat_audience=args.heartbeat_audience,
                 evict_fallback_after=args.evict_fallback_after
                 if args.evict_fallback_delete
@@ -180,6 +187,11 @@ def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) ->
             runbook.settings.namespaces,
         ),
     )
+
+
+def lease_timing(duration: float) -> tuple[float, float, float]:
+    """client-go's proportions: renew deadline 2/3 of the lease, retry every 2/15 of it."""
+    return duration, duration * 2 / 3, duration * 2 / 15
 
 
 def kubernetes_service(
