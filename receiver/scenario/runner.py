@@ -7,7 +7,7 @@ decisions and pod states are compared where an expectation lists them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +50,14 @@ def run_file(path: Path) -> FileResult:
     return result
 
 
-def run_case(spec: TestFile, runbook: Runbook, case: Case) -> CaseResult:
-    sim = Simulation(runbook, case)
+def run_case(
+    spec: TestFile,
+    runbook: Runbook,
+    case: Case,
+    simulation: Callable[[Runbook, Case], Simulation] = Simulation,
+) -> CaseResult:
+    """One case; `simulation` plays the cluster (the Kubernetes adapter's tests pass their own)."""
+    sim = simulation(runbook, case)
     result = CaseResult(case.name)
     try:
         sim.run()

@@ -180,13 +180,18 @@ class Simulation:
 
     def _apply(self, plan: Plan, t: float) -> None:
         self.snapshot = fold(self.snapshot, plan)
-        events = self.events[t]
+        self._record(plan, t)
         for action in plan.actions:
-            events.actions.append(format_action(action.kind, action.target, action.dry_run))
-            shown = format_action(action.kind, action.target, action.dry_run)
-            events.details.append(f"{shown}: {action.detail}")
             if not action.dry_run:
                 self._cluster_effect(action.kind, action.pod, action.workload, EPOCH + t)
+
+    def _record(self, plan: Plan, t: float) -> None:
+        """What the test's expectations are compared with."""
+        events = self.events[t]
+        for action in plan.actions:
+            shown = format_action(action.kind, action.target, action.dry_run)
+            events.actions.append(shown)
+            events.details.append(f"{shown}: {action.detail}")
         for blocked in plan.blocked:
             events.blocked.append(f"{blocked.reason} {blocked.target}".strip())
             events.details.append(f"blocked {blocked.target} ({blocked.reason}): {blocked.detail}")

@@ -1,0 +1,123 @@
+"""The runbook unit tests of rules/ run on the Kubernetes adapter and give the same plans.
+
+`receiver test` plays the cluster in memory. Here the same timelines run with
+the fleet in the fake API server: every snapshot comes from the adapter's
+informer cache, every plan is applied through the Applier and the adapter
+(PATCH, eviction, rollout restart, the state ConfigMap, Events), and a pod
+is replaced by deleting it and creating its successor in the API server. The
+actions, blocked decisions, escalations and pod states must be exactly what
+the in-memory run produces, at every instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubeapi import DAEMONSET, DEPLOYMENT, POD, REPLICASET, STATEFULSET, FakeKubeApi, fake_kube_api
+
+from kube.driver import Driver
+from receiver.act import Applier, Notifications
+from receiver.decide import ActionKind, Plan
+from receiver.model import Instant, PodKey
+from receiver.runbook import Runbook, load_file
+from receiver.scenario import spec as scenario
+from receiver.scenario.runner import run_case
+from receiver.scenario.simulation import EPOCH, Simulation
+from receiver.scenario.spec import Case, load_test_file
+
+RULES = Path(__file__).parents[2] / "rules"
+KINDS = {"Deployment": DEPLOYMENT, "StatefulSet": STATEFULSET, "DaemonSet": DAEMONSET}
+
+
+class Quiet(Notifications):
+    """Notifications are recorded by the timeline; nothing is sent."""
+
+    def send(self, action: Any, plan: Plan) -> None:
+        pass
+
+
+class KubeSimulation(Simulation):
+    def __init__(self, runbook: Runbook, case: Case, fake: FakeKubeApi, driver: Driver) -> None:
+        super().__init__(runbook, case)
+        self.fake, self.driver = fake, driver
+        self.owners: dict[PodKey, dict[str, Any]] = {}
+        for spec in case.fleet:
+            owner = fake.cluster.add_workload(
+                KINDS[spec.kind], spec.namespace, spec.name, labels=dict(spec.labels)
+            )
+            if spec.kind == "Deployment":
+                owner = fake.cluster.add_workload(
+                    REPLICASET, spec.namespace, f"{spec.name}-rs", owner=owner
+                )
+            for i in range(spec.replicas):
+                key = PodKey(spec.namespace, f"{spec.name}-{i}")
+                self.owners[key] = owner
+                self._create(key, dict(spec.labels), ready=i >= spec.not_ready)
+        driver.start(runbook.settings.namespaces)
+        self.applier = Applier(driver.cluster, Quiet({}), clock=lambda: 0.0)
+        self.snapshot = driver.cluster.snapshot()
+
+    def _create(self, key: PodKey, labels: dict[str, str], *, ready: bool) -> None:
+        self.fake.cluster.add_pod(
+            key.namespace, key.name, labels=labels, ready=ready, owner=self.owners[key]
+        )
+
+    def _apply(self, plan: Plan, t: float) -> None:
+        applied = self.driver.run(self.applier.apply(self.runbook, plan))
+        assert applied.unavailable is None, applied.unavailable
+        self._record(plan, t)
+        now = EPOCH + t
+        for action in plan.actions:
+            if action.dry_run:
+                continue
+            if action.kind is ActionKind.RESTART and action.pod is not None:
+                self.replacing[action.pod] = now + self.case.restart_time
+            elif action.kind is ActionKind.ROLLOUT_RESTART:
+                for key, pod in self.snapshot.pods.items():
+                    if pod.owner == action.workload:
+                        self.replacing.setdefault(key, now + self.case.restart_time)
+        self.snapshot = self.driver.cluster.snapshot()
+
+    def _replace_due(self, now: Instant) -> None:
+        due = [key for key, at in self.replacing.items() if at <= now]
+        for key in due:
+            del self.replacing[key]
+            old = self.snapshot.pods[key]
+            self.fake.cluster.delete_with(POD, key.namespace, key.name, {"gracePeriodSeconds": 0})
+            self.driver.until(lambda k=key: k not in self.driver.cluster.snapshot().pods)  # type: ignore[misc]
+            labels = {k: v for k, v in old.labels.items() if k != "remediation/traffic"}
+            self._create(key, labels, ready=True)
+            self.driver.until(self.driver.sees(key))
+            for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
+                del self.firing[fp]
+        self.snapshot = self.driver.cluster.snapshot()
+
+
+def cases() -> list[Any]:
+    found = []
+    for path in sorted(RULES.glob("*.test.yaml")):
+        spec = load_test_file(path)
+        found.extend(pytest.param(spec, case, id=case.name) for case in spec.cases)
+    assert found, f"no runbook tests in {RULES}"
+    return found
+
+
+@pytest.mark.parametrize(("spec", "case"), cases())
+def test_a_runbook_test_gives_the_same_plans_on_kubernetes(
+    spec: scenario.TestFile, case: Case
+) -> None:
+    runbook = load_file(spec.runbook)
+    in_memory = run_case(spec, runbook, case)
+    assert in_memory.passed, in_memory.failures
+    with fake_kube_api() as fake:
+        driver = Driver(fake)
+        try:
+            on_kubernetes = run_case(
+                spec, runbook, case, lambda rb, c: KubeSimulation(rb, c, fake, driver)
+            )
+        finally:
+            driver.close()
+    assert on_kubernetes.failures == []
+    assert on_kubernetes.timeline == in_memory.timeline
