@@ -134,3 +134,36 @@ def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_pa
         assert beat("forged-token-0123456789", "checkout-0") == (401, "")
         assert beat(BEAT_TOKEN, "checkout-1") == (200, "")  # the shared token still works
     assert len(fake.tokens.reviews) == 3  # the repeated pod token was reviewed once
+
+
+def test_a_conflict_is_decided_again_and_a_failing_api_answers_503_until_it_recovers(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
+    deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
+    svc, registry = service(fake, tmp_path, "receiver-0")
+    with running(svc) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 200)
+        fake.faults.fail("PATCH", r"/pods/checkout-1$", status=409)
+        first = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert first.status_code == 200, first.text
+        assert fake.cluster.labels("shop", "checkout-1")["remediation/traffic"] == "off"
+
+        fake.faults.fail("PATCH", r"/pods/checkout-2$", status=500, times=20)
+        failing = client.post("/api/v1/alerts", json=webhook(alert("checkout-2")), headers=auth())
+        assert failing.status_code == 503
+        assert "remediation/traffic" not in fake.cluster.labels("shop", "checkout-2")
+        fake.faults.clear()
+        again = client.post("/api/v1/alerts", json=webhook(alert("checkout-2")), headers=auth())
+        assert again.status_code == 200
+        assert fake.cluster.labels("shop", "checkout-2")["remediation/traffic"] == "off"
+        # A third sick pod of four is over maxUnhealthy 50%: held as systemic, whatever the
+        # failures and retries before.
+        third = client.post("/api/v1/alerts", json=webhook(alert("checkout-3")), headers=auth())
+        assert third.json()["decisions"][0]["blocked"][0]["reason"] == "systemic"
+        assert "remediation/traffic" not in fake.cluster.labels("shop", "checkout-3")
+        assert (
+            registry.get_sample_value(
+                "remediation_kubernetes_requests_total", {"verb": "patch", "code": "409"}
+            )
+            == 1
+        )
