@@ -1,0 +1,122 @@
+"""TokenReview (authentication.k8s.io/v1) over tokens the test registers.
+
+The answer has the real shape: a service-account username, its groups, and for a pod-bound
+token the `authentication.kubernetes.io/pod-name` and `pod-uid` extras. `status.audiences` is
+the part of the requested audiences the token was issued for (the API server's own audience
+when the request names none); no overlap, or an unknown token, is `authenticated: false` with
+an error. Every review is recorded, so a cache in front of TokenReview can be tested.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .kinds import JSON, invalid
+
+API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    namespace: str
+    service_account: str
+    pod_name: str | None
+    pod_uid: str | None
+    audiences: tuple[str, ...]
+    uid: str = "11111111-2222-3333-4444-555555555555"
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    token: str
+    audiences: tuple[str, ...]
+    authenticated: bool
+
+
+class TokenReviews:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, Token] = {}
+        self._reviews: list[Review] = []
+
+    def add(
+        self,
+        token: str,
+        *,
+        namespace: str,
+        service_account: str,
+        pod_name: str | None = None,
+        pod_uid: str | None = None,
+        audiences: Sequence[str] = (API_AUDIENCE,),
+    ) -> None:
+        """A token TokenReview recognises; pod-bound when pod_name and pod_uid are set."""
+        with self._lock:
+            self._tokens[token] = Token(
+                namespace, service_account, pod_name, pod_uid, tuple(audiences)
+            )
+
+    def remove(self, token: str) -> None:
+        """Forget a token, as when its pod or service account is deleted."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    @property
+    def reviews(self) -> list[Review]:
+        """Every TokenReview answered so far, in order."""
+        with self._lock:
+            return list(self._reviews)
+
+    def review(self, body: Mapping[str, Any]) -> JSON:
+        spec = body.get("spec")
+        if not isinstance(spec, dict) or not spec.get("token"):
+            raise invalid(
+                "TokenReview.authentication.k8s.io is invalid: spec.token: Required value"
+            )
+        wanted = tuple(spec.get("audiences") or ())
+        with self._lock:
+            token = self._tokens.get(spec["token"])
+            allowed = set(token.audiences) if token else set()
+            common = [a for a in (wanted or (API_AUDIENCE,)) if a in allowed]
+            ok = token is not None and bool(common)
+            self._reviews.append(Review(spec["token"], wanted, ok))
+        status: JSON = {"authenticated": ok, "user": {}}
+        if token is None:
+            status["error"] = "[invalid bearer token, token lookup failed]"
+        elif not ok:
+            status["error"] = (
+                f"[invalid bearer token, token audiences {list(token.audiences)} is invalid for "
+                f"the target audiences {list(wanted)}]"
+            )
+        else:
+            status["user"] = _user(token)
+            status["audiences"] = common
+        return {
+            "kind": "TokenReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": copy.deepcopy(spec),
+            "status": status,
+        }
+
+
+def _user(token: Token) -> JSON:
+    ns = token.namespace
+    user: JSON = {
+        "username": f"system:serviceaccount:{ns}:{token.service_account}",
+        "uid": token.uid,
+        "groups": [
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{ns}",
+            "system:authenticated",
+        ],
+    }
+    if token.pod_name:
+        user["extra"] = {
+            "authentication.kubernetes.io/pod-name": [token.pod_name],
+            "authentication.kubernetes.io/pod-uid": [token.pod_uid or ""],
+        }
+    return user
