@@ -799,3 +799,70 @@ def test_events_are_bounded_and_keep_the_newest() -> None:
     assert len(world.cluster.events) == EVENTS_KEPT
     assert world.cluster.events[0] == event(5)
     assert world.cluster.events[-1] == event(EVENTS_KEPT + 4)
+
+
+# -- indexes the snapshot carries ---------------------------------------------------------------
+
+
+def timed(world: World) -> set[PodKey]:
+    snapshot = world.cluster.snapshot()
+    assert snapshot.timed is not None
+    return set(snapshot.timed)
+
+
+def test_timed_index_follows_the_lifecycle_written() -> None:
+    world, (a, b, c) = world_with(replicas=3)
+    assert timed(world) == set()
+
+    for key, state in ((a, PodState.DRAINED), (b, PodState.PROBATION), (c, PodState.PAUSED)):
+        run(world.cluster.patch_pod(PodPatch(key=key, lifecycle=Lifecycle(state=state))))
+    assert timed(world) == {a, b}
+
+    run(world.cluster.patch_pod(PodPatch(key=a, lifecycle=Lifecycle(state=PodState.PROBATION))))
+    run(world.cluster.patch_pod(PodPatch(key=b, lifecycle=Lifecycle())))
+    run(world.cluster.patch_pod(PodPatch(key=c, traffic=Traffic.OFF)))  # labels only
+    assert timed(world) == {a}
+    assert timed(world) == {
+        k
+        for k, p in world.pods().items()
+        if p.lifecycle.state in (PodState.DRAINED, PodState.PROBATION)
+    }
+
+
+def test_a_replaced_pod_leaves_the_timed_index() -> None:
+    world, (key, *_) = world_with(DB, start_after=2.0, stop_after=1.0)
+    run(world.cluster.patch_pod(PodPatch(key=key, lifecycle=Lifecycle(state=PodState.DRAINED))))
+    run(world.cluster.evict(key))
+
+    world.at(T0 + 1.0)  # gone, and back under the same name with a fresh lifecycle
+
+    assert world.pods()[key].lifecycle == Lifecycle()
+    assert timed(world) == set()
+
+
+def test_snapshot_is_one_live_view_until_recent_actions_change() -> None:
+    world, (key, *_) = world_with()
+    first = world.cluster.snapshot()
+    run(world.cluster.patch_pod(PodPatch(key=key, lifecycle=Lifecycle(state=PodState.DRAINED))))
+
+    assert world.cluster.snapshot() is first
+    assert first.pods[key].lifecycle.state is PodState.DRAINED
+
+    run(world.cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=(T0,))))
+    second = world.cluster.snapshot()
+    assert second is not first
+    assert second.recent_actions == (T0,)
+
+
+def test_state_object_is_encoded_when_read_and_again_after_a_write() -> None:
+    world, _ = world_with()
+    update = StateUpdate(
+        workloads={}, supervisors={"a": SupervisorState(counted=(T0,))}, recent_actions=None
+    )
+    run(world.cluster.save_state(update))
+    data = world.cluster._state_data
+    assert world.cluster._state_data is data
+    assert data == encode_state({}, {"a": SupervisorState(counted=(T0,))}, ())
+
+    run(world.cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=(T0,))))
+    assert decode_state(world.cluster._state_data)[2] == (T0,)

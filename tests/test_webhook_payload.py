@@ -687,3 +687,57 @@ def test_payload_invalid_as_json_at_top_level() -> None:
         "expected": "an object",
     }
     json.dumps(caught.value.as_json())  # what the HTTP layer sends must serialize
+
+
+# -- the fast path for well-formed alerts -------------------------------------------------------
+
+WELL_FORMED = [
+    ("as Alertmanager sends it", alert()),
+    ("no annotations", alert(annotations=None)),
+    ("no fingerprint", alert(fingerprint=None)),
+    ("no endsAt", alert(endsAt=None)),
+    ("resolved with an end", alert(status="resolved", endsAt="2026-11-21T10:05:00Z")),
+    ("empty labels", alert(labels={})),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in WELL_FORMED], ids=[i for i, _ in WELL_FORMED])
+def test_well_formed_alert_reads_as_the_checked_path_reads_it(body: dict[str, Any]) -> None:
+    from receiver.ingest.webhook import _signal, _well_formed
+
+    checked = _signal(json.loads(json.dumps(body)), "alerts[0]", NOW)  # reads the times
+    fast = _well_formed(json.loads(json.dumps(body)), NOW)
+
+    assert fast == checked
+    assert parse_webhook(json.dumps(payload(body)).encode(), NOW).signals == (checked,)
+
+
+NOT_FAST = [
+    ("not an object", ["x"]),
+    ("status unknown", alert(status="pending")),
+    ("status a list", alert(status=["firing"])),
+    ("labels missing", alert(labels=None)),
+    ("a label value not a string", alert(labels={"pod": 1})),
+    ("annotations a list", alert(annotations=[])),
+    ("startsAt never read", alert(startsAt="2031-02-03T04:05:06.789Z")),
+    ("startsAt the zero time", alert(startsAt=ZERO_TIME)),
+    ("endsAt a number", alert(endsAt=5)),
+    ("fingerprint empty", alert(fingerprint="")),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in NOT_FAST], ids=[i for i, _ in NOT_FAST])
+def test_anything_else_takes_the_checked_path(body: Any) -> None:
+    from receiver.ingest.webhook import _well_formed
+
+    parse_webhook(json.dumps(payload(alert())).encode(), NOW)  # the usual times are known
+    assert _well_formed(body, NOW) is None
+
+
+def test_a_new_start_time_is_read_once_then_remembered() -> None:
+    fresh = alert(startsAt="2026-11-21T10:00:01.25Z")
+    first = parse_webhook(json.dumps(payload(fresh, fresh)).encode(), NOW)
+    again = parse_webhook(json.dumps(payload(fresh)).encode(), NOW)
+
+    assert first.signals[0].starts_at == epoch(2026, 11, 21, 10) + 1.25
+    assert first.signals[0] == first.signals[1] == again.signals[0]

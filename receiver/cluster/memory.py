@@ -37,6 +37,7 @@ from receiver.cluster.protocol import (
     Traffic,
 )
 from receiver.model import Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model.fleet import TIMED
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ class MemoryCluster:
         self._workload_state: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
-        self._state_data: dict[str, str] = {}
+        self._state_encoded: dict[str, str] | None = None
+        self._view: Snapshot | None = None
+        self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
         self._due: list[tuple[Instant, int, str, PodKey, str]] = []
         self._seq = itertools.count()
         self._names = itertools.count(1)
@@ -109,15 +112,22 @@ class MemoryCluster:
     # -- Cluster protocol ---------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """A read-only view; valid until the caller next awaits."""
+        """A read-only view; valid until the caller next awaits.
+
+        The views are live, so one Snapshot serves until the one value it
+        holds by copy (recent actions) changes.
+        """
         self._catch_up(self._clock())
-        return Snapshot(
-            pods=MappingProxyType(self._pods),
-            workloads=MappingProxyType(self._workload_state),
-            supervisors=MappingProxyType(self._supervisors),
-            recent_actions=self._recent,
-            owners=MappingProxyType(self._owners),
-        )
+        if self._view is None or self._view.recent_actions is not self._recent:
+            self._view = Snapshot(
+                pods=MappingProxyType(self._pods),
+                workloads=MappingProxyType(self._workload_state),
+                supervisors=MappingProxyType(self._supervisors),
+                recent_actions=self._recent,
+                owners=MappingProxyType(self._owners),
+                timed=self._timed.keys(),
+            )
+        return self._view
 
     async def patch_pod(self, patch: PodPatch) -> None:
         self._write()
@@ -132,6 +142,10 @@ class MemoryCluster:
             annotations = self._annotations.setdefault(patch.key, {})
             annotations.update(encode_lifecycle(patch.lifecycle))
             lifecycle = self._read_lifecycle(patch.key, annotations)
+            if lifecycle.state in TIMED:
+                self._timed[patch.key] = None
+            else:
+                self._timed.pop(patch.key, None)
         self._pods[patch.key] = replace(pod, labels=labels, lifecycle=lifecycle)
 
     async def evict(self, key: PodKey) -> None:
@@ -172,12 +186,25 @@ class MemoryCluster:
         self._supervisors.update(update.supervisors)
         if update.recent_actions is not None:
             self._recent = update.recent_actions
-        self._state_data = encode_state(self._workload_state, self._supervisors, self._recent)
-        try:  # what the adapter would read back after a restart must be what was meant
-            decode_state(self._state_data)
-        except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
-            log.exception("state object does not read back")
-            raise
+        self._state_encoded = None
+
+    @property
+    def _state_data(self) -> dict[str, str]:
+        """The state object as the adapter would store it, encoded when it is read.
+
+        Encoding it on every write cost O(all remembered state) per acting
+        decision (supervisors keep a time per action in their window), and
+        nothing reads it back in a live receiver.
+        """
+        if self._state_encoded is None:
+            data = encode_state(self._workload_state, self._supervisors, self._recent)
+            try:  # what the adapter would read back after a restart must be what was meant
+                decode_state(data)
+            except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
+                log.exception("state object does not read back")
+                raise
+            self._state_encoded = data
+        return self._state_encoded
 
     async def record_event(self, event: Event) -> None:
         self.events.append(event)
@@ -208,6 +235,7 @@ class MemoryCluster:
             started_at=now if started else None,
         )
         self._annotations.pop(key, None)
+        self._timed.pop(key, None)
         self._owners.setdefault(spec.workload, set()).add(key)
         if ready_at is not None:
             self._schedule(ready_at, "ready", key)
@@ -239,6 +267,7 @@ class MemoryCluster:
     def _replace(self, pod: Pod, now: Instant) -> None:
         del self._pods[pod.key]
         self._annotations.pop(pod.key, None)
+        self._timed.pop(pod.key, None)
         if pod.owner is None or pod.owner not in self._specs:
             return
         self._owners[pod.owner].discard(pod.key)

@@ -18,10 +18,26 @@ from receiver.model import (
 
 
 class Draft:
+    __slots__ = (
+        "_overlaid",
+        "_pods",
+        "_recent",
+        "_supervisors",
+        "_workloads",
+        "actions",
+        "blocked",
+        "escalations",
+        "now",
+        "snapshot",
+        "version",
+    )
+
     def __init__(self, snapshot: Snapshot, now: Instant) -> None:
         self.snapshot = snapshot
         self.now = now
         self._pods: dict[PodKey, Lifecycle] = {}
+        self._overlaid: dict[PodKey, Pod] = {}
+        self.version = 0  # counts changes to pods: a fleet read before is still current
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] | None = None
@@ -33,18 +49,25 @@ class Draft:
 
     def pod(self, key: PodKey) -> Pod | None:
         pod = self.snapshot.pods.get(key)
-        if pod is None or key not in self._pods:
+        changed = self._pods.get(key)
+        if pod is None or changed is None:
             return pod
-        return replace(pod, lifecycle=self._pods[key])
+        overlaid = self._overlaid.get(key)
+        if overlaid is None or overlaid.lifecycle is not changed:
+            overlaid = self._overlaid[key] = replace(pod, lifecycle=changed)
+        return overlaid
 
     def pods(self) -> list[Pod]:
+        if not self._pods:
+            return list(self.snapshot.pods.values())
         return [self.pod(key) or pod for key, pod in self.snapshot.pods.items()]
 
     def lifecycle(self, key: PodKey) -> Lifecycle:
-        if key in self._pods:
-            return self._pods[key]
+        changed = self._pods.get(key)
+        if changed is not None:
+            return changed
         pod = self.snapshot.pods.get(key)
-        return pod.lifecycle if pod is not None else Lifecycle()
+        return pod.lifecycle if pod is not None else _FRESH
 
     def workload(self, workload: Workload) -> Lifecycle:
         return self._workloads.get(workload) or self.snapshot.workload(workload)
@@ -59,8 +82,10 @@ class Draft:
     # -- writes -------------------------------------------------------------
 
     def set_lifecycle(self, key: PodKey, lifecycle: Lifecycle) -> None:
-        if lifecycle != self.lifecycle(key):
+        current = self.lifecycle(key)
+        if lifecycle is not current and lifecycle != current:
             self._pods[key] = lifecycle
+            self.version += 1
 
     def set_workload(self, workload: Workload, lifecycle: Lifecycle) -> None:
         if lifecycle != self.workload(workload):
@@ -73,14 +98,18 @@ class Draft:
         self._recent = recent
 
     def plan(self, signal: Signal | None) -> Plan:
+        """The decision's outcome. The draft hands its updates over: it is done after this."""
         return Plan(
             at=self.now,
             signal=signal,
             actions=tuple(self.actions),
             blocked=tuple(self.blocked),
             escalations=tuple(self.escalations),
-            pods=dict(self._pods),
-            workloads=dict(self._workloads),
-            supervisors=dict(self._supervisors),
+            pods=self._pods,
+            workloads=self._workloads,
+            supervisors=self._supervisors,
             recent_actions=self._recent,
         )
+
+
+_FRESH = Lifecycle()

@@ -8,6 +8,7 @@ supervisor's intensity (then the supervisor escalates instead).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from receiver.decide import lifecycle
@@ -21,6 +22,7 @@ from receiver.decide.guards import (
     check_rate_limits,
     check_target,
 )
+from receiver.decide.index import index
 from receiver.decide.intake import resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.tree import Chain, Tree
@@ -60,14 +62,24 @@ def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -
 
 
 class _Decision:
+    __slots__ = ("_tree", "draft", "index", "now", "rule", "runbook", "settings", "signal")
+
     def __init__(self, runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> None:
         self.runbook = runbook
         self.settings = runbook.settings
         self.signal = signal
         self.now = now
         self.draft = Draft(snapshot, now)
-        self.tree = Tree(runbook, self.draft)
+        self.index = index(runbook)
         self.rule: Rule | None = None
+        self._tree: Tree | None = None
+
+    @property
+    def tree(self) -> Tree:
+        """Fleets and workloads, for the decisions that get as far as guards."""
+        if self._tree is None:
+            self._tree = Tree(runbook=self.runbook, draft=self.draft)
+        return self._tree
 
     def run(self) -> None:
         target = resolve_target(self.settings, self.signal)
@@ -94,13 +106,18 @@ class _Decision:
         if target_verdict and target_verdict.reason is Reason.NAMESPACE_NOT_ALLOWED:
             self._block_verdict(target_verdict, pod=key)
             return
-        expire(self.runbook, self.draft, key, self.now)
-        self.draft.set_lifecycle(key, self._track(self.draft.lifecycle(key)))
-        pod = self.draft.pod(key)
+        draft, signal = self.draft, self.signal
+        expire(self.runbook, draft, key, self.now)
+        current = draft.lifecycle(key)
+        tracked = track(current, signal, self.settings, self.now)
+        if tracked is not current:
+            draft.set_lifecycle(key, tracked)
+        if tracked is not pod.lifecycle:  # expired or tracked: read the pod as it is now
+            pod = draft.pod(key)
         assert pod is not None
-        chain = self.tree.chain(pod)
+        chain = self.index.chain(pod)
         self.rule = self._match_rule(chain)
-        reason = self._why_not(chain, pod.lifecycle.has_handled(self.signal.occurrence))
+        reason = self._why_not(chain, pod.lifecycle.has_handled(signal.occurrence))
         if reason is not None:
             self._block(reason, pod=key)
             return
@@ -286,11 +303,8 @@ class _Decision:
         return track(state, self.signal, self.settings, self.now)
 
     def _match_rule(self, chain: Chain) -> Rule | None:
-        names = {s.name for s in chain}
-        for rule in self.runbook.rules:
-            if rule.match.matches(self.signal.labels) and (
-                rule.supervisor is None or rule.supervisor in names
-            ):
+        for rule in self.index.rules_matching(self.signal.labels):
+            if rule.supervisor is None or any(s.name == rule.supervisor for s in chain):
                 return rule
         return None
 
@@ -344,14 +358,14 @@ class _Decision:
         detail: str = "",
     ) -> None:
         self.draft.blocked.append(
-            Blocked(
-                reason=reason,
-                wanted=wanted,
-                pod=pod,
-                workload=workload,
-                rule=self.rule.name if self.rule else None,
-                supervisor=supervisor,
-                detail=detail or _DEFAULT_DETAIL.get(reason, str(reason)),
+            _blocked(
+                reason,
+                wanted,
+                pod,
+                workload,
+                self.rule.name if self.rule else None,
+                supervisor,
+                detail or _DEFAULT_DETAIL.get(reason) or str(reason),
             )
         )
 
@@ -379,6 +393,32 @@ _DEFAULT_DETAIL = {
     Reason.UNSUPERVISED: "no supervisor covers the target",
     Reason.DUPLICATE: "this alert occurrence was already handled",
 }
+
+
+@functools.lru_cache(maxsize=1024)
+def _blocked(
+    reason: Reason,
+    wanted: ActionKind | None,
+    pod: PodKey | None,
+    workload: Workload | None,
+    rule: str | None,
+    supervisor: str | None,
+    detail: str,
+) -> Blocked:
+    """A Blocked value, made once: a re-delivery is blocked just as the one before it.
+
+    Values are immutable, so one instance serves every plan that holds it;
+    making a frozen dataclass costs more than looking it up.
+    """
+    return Blocked(
+        reason=reason,
+        wanted=wanted,
+        pod=pod,
+        workload=workload,
+        rule=rule,
+        supervisor=supervisor,
+        detail=detail,
+    )
 
 
 def _step_detail(step: Step, attempt: int, rule: Rule) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.plan import Plan
-from receiver.model import Snapshot
+from receiver.model import PodKey, Snapshot
+from receiver.model.fleet import TIMED
 
 
 def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
@@ -21,4 +22,17 @@ def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
         if plan.recent_actions is None
         else plan.recent_actions,
         owners=snapshot.owners,  # a plan changes lifecycles, never which pods exist
+        timed=_timed(snapshot, plan),
     )
+
+
+def _timed(snapshot: Snapshot, plan: Plan) -> set[PodKey] | None:
+    if snapshot.timed is None:
+        return None
+    timed = set(snapshot.timed)
+    for key, lifecycle in plan.pods.items():
+        if key in snapshot.pods and lifecycle.state in TIMED:
+            timed.add(key)
+        else:
+            timed.discard(key)
+    return timed

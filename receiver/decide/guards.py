@@ -38,6 +38,8 @@ def check_target(settings: Settings, pod: Pod) -> Verdict | None:
         )
     if pod.labels.get(PROTECT_LABEL) == "true":
         return Verdict(Reason.PROTECTED, f"pod has label {PROTECT_LABEL}=true")
+    if not settings.protect:
+        return None
     labels = pod_labels(pod)
     for selector in settings.protect:
         if selector.matches(labels):

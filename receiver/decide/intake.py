@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from receiver.decide.draft import Draft
 from receiver.decide.plan import Plan
 from receiver.model import Instant, Lifecycle, PodKey, Signal, Snapshot, Source, Workload
+from receiver.model.fleet import pod_key
 from receiver.runbook import Runbook
 from receiver.runbook.types import Settings, TargetLabels
 
 HEARTBEAT_TARGET = TargetLabels()
+_HEARTBEAT = Source.HEARTBEAT  # read once: an enum member read through its class is slow
 
 
 def resolve_target(settings: Settings, signal: Signal) -> PodKey | Workload | None:
@@ -20,12 +22,13 @@ def resolve_target(settings: Settings, signal: Signal) -> PodKey | Workload | No
     labels `namespace` and `pod`, whatever settings.targetLabels says.
     """
     labels = signal.labels
-    names = HEARTBEAT_TARGET if signal.source is Source.HEARTBEAT else settings.target_labels
+    names = HEARTBEAT_TARGET if signal.source is _HEARTBEAT else settings.target_labels
     namespace = labels.get(names.namespace)
     if not namespace:
         return None
-    if labels.get(names.pod):
-        return PodKey(namespace, labels[names.pod])
+    pod = labels.get(names.pod)
+    if pod:
+        return pod_key(namespace, pod)
     for label, kind in names.workloads.items():
         if labels.get(label):
             return Workload(namespace, kind, labels[label])
@@ -40,15 +43,18 @@ def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now
     than discovering it pod by pod after the first few pods were acted on.
     """
     draft = Draft(snapshot, now)
+    settings, pods = runbook.settings, snapshot.pods
     for signal in signals:
-        target = resolve_target(runbook.settings, signal)
+        target = resolve_target(settings, signal)
         if (
             isinstance(target, PodKey)
-            and target in snapshot.pods
-            and runbook.settings.namespace_allowed(target.namespace)
+            and target in pods
+            and settings.namespace_allowed(target.namespace)
         ):
-            tracked = track(draft.lifecycle(target), signal, runbook.settings, now)
-            draft.set_lifecycle(target, tracked)
+            current = draft.lifecycle(target)
+            tracked = track(current, signal, settings, now)
+            if tracked is not current:  # mostly a re-delivery: nothing to write
+                draft.set_lifecycle(target, tracked)
     return draft.plan(None)
 
 
@@ -58,9 +64,12 @@ def track(state: Lifecycle, signal: Signal, settings: Settings, now: Instant) ->
         return state.with_signal(signal.fingerprint, None, now)
     ends = signal.ends_at
     expires = ends if ends is not None and ends > now else now + settings.signal_ttl
-    current = next((e for k, e in state.active if k == signal.fingerprint), None)
-    if current is not None and current - now >= settings.signal_ttl / 2 and current <= expires:
-        # Still counted for at least half a TTL: a re-delivery need not be written
-        # down again (with Kubernetes, a PATCH per alert per re-send).
-        return state
+    fingerprint = signal.fingerprint
+    for key, current in state.active:
+        if key == fingerprint:
+            if current - now >= settings.signal_ttl / 2 and current <= expires:
+                # Still counted for at least half a TTL: a re-delivery need not be
+                # written down again (with Kubernetes, a PATCH per alert per re-send).
+                return state
+            break
     return state.with_signal(signal.fingerprint, max(expires, now + 1e-3), now)

@@ -8,52 +8,31 @@ labels `namespace`, `pod`, `workload` and `workload_kind`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable
 
 from receiver.decide.draft import Draft
+from receiver.decide.index import Chain, chain_for, index, pod_labels
 from receiver.model import Pod, Workload
 from receiver.model.fleet import index_owners
 from receiver.runbook import Runbook, Supervisor
 
-Chain = tuple[Supervisor, ...]
-"""A pod's supervisors, nearest (leaf) first, root last."""
-
-
-def pod_labels(pod: Pod) -> Mapping[str, str]:
-    labels = dict(pod.labels)
-    labels["namespace"] = pod.namespace
-    labels["pod"] = pod.name
-    if pod.owner is not None:
-        labels["workload"] = pod.owner.name
-        labels["workload_kind"] = pod.owner.kind
-    return labels
-
-
-def chain_for(runbook: Runbook, labels: Mapping[str, str]) -> Chain:
-    path: list[Supervisor] = []
-    level: Iterable[Supervisor] = runbook.supervisors
-    while True:
-        found = next((s for s in level if s.match.matches(labels)), None)
-        if found is None:
-            return tuple(reversed(path))
-        path.append(found)
-        level = found.children
+__all__ = ["Chain", "Tree", "chain_for", "pod_labels"]
 
 
 class Tree:
-    """Chains computed once per pod for the span of one decision."""
+    """A decision's view of the tree: chains from the runbook's index, each fleet built once."""
+
+    __slots__ = ("_draft", "_fleets", "_index", "_owners", "runbook")
 
     def __init__(self, runbook: Runbook, draft: Draft) -> None:
         self.runbook = runbook
         self._draft = draft
-        self._chains: dict[tuple[str, str], Chain] = {}
+        self._index = index(runbook)
         self._owners = draft.snapshot.owners
+        self._fleets: dict[tuple[str, Hashable], tuple[int, list[Pod]]] = {}
 
     def chain(self, pod: Pod) -> Chain:
-        key = (pod.namespace, pod.name)
-        if key not in self._chains:
-            self._chains[key] = chain_for(self.runbook, pod_labels(pod))
-        return self._chains[key]
+        return self._index.chain(pod)
 
     def members(self, supervisor: Supervisor) -> list[Pod]:
         return [p for p in self._draft.pods() if supervisor in self.chain(p)]
@@ -62,17 +41,33 @@ class Tree:
         """The pods a guard of `supervisor` counts when acting on `pod`.
 
         By default the pods of the same top-level controller; with `fleetBy`,
-        the pods under the supervisor that share those label values.
+        the pods under the supervisor that share those label values. Guards
+        ask for the same fleet more than once: it is built again only when
+        the draft changed a pod since.
         """
+        if supervisor.fleet_by:
+            key: tuple[str, Hashable] = (supervisor.name, _fleet_key(supervisor, pod))
+        elif pod.owner is None:
+            return [pod]
+        else:
+            key = (supervisor.name, pod.owner)
+        found = self._fleets.get(key)
+        if found is not None and found[0] == self._draft.version:
+            return found[1]
+        fleet = self._build(supervisor, pod)
+        self._fleets[key] = (self._draft.version, fleet)
+        return fleet
+
+    def _build(self, supervisor: Supervisor, pod: Pod) -> list[Pod]:
         if supervisor.fleet_by:
             want = _fleet_key(supervisor, pod)
             return [p for p in self.members(supervisor) if _fleet_key(supervisor, p) == want]
-        if pod.owner is None:
-            return [pod]
         if self._owners is None:
             self._owners = index_owners(self._draft.snapshot.pods.values())
+        assert pod.owner is not None
+        chain = self._index.chain
         siblings = (self._draft.pod(key) for key in self._owners.get(pod.owner, ()))
-        return [p for p in siblings if p is not None and supervisor in self.chain(p)]
+        return [p for p in siblings if p is not None and supervisor in chain(p)]
 
     def workloads(self, supervisor: Supervisor) -> list[Workload]:
         """Workloads under a supervisor, in declaration order of its children.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 from receiver.model.signal import Instant
 
@@ -26,8 +27,14 @@ class PodState(StrEnum):
     PAUSED = "paused"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class PodKey:
+class PodKey(NamedTuple):
+    """A pod's identity.
+
+    A named tuple, not a dataclass: it is the key of every pod lookup, and a
+    tuple hashes and compares in C (a dataclass's __hash__ runs in Python, a
+    dozen times per decision).
+    """
+
     namespace: str
     name: str
 
@@ -35,9 +42,19 @@ class PodKey:
         return f"{self.namespace}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Workload:
-    """A pod's top-level controller: Deployment, StatefulSet, DaemonSet, ..."""
+def pod_key(namespace: str, name: str) -> PodKey:
+    """PodKey(namespace, name), made without the named tuple's __new__ (a Python function)."""
+    return _new_tuple(PodKey, (namespace, name))
+
+
+_new_tuple = tuple.__new__
+
+
+class Workload(NamedTuple):
+    """A pod's top-level controller: Deployment, StatefulSet, DaemonSet, ...
+
+    A named tuple for the same reason as PodKey: it keys the fleet index.
+    """
 
     namespace: str
     kind: str
@@ -96,7 +113,7 @@ class Pod:
 
     @property
     def key(self) -> PodKey:
-        return PodKey(self.namespace, self.name)
+        return pod_key(self.namespace, self.name)
 
     @property
     def out_of_service(self) -> bool:
@@ -134,6 +151,8 @@ class Snapshot:
     `owners` indexes pods by top-level controller so a guard counts a fleet
     without scanning every pod; a cluster that keeps pods keeps it current,
     and it is None where nobody built it (decide/ then builds it once).
+    `timed` likewise names the pods in a state that ends by itself (drained,
+    probation), so a tick looks at those only; None: the tick scans every pod.
     """
 
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
@@ -141,6 +160,7 @@ class Snapshot:
     supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
     recent_actions: tuple[Instant, ...] = ()
     owners: Mapping[Workload, Collection[PodKey]] | None = None
+    timed: Collection[PodKey] | None = None
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)
@@ -151,6 +171,10 @@ class Snapshot:
 
 _NO_BUDGET_SPENT = SupervisorState()
 _FRESH = Lifecycle()
+
+
+TIMED = frozenset({PodState.DRAINED, PodState.PROBATION})
+"""Lifecycle states that end by themselves when their time is up (Snapshot.timed)."""
 
 
 def index_owners(pods: Iterable[Pod]) -> dict[Workload, set[PodKey]]:

@@ -20,6 +20,10 @@ class Status(StrEnum):
     RESOLVED = "resolved"
 
 
+_FIRING = Status.FIRING  # an enum member read through its class costs a lookup hook (3.11)
+_MILLIS: dict[float, str] = {}  # starts_at as written in occurrences: a group shares one
+_MILLIS_KEPT = 4096
+
 HEARTBEAT_MISSED = "HeartbeatMissed"
 HEARTBEAT_DEGRADED = "HeartbeatDegraded"
 HEARTBEAT_FAILING = "HeartbeatFailing"
@@ -40,11 +44,16 @@ class Signal:
     @property
     def occurrence(self) -> str:
         """Identity of one occurrence: Alertmanager re-sends it, we act on it once."""
-        return f"{self.fingerprint}@{self.starts_at:.3f}"
+        starts = _MILLIS.get(self.starts_at)
+        if starts is None:
+            if len(_MILLIS) >= _MILLIS_KEPT:
+                _MILLIS.clear()
+            starts = _MILLIS[self.starts_at] = f"{self.starts_at:.3f}"
+        return f"{self.fingerprint}@{starts}"
 
     @property
     def firing(self) -> bool:
-        return self.status is Status.FIRING
+        return self.status is _FIRING
 
 
 class HeartbeatStatus(StrEnum):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from receiver.act import ActionResult
-from receiver.decide import Plan
+from receiver.decide import Blocked, Escalation, Plan
 from receiver.model import Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
@@ -22,17 +22,39 @@ log = logging.getLogger("receiver.decisions")
 KEPT = 2000
 
 
+_ISO_KEPT = 4096
+_iso_memo: dict[Instant, str] = {}
+
+
 def iso(at: Instant | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds, as every time in the API and the logs is written.
+
+    Remembered: one webhook's decisions share their time and often their
+    alerts' startsAt, and formatting a datetime costs more than the lookup.
+    """
     if at is None:
         return None
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    text = _iso_memo.get(at)
+    if text is None:
+        if len(_iso_memo) >= _ISO_KEPT:
+            _iso_memo.clear()
+        text = _iso_memo[at] = (
+            datetime.fromtimestamp(at, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+    return text
+
+
+# StrEnum values go into entries as they are: they are str, so JSON (the API's
+# answers, the log lines) writes them exactly as str() would, without a copy.
 
 
 def signal_json(signal: Signal, target: str) -> dict[str, Any]:
     return {
-        "source": str(signal.source),
+        "source": signal.source,
         "name": signal.name,
-        "status": str(signal.status),
+        "status": signal.status,
         "fingerprint": signal.fingerprint,
         "startsAt": iso(signal.starts_at),
         "target": target,
@@ -42,12 +64,12 @@ def signal_json(signal: Signal, target: str) -> dict[str, Any]:
 def results_json(results: Iterable[ActionResult]) -> list[dict[str, Any]]:
     return [
         {
-            "action": str(r.action.kind),
+            "action": r.action.kind,
             "target": r.action.target,
             "rule": r.action.rule,
             "supervisor": r.action.supervisor,
-            "outcome": str(r.outcome),
-            "reason": str(r.reason) if r.reason else None,
+            "outcome": r.outcome,
+            "reason": r.reason or None,
             "dryRun": r.action.dry_run,
             "detail": f"{r.action.detail}; {r.detail}" if r.detail else r.action.detail,
         }
@@ -61,31 +83,40 @@ def plan_json(plan: Plan, results: Iterable[ActionResult], target: str) -> dict[
         "at": iso(plan.at),
         "signal": signal_json(plan.signal, target) if plan.signal else None,
         "actions": results_json(results),
-        "blocked": [
-            {
-                "reason": str(b.reason),
-                "wanted": str(b.wanted) if b.wanted else None,
-                "target": b.target,
-                "rule": b.rule,
-                "supervisor": b.supervisor,
-                "detail": b.detail,
-            }
-            for b in plan.blocked
-        ],
-        "escalations": [
-            {
-                "supervisor": e.supervisor,
-                "cause": str(e.cause),
-                "origin": e.origin,
-                "frozenUntil": iso(e.frozen_until),
-                "detail": e.detail,
-            }
-            for e in plan.escalations
-        ],
+        "blocked": blocked_json(plan.blocked),
+        "escalations": escalations_json(plan.escalations),
     }
 
 
+def blocked_json(blocked: Iterable[Blocked]) -> list[dict[str, Any]]:
+    return [
+        {
+            "reason": b.reason,
+            "wanted": b.wanted or None,
+            "target": b.target,
+            "rule": b.rule,
+            "supervisor": b.supervisor,
+            "detail": b.detail,
+        }
+        for b in blocked
+    ]
+
+
+def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
+    return [
+        {
+            "supervisor": e.supervisor,
+            "cause": e.cause,
+            "origin": e.origin,
+            "frozenUntil": iso(e.frozen_until),
+            "detail": e.detail,
+        }
+        for e in escalations
+    ]
+
+
 _ROUTINE = {str(r) for r in Reason if not r.is_guard}
+_GUARDS = frozenset(r for r in Reason if r.is_guard)
 
 
 def _level(entry: dict[str, Any]) -> int:
@@ -112,6 +143,33 @@ class DecisionLog:
         self._next += 1
         self._entries.append(entry)
         log.log(_level(entry), "decision", extra={"decision": entry})
+        return entry
+
+    def add(
+        self,
+        plan: Plan,
+        results: list[ActionResult],
+        target: str,
+        unavailable: str | None = None,
+    ) -> dict[str, Any]:
+        """record() of plan_json() (plus `unavailable`), built in one go: once per signal."""
+        signal = plan.signal
+        entry: dict[str, Any] = {
+            "id": self._next,
+            "at": iso(plan.at),
+            "signal": signal_json(signal, target) if signal else None,
+            "actions": results_json(results) if results else [],
+            "blocked": blocked_json(plan.blocked) if plan.blocked else [],
+            "escalations": escalations_json(plan.escalations) if plan.escalations else [],
+        }
+        if unavailable:
+            entry["unavailable"] = unavailable
+        self._next += 1
+        self._entries.append(entry)
+        if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):
+            log.info("decision", extra={"decision": entry})  # as _level() says
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("decision", extra={"decision": entry})
         return entry
 
     def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
