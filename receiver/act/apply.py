@@ -34,7 +34,7 @@ from receiver.cluster import (
     StateUpdate,
     Traffic,
 )
-from receiver.decide import Action, ActionKind, Plan
+from receiver.decide import Action, ActionKind, Blocked, Plan
 from receiver.model import Instant, PodKey, PodState, Reason, Snapshot
 from receiver.runbook import Runbook
 
@@ -205,13 +205,30 @@ class Applier:
                 workload=b.workload,
             )
             for b in plan.blocked
-            if b.reason.is_guard and (b.pod or b.workload)
+            if _warrants_event(b)
         )
         for event in events:
             try:
                 await self._cluster.record_event(event)
             except Exception:  # Events are best effort, as client-go's recorder makes them
                 log.warning("could not record event %s on %s", event.reason, event.subject)
+
+
+def has_effects(plan: Plan) -> bool:
+    """Whether applying the plan does anything: a write, an action or an Event.
+
+    Most decisions of a busy receiver are re-deliveries with none of these;
+    callers skip apply() for them (a few percent of the webhook path).
+    """
+    return bool(plan.actions or plan.changes_state) or any(map(_warrants_event, plan.blocked))
+
+
+def _warrants_event(blocked: Blocked) -> bool:
+    """A guard hold on a pod or workload gets a Warning Event; routine non-actions do not."""
+    return blocked.reason in _GUARDS and (blocked.pod is not None or blocked.workload is not None)
+
+
+_GUARDS = frozenset(r for r in Reason if r.is_guard)  # enum attribute reads are slow on 3.11
 
 
 def _action_event(result: ActionResult, at: Instant) -> Event:

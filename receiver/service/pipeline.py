@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.act import Applied, Applier, Notifications
+from receiver.act import Applied, Applier, Notifications, has_effects
 from receiver.cluster import Cluster
 from receiver.decide import Plan, decide, observe, reset, resolve_target, resume, tick
 from receiver.decide.tree import pod_labels
 from receiver.ingest import Beat, Change, DeadlineTracker
-from receiver.model import Instant, Pod, PodKey, Reason, Signal, Workload, heartbeat_signal
+from receiver.model import Instant, Pod, PodKey, Signal, Workload, heartbeat_signal
 from receiver.report.decisions import DecisionLog, plan_json
 from receiver.report.metrics import Counts, Metrics, Reading
 from receiver.runbook import Runbook
@@ -103,12 +103,10 @@ class Pipeline:
     # -- signals ------------------------------------------------------------
 
     async def alerts(self, signals: Sequence[Signal]) -> BatchResult:
-        counted: dict[tuple[str, str, str], int] = {}
-        for s in signals:  # a webhook's alerts mostly share these: count them once
-            key = (s.source, s.name, s.status)
-            counted[key] = counted.get(key, 0) + 1
-        for labels, amount in counted.items():
-            self.metrics.count(self.metrics.signals, *labels, amount=amount)
+        tally = Counts(self.metrics)  # a webhook's alerts mostly share their labels
+        for s in signals:
+            tally.count(self.metrics.signals, s.source, s.name, s.status)
+        tally.flush()
         return await self._batch(signals, signals[0].received_at if signals else self.clock())
 
     async def heartbeats(
@@ -200,7 +198,7 @@ class Pipeline:
                 for _ in range(CONFLICT_TRIES):  # a 409: decide again on the fresh pod
                     plan = decide(runbook, self.cluster.snapshot(), signal, now)
                     # Inline _apply_and_log: most plans have nothing to apply.
-                    applied = await self._apply(plan) if _has_effects(plan) else _NONE
+                    applied = await self._apply(plan) if has_effects(plan) else _NONE
                     entry = self._log(plan, applied, target, tally)
                     if not applied.conflict:
                         break
@@ -210,7 +208,7 @@ class Pipeline:
         return BatchResult(entries)
 
     async def _apply_and_log(self, plan: Plan) -> tuple[dict[str, Any], Applied]:
-        applied = await self._apply(plan) if _has_effects(plan) else _NONE
+        applied = await self._apply(plan) if has_effects(plan) else _NONE
         return self._log(plan, applied, None), applied
 
     async def _apply(self, plan: Plan) -> Applied:
@@ -313,25 +311,6 @@ class Pipeline:
 
     def _notified(self, notifier: str, ok: bool) -> None:
         self.metrics.notifications.labels(notifier, "sent" if ok else "failed").inc()
-
-
-def _has_effects(plan: Plan) -> bool:
-    """Whether applying the plan does anything: a write, an action or an Event.
-
-    Applier.apply records Events for actions and for guard holds on a pod or
-    workload only. Most decisions of a busy receiver are re-deliveries with
-    none of these; skipping the call for them saves a few percent of the
-    webhook path.
-    """
-    if plan.actions or plan.changes_state:
-        return True
-    for blocked in plan.blocked:
-        if blocked.reason in _GUARDS and (blocked.pod or blocked.workload):
-            return True
-    return False
-
-
-_GUARDS = frozenset(r for r in Reason if r.is_guard)
 
 
 _NONE = Applied()
