@@ -48,14 +48,14 @@ CASES = plans()
 
 @pytest.mark.parametrize(("plan", "results"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("unavailable", [None, "API down"])
-def test_add_is_record_of_plan_json(
+def test_add_is_plan_json_with_an_id(
     plan: Plan, results: list[ActionResult], unavailable: str | None
 ) -> None:
-    by_record, by_add = DecisionLog(), DecisionLog()
+    by_add = DecisionLog()
     entry = plan_json(plan, results, "shop/checkout-0")
     if unavailable:
         entry["unavailable"] = unavailable
-    expected = by_record.record(entry)
+    expected = {"id": 1, **entry}
 
     added = by_add.add(plan, results, "shop/checkout-0", unavailable)
 

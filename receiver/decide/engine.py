@@ -109,7 +109,7 @@ class _Decision:
         draft, signal = self.draft, self.signal
         expire(self.runbook, draft, key, self.now)
         current = draft.lifecycle(key)
-        tracked = track(current, signal, self.settings, self.now)
+        tracked = self._track(current)
         if tracked is not current:
             draft.set_lifecycle(key, tracked)
         if tracked is not pod.lifecycle:  # expired or tracked: read the pod as it is now

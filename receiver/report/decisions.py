@@ -115,35 +115,13 @@ def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
     ]
 
 
-_ROUTINE = {str(r) for r in Reason if not r.is_guard}
 _GUARDS = frozenset(r for r in Reason if r.is_guard)
-
-
-def _level(entry: dict[str, Any]) -> int:
-    """Actions, escalations and guard holds at info; routine non-actions at debug.
-
-    Re-deliveries alone (`duplicate`) are most of a busy receiver's decisions;
-    logging each at info cost a quarter of the webhook path's CPU (bench/).
-    The API's decision log keeps them all either way.
-    """
-    if entry["actions"] or entry["escalations"]:
-        return logging.INFO
-    if any(b["reason"] not in _ROUTINE for b in entry["blocked"]):
-        return logging.INFO
-    return logging.DEBUG
 
 
 class DecisionLog:
     def __init__(self, kept: int = KEPT) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=kept)
         self._next = 1
-
-    def record(self, entry: dict[str, Any]) -> dict[str, Any]:
-        entry = {"id": self._next, **entry}
-        self._next += 1
-        self._entries.append(entry)
-        log.log(_level(entry), "decision", extra={"decision": entry})
-        return entry
 
     def add(
         self,
@@ -152,7 +130,13 @@ class DecisionLog:
         target: str,
         unavailable: str | None = None,
     ) -> dict[str, Any]:
-        """record() of plan_json() (plus `unavailable`), built in one go: once per signal."""
+        """Keep and log plan_json() (plus `unavailable`) with the next id, built in one go.
+
+        Actions, escalations and guard holds log at info; routine non-actions
+        at debug: re-deliveries alone (`duplicate`) are most of a busy
+        receiver's decisions, and logging each at info cost a quarter of the
+        webhook path's CPU (bench/). The API's decision log keeps them all.
+        """
         signal = plan.signal
         entry: dict[str, Any] = {
             "id": self._next,
@@ -167,7 +151,7 @@ class DecisionLog:
         self._next += 1
         self._entries.append(entry)
         if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):
-            log.info("decision", extra={"decision": entry})  # as _level() says
+            log.info("decision", extra={"decision": entry})
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
