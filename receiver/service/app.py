@@ -22,6 +22,7 @@ from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
 from receiver.report.status import status
+from receiver.service.auth import bearer
 from receiver.service.page import render_status
 from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Service
@@ -177,11 +178,11 @@ async def _pod_identity(request: Request, service: Service) -> PodIdentity | Res
     authorization = request.headers.get("authorization")
     if service.pod_tokens is None or service.heartbeat_tokens.allow(authorization):
         return None
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer(authorization)
+    if token is None:
         return _unauthorized(service, "heartbeats")
     try:
-        identity = await service.pod_tokens.review(token.strip())
+        identity = await service.pod_tokens.review(token)
     except ClusterUnavailable as exc:
         return _unavailable(service, "heartbeats", str(exc), {})
     return identity or _unauthorized(service, "heartbeats")

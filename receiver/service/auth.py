@@ -25,13 +25,20 @@ class Tokens:
     def allow(self, authorization: str | None) -> bool:
         if not self.values:
             return True  # auth switched off explicitly (serve --insecure-no-auth)
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        given = bearer(authorization)
+        if given is None:
             return False
-        offered = given.strip().encode()
+        offered = given.encode()
         # Compare with every token, so the time taken says nothing about which matched.
         matched = [hmac.compare_digest(offered, token) for token in self.values]
         return any(matched)
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for anything else."""
+    scheme, _, given = (authorization or "").partition(" ")
+    token = given.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def load_tokens(
