@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, POD, FakeKubeApi
+from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, FakeKubeApi
 
 from kube.driver import STATE, Driver, deployment, statefulset
 from receiver.cluster import (
@@ -19,7 +19,7 @@ from receiver.cluster import (
     Traffic,
 )
 from receiver.cluster.codec import LIFECYCLE_ANNOTATION, STATE_ANNOTATION
-from receiver.kube import KubernetesCluster, RetryPolicy
+from receiver.kube import RetryPolicy
 from receiver.model import Lifecycle, PodKey, PodState, SupervisorState, Workload
 
 CART = Workload("shop", "Deployment", "cart")
@@ -345,7 +345,10 @@ def test_every_namespace_with_a_star(fake: FakeKubeApi, driver: Driver) -> None:
 
 
 def test_nothing_is_read_before_start(fake: FakeKubeApi) -> None:
-    cluster = KubernetesCluster.__new__(KubernetesCluster)
-    assert not hasattr(cluster, "_cache")  # construction is not connection: see Driver
-    assert fake.requests.all() == []
-    assert fake.cluster.objects(POD, "shop")[0] == []
+    driver = Driver(fake)  # builds the Api and the KubernetesCluster
+    try:
+        assert fake.requests.all() == []
+        assert not driver.cluster.synced
+        assert driver.cluster.snapshot().pods == {}
+    finally:
+        driver.close()
