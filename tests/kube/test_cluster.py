@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, FakeKubeApi
+from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, FakeKubeApi, LoggedRequest
 
 from kube.driver import STATE, Driver, deployment, statefulset
 from receiver.cluster import (
@@ -310,16 +310,19 @@ def test_a_dropped_watch_resumes_and_a_compacted_history_relists(
         calls = fake.requests.matching("GET", r"/namespaces/shop/pods$")
         return sum(1 for r in calls if not r.query.get("watch"))
 
+    def watches() -> list[LoggedRequest]:
+        calls = fake.requests.matching("GET", r"/namespaces/shop/pods$")
+        return [r for r in calls if r.query.get("watch")]
+
     listed = lists()
+    fake.wait_for_watches(1)  # the informer's watch is open: cut it
     fake.cluster.end_watches(abrupt=True)
     fake.cluster.set_ready("shop", "cart-1", False)
     driver.until(lambda: not driver.cluster.snapshot().pods[PodKey("shop", "cart-1")].ready)
-    watches = [
-        r for r in fake.requests.matching("GET", r"/namespaces/shop/pods$") if r.query.get("watch")
-    ]
-    assert len(watches) >= 2
-    assert watches[-1].query.get("resourceVersion")  # resumed, not from scratch
+    driver.until(lambda: len(watches()) >= 2, what="the watch to be opened again")
+    assert watches()[-1].query.get("resourceVersion")  # resumed, not from scratch
 
+    fake.wait_for_watches(1)
     fake.cluster.end_watches(abrupt=True)  # the informer waits 0.5 s before watching again
     fake.cluster.finish_termination("shop", "cart-0")  # happens while nobody watches
     fake.cluster.compact()
