@@ -124,12 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1500)
     p.add_argument("--fleet", type=int, default=1000)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--bare-parser", default="orjson", help="the bare endpoint's: orjson or json")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
     receiver = ["--pods", str(args.fleet), "--token", TOKEN, "--log-level", args.log_level]
     results: dict[str, dict[str, float]] = {}
     for figure in args.figures.split(","):
-        bare = count("bare.py", [], figure, args.requests, args.warmup)
+        bare = count("bare.py", ["--parser", args.bare_parser], figure, args.requests, args.warmup)
         mine = count("server.py", receiver, figure, args.requests, args.warmup)
         results[figure] = {"bare_ir": bare, "receiver_ir": mine, "ratio": bare / mine}
         print(

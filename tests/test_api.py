@@ -137,7 +137,7 @@ def test_an_empty_alert_list_is_fine(h: Harness) -> None:
         pytest.param(
             b"{not json",
             "",
-            "found invalid JSON (Expecting property name enclosed in double quotes"
+            "found invalid JSON (unexpected character, expected a string key"
             " at line 1 column 2), expected JSON",
             id="malformed-json",
         ),

@@ -339,20 +339,20 @@ INVALID = [
         "malformed JSON",
         b'{"version": "4",',
         "",
-        "found invalid JSON (Expecting property name enclosed in double quotes at line 1 "
-        "column 17), expected JSON",
+        "found invalid JSON (unexpected end of data at line 1 column 17), expected JSON",
     ),
     (
         "empty body",
         b"",
         "",
-        "found invalid JSON (Expecting value at line 1 column 1), expected JSON",
+        "found invalid JSON (Input is a zero-length, empty document at line 1 column 1), "
+        "expected JSON",
     ),
     (
         "trailing garbage",
         b'{"version": "4"} x',
         "",
-        "found invalid JSON (Extra data at line 1 column 18), expected JSON",
+        "found invalid JSON (unexpected content after document at line 1 column 18), expected JSON",
     ),
     (
         "not UTF-8",
@@ -360,12 +360,18 @@ INVALID = [
         "",
         "found bytes that are not UTF-8, expected a JSON document",
     ),
-    ("nested too deeply", DEEP, "", "found invalid JSON (nested too deeply), expected JSON"),
+    (
+        "nested too deeply",
+        DEEP,
+        "",
+        "found invalid JSON (depth limit exceeded at line 1 column 1026), expected JSON",
+    ),
     (
         "integer too long",
         b'{"version": "4", "alerts": [], "truncatedAlerts": ' + b"9" * 5000 + b"}",
         "",
-        "found invalid JSON (a number too long to read), expected JSON",
+        "found invalid JSON (number is infinity when parsed as double at line 1 column 51), "
+        "expected JSON",
     ),
     ("top level a list", b"[]", "", "found a list, expected an object"),
     ("top level a string", b'"hello"', "", 'found "hello", expected an object'),

@@ -8,10 +8,10 @@ body limit; 503 while the cluster is failing, so Alertmanager re-delivers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,9 +55,7 @@ def create_app(service: Service) -> Starlette:
 
 
 def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")).encode(), status_code, headers, media_type=JSON
-    )
+    return Response(orjson.dumps(body), status_code, headers, media_type=JSON)
 
 
 def _service(request: Request) -> Service:

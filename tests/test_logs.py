@@ -1,0 +1,54 @@
+"""The structured log line: one JSON object, whatever a caller attached as `extra`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from receiver.model import Reason
+from receiver.report.logs import JsonFormatter
+
+
+def line(extra: dict[str, Any] | None = None, *, exc: bool = False) -> dict[str, Any]:
+    record = logging.LogRecord("receiver.test", logging.WARNING, __file__, 1, "a %s", ("b",), None)
+    if exc:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            record.exc_info = sys.exc_info()
+    for key, value in (extra or {}).items():
+        setattr(record, key, value)
+    text = JsonFormatter().format(record)
+    assert "\n" not in text  # one line, a traceback included
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
+
+
+def test_a_line_has_time_level_logger_message_and_the_extras() -> None:
+    out = line({"decision": {"id": 7, "blocked": [{"reason": Reason.DUPLICATE}]}})
+    assert out["level"] == "warning"
+    assert out["logger"] == "receiver.test"
+    assert out["message"] == "a b"
+    assert out["time"].endswith("+00:00")
+    assert out["decision"] == {"id": 7, "blocked": [{"reason": "duplicate"}]}
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        (object, str(object)),  # what JSON has no type for: its str()
+        ({1: "x"}, {"1": "x"}),  # keys that are not strings
+        (2**70, 2**70),  # an integer orjson refuses: the stdlib writes it
+    ],
+)
+def test_what_json_cannot_hold_directly_still_makes_a_line(value: object, written: object) -> None:
+    assert line({"value": value})["value"] == written
+
+
+def test_an_exception_goes_into_the_line() -> None:
+    out = line(exc=True)
+    assert "RuntimeError: boom" in out["exception"]
