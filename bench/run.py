@@ -5,7 +5,7 @@
 
 Servers (bench/server.py: the receiver as `receiver serve` builds it, on
 the in-memory cluster seeded with a fleet; bench/bare.py: a bare Starlette
-endpoint that only parses the JSON) run as separate processes pinned to
+endpoint that only parses the JSON, with the receiver's parser) run as separate processes pinned to
 core 0 (`taskset -c 0`); wrk runs pinned to core 1 with 64 keep-alive
 connections; this driver pins itself to core 1 too, so that core 0 is the
 server's alone (other users of the machine aside: every run records how
@@ -73,6 +73,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(ALL), help=f"comma-separated of {','.join(ALL)}")
     p.add_argument(
         "--log-level", default="info", help="receiver log level (receiver serve's default)"
+    )
+    p.add_argument(
+        "--bare-parser",
+        choices=("orjson", "json"),
+        default="orjson",
+        help="the bare endpoint's JSON parser: the receiver's (orjson) or the stdlib's",
     )
     p.add_argument("--no-auth", action="store_true", help="no bearer token (--insecure-no-auth)")
     p.add_argument("--server-logs", type=Path, help="keep servers' stderr (the decision log) here")
@@ -143,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             wanted = [f for f in THROUGHPUT if f in args.only]
             if wanted:
-                bare = Proc("bare", "bare.py", [], s.workdir).start()
+                bare = Proc("bare", "bare.py", ["--parser", args.bare_parser], s.workdir).start()
                 stack.callback(bare.stop)
                 for figure in wanted:
                     results[figure] = throughput(s, figure, bare, stack)
