@@ -8,14 +8,15 @@ re-deliveries write nothing, and every decision is counted once.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
-from service_builders import Harness, harness
+from service_builders import RUNBOOK, Harness, harness
 
 from receiver.cluster import PodPatch
 from receiver.ingest import parse_webhook
-from receiver.model import Signal
+from receiver.model import Lifecycle, PodKey, Signal, Workload
 
 
 @pytest.fixture
@@ -84,3 +85,28 @@ def test_a_guard_hold_still_leaves_an_event_on_the_pod(h: Harness) -> None:
     assert event.reason == "RemediationBlocked"
     assert event.subject == f"shop/{third}"
     assert h.metric("remediation_blocked_decisions_total", {"reason": "systemic"}) == 1
+
+
+def test_a_statefulset_replacement_does_not_inherit_the_alert_its_predecessor_got(
+    tmp_path: Path,
+) -> None:
+    """The successor keeps the name (and the alert's labels), not the occurrence."""
+    h = harness(
+        tmp_path, runbook=RUNBOOK.replace("[{drain: {for: 2m}}, {restart: {}}]", "[{restart: {}}]")
+    )
+    h.cluster.add_workload(
+        Workload("shop", "StatefulSet", "db"), replicas=3, labels={"app": "checkout"}
+    )
+    first = signals(h, "db-0", starts="2026-01-01T00:00:00Z")
+    assert send(h, first) == ["restart"]
+    old = h.cluster.snapshot().pods[PodKey("shop", "db-0")]
+    h.clock.now += 60  # the eviction went through; db-0 is back under its name
+    new = h.cluster.snapshot().pods[PodKey("shop", "db-0")]
+    assert new.uid != old.uid
+    assert new.ready
+
+    assert send(h, signals(h, "db-0", starts="2026-01-01T00:00:00Z")) == ["predates_pod"]
+    assert h.cluster.snapshot().pods[new.key].lifecycle == Lifecycle()
+    assert h.metric("remediation_blocked_decisions_total", {"reason": "predates_pod"}) == 1
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h.clock.now))
+    assert send(h, signals(h, "db-0", starts=later)) == ["restart"]  # a new occurrence is its own

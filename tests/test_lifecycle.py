@@ -312,6 +312,35 @@ def test_targets_that_cannot_be_resolved(labels: dict[str, str], expected: str) 
     assert summary(plan) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("created_at", "status", "expected"),
+    [
+        pytest.param(
+            T0 + 30, Status.FIRING, ["blocked predates_pod shop/db-0"], id="firing, began earlier"
+        ),
+        pytest.param(
+            T0 + 30, Status.RESOLVED, ["blocked predates_pod shop/db-0"], id="resolved, earlier"
+        ),
+        pytest.param(T0, Status.FIRING, ["drain shop/db-0"], id="began as the pod was created"),
+        pytest.param(None, Status.FIRING, ["drain shop/db-0"], id="creation time not known"),
+    ],
+)
+def test_an_alert_that_began_before_the_pod_is_about_an_earlier_pod_of_its_name(
+    created_at: float | None, status: Status, expected: list[str]
+) -> None:
+    """A StatefulSet's replacement keeps the name; the alert it inherits is not about it."""
+    rb = runbook(RUNBOOK.replace("{app: checkout}", "{app: db}", 1))
+    snap = with_pod(snapshot(fleet("db", 3, kind="StatefulSet")), "db-0", created_at=created_at)
+    after, plans = run(rb, snap, [alert("db-0", status=status)], T0 + 60)
+    assert summary(plans[0]) == expected
+    if "predates_pod" in expected[0]:
+        assert after.pods[PodKey("shop", "db-0")].lifecycle == Lifecycle()  # not even tracked
+        assert plans[0].blocked[0].detail == (
+            "the signal started 30s before this pod was created: "
+            "it is about an earlier pod of the same name"
+        )
+
+
 def test_unsupervised_pods_are_left_alone() -> None:
     rb = runbook(RUNBOOK)
     snap = snapshot(fleet("cart", 2))

@@ -575,6 +575,8 @@ def test_evicted_statefulset_pod_comes_back_with_its_name_and_a_fresh_lifecycle(
 
     replacement = world.at(T0 + 1.0)[key]
     assert replacement.uid != old.uid
+    assert old.created_at is None  # the starting fleet was there before the clock began
+    assert replacement.created_at == T0 + 1.0
     assert replacement.lifecycle == Lifecycle()
     assert not replacement.terminating
     assert not replacement.ready

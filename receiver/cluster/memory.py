@@ -101,7 +101,7 @@ class MemoryCluster:
         keys = []
         for i in range(replicas):
             name = f"{workload.name}-{i}" if workload.kind == "StatefulSet" else self._name(spec)
-            keys.append(self._create(spec, name, ready_at=None, now=now))
+            keys.append(self._create(spec, name, ready_at=None, now=now, seeded=True))
         return keys
 
     def set_ready(self, key: PodKey, ready: bool) -> None:
@@ -220,8 +220,16 @@ class MemoryCluster:
         return f"{spec.workload.name}-{next(self._names):05x}"
 
     def _create(
-        self, spec: WorkloadSpec, name: str, *, ready_at: Instant | None, now: Instant
+        self,
+        spec: WorkloadSpec,
+        name: str,
+        *,
+        ready_at: Instant | None,
+        now: Instant,
+        seeded: bool = False,
     ) -> PodKey:
+        """A pod. A workload's first pods have no creation time: they stand for pods that
+        were there before the cluster's clock began, which any alert may be about."""
         key = PodKey(spec.workload.namespace, name)
         uid = f"uid-{next(self._names)}"
         started = ready_at is None
@@ -233,6 +241,7 @@ class MemoryCluster:
             uid=uid,
             ready=started,
             started_at=now if started else None,
+            created_at=None if seeded else now,
         )
         self._annotations.pop(key, None)
         self._timed.pop(key, None)

@@ -107,6 +107,16 @@ class _Decision:
             self._block_verdict(target_verdict, pod=key)
             return
         draft, signal = self.draft, self.signal
+        if pod.predates(signal.starts_at):
+            assert pod.created_at is not None
+            earlier = format_duration(max(pod.created_at - signal.starts_at, 0.001))
+            self._block(
+                Reason.PREDATES_POD,
+                pod=key,
+                detail=f"the signal started {earlier} before this pod was created: "
+                "it is about an earlier pod of the same name",
+            )
+            return
         expire(self.runbook, draft, key, self.now)
         current = draft.lifecycle(key)
         tracked = self._track(current)

@@ -50,6 +50,7 @@ def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now
             isinstance(target, PodKey)
             and target in pods
             and settings.namespace_allowed(target.namespace)
+            and not pods[target].predates(signal.starts_at)
         ):
             current = draft.lifecycle(target)
             tracked = track(current, signal, settings, now)

@@ -121,6 +121,7 @@ def to_pod(raw: Mapping[str, Any], owner: Workload | None) -> Pod:
         terminating=metadata.get("deletionTimestamp") is not None
         or phase in ("Succeeded", "Failed"),
         started_at=_started_at(status) if phase == "Running" else None,
+        created_at=parse_time(metadata.get("creationTimestamp")),
         lifecycle=_lifecycle(namespace, name, metadata.get("annotations") or {}),
     )
 

@@ -109,11 +109,20 @@ class Pod:
     ready: bool = True
     terminating: bool = False
     started_at: Instant | None = None  # when its containers started; None while pending
+    created_at: Instant | None = None  # when this pod object was created; None if not known
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     @property
     def key(self) -> PodKey:
         return pod_key(self.namespace, self.name)
+
+    def predates(self, starts_at: Instant) -> bool:
+        """Whether something that started at `starts_at` began before this pod object existed.
+
+        Then it is about an earlier pod of the same name (a StatefulSet's
+        replacement keeps its predecessor's name), not about this one.
+        """
+        return self.created_at is not None and starts_at < self.created_at
 
     @property
     def out_of_service(self) -> bool:

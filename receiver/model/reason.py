@@ -14,6 +14,7 @@ class Reason(StrEnum):
     UNKNOWN_TARGET = "unknown_target"
     UNSUPERVISED = "unsupervised"
     DUPLICATE = "duplicate"
+    PREDATES_POD = "predates_pod"
     RESOLVED = "resolved"
     IN_PROGRESS = "in_progress"
     PAUSED = "paused"

@@ -229,6 +229,7 @@ class Simulation:
                 labels=old.labels,
                 owner=old.owner,
                 uid=f"{old.name}-{self.generation}",
+                created_at=now,
             )
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]

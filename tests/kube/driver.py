@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kubeapi import DEPLOYMENT, REPLICASET, STATEFULSET, FakeKubeApi
@@ -23,6 +24,8 @@ from receiver.model import Instant, PodKey
 T = TypeVar("T")
 FAST_RETRY = RetryPolicy(attempts=3, budget=2.0, base=0.01, cap=0.05)
 STATE = ObjectName("remediation", "remediation-receiver-state")
+EXISTING = datetime(2025, 12, 1, tzinfo=UTC)
+"""When seeded pods were created: before any alert of the tests started."""
 
 
 class Clock:
@@ -109,6 +112,7 @@ def deployment(
             labels={**labels, "pod-template-hash": "5d8f"},
             ready=i >= not_ready,
             owner=rs,
+            created=EXISTING,
         )
         for i in range(replicas)
     ]

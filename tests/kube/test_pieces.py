@@ -53,10 +53,12 @@ def raw_pod(
 
 def test_a_running_ready_pod_reads_with_its_lifecycle() -> None:
     lifecycle = Lifecycle(state=PodState.DRAINED, rule="errors", attempts=1, until=99.0)
-    pod = to_pod(raw_pod(annotations=encode_lifecycle(lifecycle)), Workload("shop", "D", "cart"))
+    raw = raw_pod(annotations=encode_lifecycle(lifecycle), creationTimestamp="2026-11-21T09:59:58Z")
+    pod = to_pod(raw, Workload("shop", "D", "cart"))
     assert pod.key == PodKey("shop", "cart-1")
     assert (pod.ready, pod.terminating, pod.uid) == (True, False, "uid-cart-1")
     assert pod.started_at == parse_time("2026-11-21T10:00:09Z")  # the last container
+    assert pod.created_at == parse_time("2026-11-21T09:59:58Z")  # the object, not a container
     assert pod.lifecycle == lifecycle
 
 

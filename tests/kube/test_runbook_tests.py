@@ -11,6 +11,7 @@ the in-memory run produces, at every instant.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,23 @@ class KubeSimulation(Simulation):
             for i in range(spec.replicas):
                 key = PodKey(spec.namespace, f"{spec.name}-{i}")
                 self.owners[key] = owner
-                self._create(key, dict(spec.labels), ready=i >= spec.not_ready)
+                self._create(key, dict(spec.labels), ready=i >= spec.not_ready, at=None)
         driver.start(runbook.settings.namespaces)
         self.applier = Applier(driver.cluster, Quiet({}), clock=lambda: 0.0)
         self.snapshot = driver.cluster.snapshot()
 
-    def _create(self, key: PodKey, labels: dict[str, str], *, ready: bool) -> None:
+    def _create(
+        self, key: PodKey, labels: dict[str, str], *, ready: bool, at: Instant | None
+    ) -> None:
+        """The starting fleet (`at` None) was created before the timeline begins."""
+        created = datetime.fromtimestamp(EPOCH - 86400 if at is None else at, UTC)
         self.fake.cluster.add_pod(
-            key.namespace, key.name, labels=labels, ready=ready, owner=self.owners[key]
+            key.namespace,
+            key.name,
+            labels=labels,
+            ready=ready,
+            owner=self.owners[key],
+            created=created,
         )
 
     def _apply(self, plan: Plan, t: float) -> None:
@@ -88,7 +98,7 @@ class KubeSimulation(Simulation):
             self.fake.cluster.delete_with(POD, key.namespace, key.name, {"gracePeriodSeconds": 0})
             self.driver.until(lambda k=key: k not in self.driver.cluster.snapshot().pods)  # type: ignore[misc]
             labels = {k: v for k, v in old.labels.items() if k != "remediation/traffic"}
-            self._create(key, labels, ready=True)
+            self._create(key, labels, ready=True, at=now)
             self.driver.until(self.driver.sees(key))
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]

@@ -95,7 +95,9 @@ class FakeCluster(Store):
         owner: Mapping[str, Any] | None = None,
         node_name: str = "node-1",
         image: str = "registry.example/app:1",
+        created: datetime | None = None,
     ) -> JSON:
+        """A pod, started now; `created` backdates its creationTimestamp."""
         now = timestamp(self.clock())
         meta: JSON = {"name": name, "labels": dict(labels or {})}
         if annotations:
@@ -107,7 +109,7 @@ class FakeCluster(Store):
             "spec": {"nodeName": node_name, "containers": [{"name": "app", "image": image}]},
             "status": {"phase": phase, "conditions": _conditions(ready, now), "startTime": now},
         }
-        return self.create(POD, namespace, pod)
+        return self.create(POD, namespace, pod, created=created)
 
     def add_workload(
         self,

@@ -134,7 +134,10 @@ class Store:
 
     # Writes.
 
-    def create(self, kind: Kind, namespace: str, body: JSON) -> JSON:
+    def create(
+        self, kind: Kind, namespace: str, body: JSON, *, created: datetime | None = None
+    ) -> JSON:
+        """POST. `created`, for seeding only: an object that has existed since then."""
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -159,7 +162,7 @@ class Store:
                 raise already_exists(kind, meta["name"])
             obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = timestamp(self.clock())
+            meta["creationTimestamp"] = timestamp(created or self.clock())
             if kind.generation:
                 meta["generation"] = 1
             return self._write(key, obj, "ADDED")
