@@ -50,7 +50,7 @@ def test_check_with_nothing_to_check_fails(tmp_path: Path) -> None:
 def test_test_runs_the_example_rules() -> None:
     result = receiver("test", "rules/")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "7 passed, 0 failed"
+    assert result.stdout.strip().splitlines()[-1] == "8 passed, 0 failed"
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_a_failing_expectation_prints_a_readable_diff(broken_test: Path) -> None
     assert "    expected: restart shop/checkout-0" in out
     assert "    got:      drain shop/checkout-0" in out
     assert "timeline:" in out
-    assert out.strip().splitlines()[-1] == "6 passed, 1 failed"
+    assert out.strip().splitlines()[-1] == "7 passed, 1 failed"
 
 
 def test_verbose_prints_every_timeline() -> None:

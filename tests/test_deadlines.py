@@ -168,10 +168,18 @@ def test_a_missed_pod_is_re_announced_every_refresh_with_its_start() -> None:
     assert t.due(start) == [POD]
     t.miss(POD, start)
 
-    assert t.due(start + REFRESH - 0.001) == []
+    # Due again every deadline, so that a replacement under its name soon shows (the
+    # pipeline checks); announced again only every refresh.
+    assert t.due(start + DEADLINE - 0.001) == []
+    for n in (1, 2, 3):
+        assert t.due(start + n * DEADLINE) == [POD]
+        assert t.miss(POD, start + n * DEADLINE) == []
     assert t.due(start + REFRESH) == [POD]
     again = t.miss(POD, start + REFRESH)
     assert again == [change("HeartbeatMissed", FIRING, start, missed_reason())]
+    for n in (5, 6, 7):
+        assert t.due(start + n * DEADLINE) == [POD]
+        assert t.miss(POD, start + n * DEADLINE) == []
     assert t.due(start + 2 * REFRESH) == [POD]
     assert summary(t.miss(POD, start + 2 * REFRESH)) == [("HeartbeatMissed", "firing", start)]
     assert t.missed_total == 1  # one silence, announced three times
@@ -397,6 +405,7 @@ def test_many_pods_only_the_silent_are_due_and_the_heap_stays_bounded() -> None:
         t.beat(key, OK, "", DEADLINE, T0)
 
     found: list[PodKey] = []
+    announced: list[PodKey] = []
     for second in range(1, 301):
         now = T0 + second
         if second % 5 == 0:
@@ -406,14 +415,16 @@ def test_many_pods_only_the_silent_are_due_and_the_heap_stays_bounded() -> None:
         due = t.due(now)
         found.extend(due)
         for key in due:
-            t.miss(key, now)
+            announced.extend(c.key for c in t.miss(key, now))
         # White box: `_heap` is the tracker's only per-beat memory. Beats that only push a
         # deadline later must not add items, or a fleet that beats every 5s would grow it
         # without bound; one queued item per pod is the promise of the module docstring.
         assert len(t._heap) <= len(t)
 
-    # each silent pod: missed at T0 + 15, then re-announced at 75, 135, 195, 255
-    assert sorted(found) == sorted(key for key in silent for _ in range(5))
+    # each silent pod: due every 15 s from T0 + 15 to T0 + 300; missed at T0 + 15, then
+    # re-announced at 75, 135, 195, 255
+    assert sorted(found) == sorted(key for key in silent for _ in range(20))
+    assert sorted(announced) == sorted(key for key in silent for _ in range(5))
     assert t.missed_total == len(silent)
     assert len(t) == 1000
 

@@ -151,3 +151,32 @@ def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
     assert h.service.pipeline.applier.pending_evictions == {}
     labels = {"action": "restart", "rule": "silent", "outcome": "blocked"}
     assert h.metric("remediation_actions_total", labels) == 1
+
+
+def test_a_statefulset_replacement_that_never_beats_is_missed_in_its_own_right(
+    h: Harness,
+) -> None:
+    """The successor keeps the name; the predecessor's miss is not its, its own silence is."""
+    db = h.cluster.add_workload(
+        Workload("shop", "StatefulSet", "db"), replicas=3, labels={"app": "checkout"}
+    )
+    silent, *_ = db
+    original = h.cluster.snapshot().pods[silent].uid
+    everyone_else = [k for k in keys(h) if k != silent]
+    for _ in range(4):  # +20 s: db-0 missed its first deadline and was restarted
+        push(h, *((k, HeartbeatStatus.OK) for k in everyone_else))
+        tick_at(h, 5)
+    assert decided(h) == [("HeartbeatMissed", str(silent), "restart")]
+    for _ in range(12):  # +80 s: the successor started at about +18 s and never beat
+        push(h, *((k, HeartbeatStatus.OK) for k in everyone_else))
+        tick_at(h, 5)
+    assert h.cluster.snapshot().pods[silent].uid != original
+    entries = [e for e in h.service.pipeline.decisions.since(0, 0) if e["signal"]]
+    # Its predecessor's miss (at +15 s) was not the successor's to act on again; its own
+    # silence, one deadline after it started (+18 s), is, and so on for each successor.
+    assert [(e["signal"]["startsAt"][11:19], e["actions"][0]["action"]) for e in entries] == [
+        ("00:00:15", "restart"),
+        ("00:00:35", "restart"),
+        ("00:00:55", "restart"),
+        ("00:01:15", "restart"),
+    ]

@@ -70,6 +70,11 @@ class DeadlineTracker:
         entry = self._entries.get(key)
         return entry.condition if entry else None
 
+    def since(self, key: PodKey) -> Instant | None:
+        """When the pod's current condition began (ok included), if it is tracked."""
+        entry = self._entries.get(key)
+        return entry.since if entry else None
+
     def keys(self) -> set[PodKey]:
         return set(self._entries)
 
@@ -129,11 +134,17 @@ class DeadlineTracker:
         return out
 
     def miss(self, key: PodKey, now: Instant) -> list[Change]:
-        """Declare a due pod silent (or re-announce that it still is)."""
+        """Declare a due pod silent (or re-announce that it still is, once per `refresh`).
+
+        A silent pod is due again after one deadline, not one refresh, so the
+        caller soon sees it if it was replaced (a StatefulSet's pod keeps its key).
+        """
         entry = self._entries[key]
-        entry.due_at = now + self.refresh
+        entry.due_at = now + min(self.refresh, entry.deadline or self.refresh)
         self._queue(key, entry)
         if entry.condition is HeartbeatStatus.MISSED:
+            if now - entry.emitted_at < self.refresh:
+                return []
             entry.emitted_at = now
             return [self._change(key, entry, Status.FIRING)]
         self.missed_total += 1

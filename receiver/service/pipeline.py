@@ -252,8 +252,13 @@ class Pipeline:
         signals: list[Signal] = []
         for key in self.tracker.due(now):
             pod = snapshot.pods.get(key)
-            if pod is None or pod.terminating:
+            since = self.tracker.since(key)
+            if pod is None or pod.terminating or (since is not None and pod.predates(since)):
+                # Gone, going, or replaced under the same name (a StatefulSet's pod, whose
+                # condition was its predecessor's): the next sync watches the new pod from
+                # its own start, which the key sets it compares would not show as new.
                 self.tracker.forget(key)
+                self._expected.pop(key, None)
                 continue
             deadline = self._deadline(pod, None) or 0.0
             if pod.started_at is None or now < pod.started_at + deadline:
