@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1500)
     p.add_argument("--fleet", type=int, default=1000)
     p.add_argument("--log-level", default="info")
-    p.add_argument("--bare-parser", default="orjson", help="the bare endpoint's: orjson or json")
+    p.add_argument("--bare-parser", choices=("orjson", "json"), default="orjson")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
     receiver = ["--pods", str(args.fleet), "--token", TOKEN, "--log-level", args.log_level]
