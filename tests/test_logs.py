@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -52,3 +53,26 @@ def test_what_json_cannot_hold_directly_still_makes_a_line(value: object, writte
 def test_an_exception_goes_into_the_line() -> None:
     out = line(exc=True)
     assert "RuntimeError: boom" in out["exception"]
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1.0005, 1_763_800_000.0, 1_763_800_000.9994, 1_763_800_000.9999996, 1_763_800_059.123],
+)
+def test_the_time_is_written_as_datetime_writes_it(created: float) -> None:
+    formatter = JsonFormatter()
+    record = logging.LogRecord("receiver.test", logging.INFO, __file__, 1, "m", (), None)
+    record.created = created
+    first = json.loads(formatter.format(record))["time"]
+    again = json.loads(formatter.format(record))["time"]  # the second taken from memory
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert first == again == expected
+
+
+def test_consecutive_seconds_each_get_their_own_text() -> None:
+    formatter = JsonFormatter()
+    record = logging.LogRecord("receiver.test", logging.INFO, __file__, 1, "m", (), None)
+    for created in (100.25, 100.75, 101.5, 99.0):
+        record.created = created
+        written = json.loads(formatter.format(record))["time"]
+        assert written == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
