@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -76,3 +77,20 @@ def test_consecutive_seconds_each_get_their_own_text() -> None:
         record.created = created
         written = json.loads(formatter.format(record))["time"]
         assert written == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def test_setup_writes_json_lines_at_the_level_and_nothing_the_line_does_not_show() -> None:
+    # In a child process: setup() configures logging for the whole process.
+    script = (
+        "import logging; from receiver.report import logs; logs.setup('info');"
+        "log = logging.getLogger('receiver.decisions');"
+        "log.debug('hidden'); log.info('decision', extra={'decision': {'id': 1}})"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    lines = [json.loads(text) for text in done.stderr.splitlines()]
+    assert len(lines) == 1
+    assert set(lines[0]) == {"time", "level", "logger", "message", "decision"}
+    assert lines[0]["decision"] == {"id": 1}
+    assert lines[0]["level"] == "info"
