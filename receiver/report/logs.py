@@ -16,7 +16,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 class JsonFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
-        self._second: tuple[int, str] = (0, "")  # the last second written, as text
+        self._second = (0, "1970-01-01T00:00:00")  # the last second written, as text
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
         """
         second, micros = divmod(round(created * 1_000_000), 1_000_000)
         last, text = self._second  # one read: a thread may replace it meanwhile
-        if second != last or not text:
+        if second != last:
             text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = (second, text)
         return f"{text}.{micros // 1000:03d}+00:00"
