@@ -13,7 +13,7 @@ from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
 from starlette.testclient import TestClient
 
 from kube.driver import FAST_RETRY, deployment
-from receiver.cli import kubernetes_service
+from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.setup import KubeOptions, connect
 from receiver.runbook import load_file
