@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.config import ConfigException
+from prometheus_client import CollectorRegistry
 
 from receiver.kube.setup import Adapter, KubeOptions, connect
+from receiver.metrics import Metrics
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid
 from receiver.scenario.spec import load_fleet_file
@@ -141,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) -> Service:
+    metrics = Metrics(CollectorRegistry())
     return kubernetes_service(
         options,
         runbook,
@@ -159,7 +162,9 @@ def _kubernetes(args: argparse.Namespace, options: Options, runbook: Runbook) ->
                 else None,
             ),
             runbook.settings.namespaces,
+            metrics=metrics,
         ),
+        metrics=metrics,
     )
 
 
@@ -171,8 +176,8 @@ def lease_timing(duration: float) -> tuple[float, float, float]:
 def kubernetes_service(
     options: Options, runbook: Runbook, adapter: Adapter, **build_options: Any
 ) -> Service:
-    """The service on the Kubernetes adapter, its API requests counted in its metrics."""
-    service = build(
+    """The service on the Kubernetes adapter (pass it the metrics its API client counts in)."""
+    return build(
         options,
         runbook,
         adapter.cluster,
@@ -180,9 +185,6 @@ def kubernetes_service(
         pod_tokens=adapter.pod_tokens,
         **build_options,
     )
-    requests = service.metrics.kubernetes_requests
-    adapter.api.on_request = lambda verb, code: requests.labels(verb, code).inc()
-    return service
 
 
 def _tokens(args: argparse.Namespace) -> tuple[Tokens, Tokens]:
