@@ -21,13 +21,17 @@ _STATE_AFTER = {
 }
 
 
-def next_attempt(lifecycle: Lifecycle, rule: Rule) -> int:
-    """0-based index of the step a new occurrence takes.
+def next_attempt(lifecycle: Lifecycle, rule: Rule, now: Instant) -> int:
+    """0-based index of the step a new occurrence takes, for a pod or a workload alike.
 
-    Only a recurrence during probation continues the sequence; a pod that
+    Only a recurrence during probation continues the sequence; a target that
     passed probation (or a different rule) starts from the first step.
     """
-    if lifecycle.state is PodState.PROBATION and lifecycle.rule == rule.name:
+    if (
+        lifecycle.state is PodState.PROBATION
+        and lifecycle.rule == rule.name
+        and (lifecycle.until is None or now < lifecycle.until)
+    ):
         return lifecycle.attempts
     return 0
 
