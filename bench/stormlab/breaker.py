@@ -94,8 +94,8 @@ def run(scenario: Scenario) -> Trace:
                 if serving[i] and scenario.health(i, p.born, t) is not Health.OK
             )
             trace.sample(t, sum(serving), sick, kills)
-            if scenario.bad_slot is not None:
-                trace.bad_pod(scenario, t, serving[scenario.bad_slot])
+        if scenario.bad_slot is not None:
+            trace.bad_pod(scenario, t, pods[scenario.bad_slot].serving(t))
     return trace
 
 

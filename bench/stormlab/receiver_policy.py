@@ -104,6 +104,9 @@ class _Lab:
             await self._alerts(t)
             if step % SAMPLE_EVERY == 0:
                 self._sample(t)
+            if s.bad_slot is not None:
+                pod = self.cluster.snapshot().pods.get(self.slots[s.bad_slot])
+                self.trace.bad_pod(s, t, self._serving(pod))
         self.trace.escalations = int(_total(self.registry, "remediation_escalations_total"))
         return self.trace
 
@@ -153,8 +156,6 @@ class _Lab:
             if on and self.scenario.health(i, self.born[i], t) is not Health.OK
         )
         self.trace.sample(t, sum(serving), sick, len(self.cluster.evictions))
-        if self.scenario.bad_slot is not None:
-            self.trace.bad_pod(self.scenario, t, serving[self.scenario.bad_slot])
 
     def _serving(self, pod: Pod | None) -> bool:
         return (

@@ -20,6 +20,8 @@ POLICY_TITLES = {
     "receiver": "remediation receiver",
 }
 COLOURS = {"liveness": "tab:red", "breaker": "tab:orange", "receiver": "tab:blue"}
+STYLES = {"liveness": "-", "breaker": "--", "receiver": ":"}
+"""Policies that do the same draw on top of each other; the dashes keep each one visible."""
 
 
 def _shown(key: str, value: Any, scenario: str) -> str:
@@ -100,8 +102,13 @@ def plot(traces: list[Trace], directory: Path) -> list[Path]:
         for t in (t for t in traces if t.scenario == name):
             minutes = [x / 60 for x in t.times]
             colour, label = COLOURS[t.policy], POLICY_TITLES[t.policy]
-            top.plot(minutes, t.in_traffic, color=colour, label=label, linewidth=1.6)
-            bottom.step(minutes, t.restarts, where="post", color=colour, label=label)
+            style = STYLES[t.policy]
+            top.step(
+                minutes, t.in_traffic, where="post", color=colour, label=label, ls=style, lw=1.8
+            )
+            bottom.step(
+                minutes, t.restarts, where="post", color=colour, label=label, ls=style, lw=1.8
+            )
         for ax in (top, bottom):
             ax.axvline(ONSET / 60, color="grey", linestyle=":", linewidth=1)
             if scenario.partition:
@@ -109,7 +116,9 @@ def plot(traces: list[Trace], directory: Path) -> list[Path]:
             if scenario.outage_slots:
                 ax.axvspan(ONSET / 60, (ONSET + 300) / 60, color="grey", alpha=0.12)
             ax.grid(True, alpha=0.3)
-        top.set_ylim(0, 105)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        lowest = min(min(t.in_traffic) for t in traces if t.scenario == name)
+        top.set_ylim(*((lowest - 4, 100.9) if lowest >= 90 else (0, 105)))
         top.set_ylabel("pods in traffic (of 100)")
         top.set_title(f"{scenario.title}")
         top.legend(loc="lower left", fontsize=9)

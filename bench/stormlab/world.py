@@ -141,7 +141,7 @@ class Trace:
     restarts: list[int] = field(default_factory=list)
     escalations: int = 0
     bad_left_at: float | None = None
-    """Seconds after ONSET until the bad pod first left traffic (None: never, or no bad pod)."""
+    """Seconds after ONSET until the bad pod first left traffic, to the step (None: never)."""
     notes: list[str] = field(default_factory=list)
 
     def sample(self, t: float, in_traffic: int, sick: int, restarts: int) -> None:
