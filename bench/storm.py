@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the lab's package, when run as a script
 
+from record import RESULTS, default_out, refusal, short_commit  # noqa: E402
 from stormlab import breaker, liveness, receiver_policy, report  # noqa: E402
 from stormlab.world import SCENARIOS, Scenario, Trace  # noqa: E402
 
@@ -35,7 +36,6 @@ POLICIES: dict[str, Callable[[Scenario], Trace]] = {
     "breaker": breaker.run,
     "receiver": receiver_policy.run,
 }
-RESULTS = HERE / "results"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -76,7 +76,7 @@ def source() -> dict[str, str]:
         return done.stdout.strip()
 
     return {
-        "commit": git("rev-parse", "--short", "HEAD"),
+        "commit": short_commit(),
         "uncommitted": git("status", "--porcelain", "--", "../receiver", "."),
     }
 
@@ -84,9 +84,10 @@ def source() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     code = source()
-    out = args.out or RESULTS / f"storm-{code['commit']}.json"
-    if not args.markdown and out.exists() and not args.force:
-        print(f"storm: {out} exists (a committed record?); --force to overwrite", file=sys.stderr)
+    out = args.out or default_out("storm")
+    refused = None if args.markdown else refusal(out, args.force)
+    if refused:
+        print(f"storm: {refused}", file=sys.stderr)
         return 2
     started = time.monotonic()
     traces = [POLICIES[p](SCENARIOS[s]) for s in args.only for p in args.policies]
