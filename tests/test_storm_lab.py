@@ -5,7 +5,8 @@ a fleet-wide outage; the breaker's ratio over the pods still in traffic lets
 it take out more than a quarter of the fleet; the receiver never takes more
 than its maxUnavailable (25% of the fleet's size) out of traffic, never
 exceeds its intensity, and escalates a systemic outage. Short runs, so that
-the whole file takes a few seconds.
+the whole file takes a few seconds. And a committed result in bench/results/
+is not overwritten by a new run unless it is forced.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+from record import RESULTS, refusal
 from stormlab import breaker, liveness, receiver_policy
 from stormlab.world import (
     OUTAGE_SLOTS,
@@ -74,3 +76,10 @@ def test_a_gray_pod_passes_its_liveness_probe() -> None:
     trace = liveness.run(short("gray", 150.0))
     assert trace.bad_left_at is None
     assert trace.restarts[-1] == 0
+
+
+def test_a_committed_result_is_not_overwritten_without_force() -> None:
+    committed = RESULTS / "round4-4370e82.json"
+    assert refusal(committed, force=False) is not None
+    assert refusal(committed, force=True) is None
+    assert refusal(RESULTS / "not-written-yet.json", force=False) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import world
 from .world import ONSET, SCENARIOS, Trace
 
 COLUMNS = (
@@ -70,6 +71,23 @@ def record(traces: list[Trace], source: dict[str, Any], elapsed: float) -> dict[
     return {
         "source": source,
         "elapsed_s": round(elapsed, 1),
+        "world": {
+            "pods": world.PODS,
+            "step_s": world.STEP,
+            "start_s": world.START,
+            "terminate_s": world.TERMINATE,
+            "onset_s": ONSET,
+            "scenarios": {
+                s.name: {
+                    "title": s.title,
+                    "duration_s": s.duration,
+                    "bad_slot": s.bad_slot,
+                    "partition": s.partition,
+                    "outage_pods": len(s.outage_slots),
+                }
+                for s in SCENARIOS.values()
+            },
+        },
         "runs": [
             {
                 "scenario": t.scenario,
