@@ -17,7 +17,6 @@ the plots to bench/results/storm/<scenario>.png.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -77,7 +76,7 @@ def source() -> dict[str, str]:
 
     return {
         "commit": short_commit(),
-        "uncommitted": git("status", "--porcelain", "--", "../receiver", "."),
+        "uncommitted": git("status", "--porcelain", "--", "../receiver", "stormlab", "storm.py"),
     }
 
 
@@ -97,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(report.text(traces))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.record(traces, code, elapsed), indent=1) + "\n")
+    out.write_text(report.dumps(report.record(traces, code, elapsed)) + "\n")
     print(f"\nwritten {out} ({elapsed:.1f} s simulated work)")
     if not args.no_plots:
         for path in report.plot(traces, args.plots):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +95,7 @@ def record(traces: list[Trace], source: dict[str, Any], elapsed: float) -> dict[
                 "scenario": t.scenario,
                 "policy": t.policy,
                 "figures": t.figures(),
-                "series": {
-                    "t": t.times,
+                "series": {  # one value per simulated second from 0 s
                     "in_traffic": t.in_traffic,
                     "sick_in_traffic": t.sick_in_traffic,
                     "restarts": t.restarts,
@@ -103,6 +104,12 @@ def record(traces: list[Trace], source: dict[str, Any], elapsed: float) -> dict[
             for t in traces
         ],
     }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """Indented JSON with each list of numbers on one line (the series are long)."""
+    text = json.dumps(data, indent=1)
+    return re.sub(r"\[([-0-9.,\s]+)\]", lambda m: "[" + re.sub(r"\s+", "", m.group(1)) + "]", text)
 
 
 def plot(traces: list[Trace], directory: Path) -> list[Path]:
