@@ -5,12 +5,14 @@ so that it is the one to re-point when they move. It builds what `receiver
 serve` builds over the embedded cluster (`MemoryCluster`, `Pipeline`,
 `Metrics` on a fresh registry) with the lab's clock, and then feeds it what
 production feeds it: one heartbeat push per pod per interval, 100 ms apart
-(`Pipeline.heartbeats`, through the real deadline tracker), the periodic
-tick every second (`Pipeline.tick`: drains that end, refused evictions,
-deadlines that expire one by one, and whatever the decision core adds to
-its tick), and Alertmanager webhooks as v4 JSON (`parse_webhook`, then
-`Pipeline.alerts`). The in-memory cluster plays Kubernetes: an evicted pod
-terminates, its Deployment's replacement is created and becomes Ready.
+(`Pipeline.heartbeats`, through the heartbeat expectations and their
+deadline tracker), the periodic tick every second (`Pipeline.tick`: drains
+that end, refused evictions, deadlines that expire one by one, and whatever
+the decision core adds to its tick), and Alertmanager webhooks as v4 JSON
+(`parse_webhook`, then `Pipeline.alerts`). Every batch goes through
+`act/batch.py`, the same observe-then-decide the runbook tests' simulation
+runs. The in-memory cluster plays Kubernetes: an evicted pod terminates,
+its Deployment's replacement is created and becomes Ready.
 
 Figures come from what the receiver did to the cluster (evictions, the
 traffic label) and from its own metrics (escalations).
