@@ -18,14 +18,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 
-from receiver.decide import lifecycle
-from receiver.decide.clock import expire, is_dry_run
+from receiver.decide import lifecycle, settle
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, record_action, rollout_restart
 from receiver.decide.guards import Verdict, check_namespace, check_step, check_target
 from receiver.decide.index import index
 from receiver.decide.intake import Target, Unresolved, resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
+from receiver.decide.rules import is_dry_run
+from receiver.decide.timed import expire
 from receiver.decide.tree import Chain, Tree
 from receiver.model import (
     Instant,
@@ -222,6 +223,21 @@ class _Decision:
         kind = _ACTION[step.kind]
         pod = subject.target if isinstance(subject.target, PodKey) else None
         workload = subject.target if isinstance(subject.target, Workload) else None
+        if step.kind in settle.IRREVERSIBLE and isinstance(pod, PodKey):
+            seconds = settle.window(self.runbook, chain)
+            if seconds > 0:
+                settle.defer(
+                    self.runbook,
+                    self.draft,
+                    pod,
+                    rule=rule,
+                    step=step,
+                    attempt=attempt,
+                    occurrence=self.signal.occurrence,
+                    seconds=seconds,
+                    now=self.now,
+                )
+                return False
         if step.kind is StepKind.ROLLOUT_RESTART:
             owner = subject.pod.owner
             assert owner is not None
@@ -350,12 +366,15 @@ def _predates(subject: _Subject, signal: Signal) -> Verdict | None:
     )
 
 
+_IN_PROGRESS = frozenset({PodState.SETTLING, PodState.DRAINED, PodState.RESTARTED})
+
+
 def _in_progress(subject: _Subject) -> Verdict | None:
     """A pod already out of traffic, being replaced, or held for a human."""
     if not subject.is_pod:
         return None
     pod = subject.pod
-    if pod.terminating or pod.lifecycle.state in (PodState.DRAINED, PodState.RESTARTED):
+    if pod.terminating or pod.lifecycle.state in _IN_PROGRESS:
         return Verdict(Reason.IN_PROGRESS, f"pod is {pod.lifecycle.state}")
     if pod.lifecycle.state is PodState.PAUSED:
         return Verdict(Reason.PAUSED, "pod is paused until a human resumes it")
