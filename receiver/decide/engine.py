@@ -272,7 +272,7 @@ class _Decision:
             self._lifecycle(subject), rule, step, attempt, self.signal.occurrence, self.now
         )
         if subject.is_pod and step.kind is StepKind.RESTART and is_dry_run(self.settings, rule):
-            updated = lifecycle.replaced(updated, self.now)
+            updated = lifecycle.dry_run_restarted(updated, self.settings.restart_time, self.now)
         self._set(subject, updated)
 
     def _lifecycle(self, subject: _Subject) -> Lifecycle:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, record_action
 from receiver.decide.guards import check_step
@@ -176,9 +177,10 @@ def _take(
             detail=f"step {current.attempts} of rule {rule.name}: {kind} after its settle window",
         )
     )
-    draft.set_lifecycle(
-        key, replace(current, state=_STATE[kind], until=None, last_action_at=now, pending=None)
-    )
+    done = replace(current, state=_STATE[kind], until=None, last_action_at=now, pending=None)
+    if kind is StepKind.RESTART and is_dry_run(runbook.settings, rule):
+        done = lifecycle.dry_run_restarted(done, runbook.settings.restart_time, now)
+    draft.set_lifecycle(key, done)
 
 
 def _back_in_traffic(

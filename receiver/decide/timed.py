@@ -57,4 +57,6 @@ def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
         current = lifecycle.restored(current, probation, now)
     if lifecycle.probation_over(current, now):
         current = lifecycle.serving(current)
+    if lifecycle.dry_run_restart_over(current, now):
+        current = lifecycle.replaced(current)
     draft.set_lifecycle(key, current)

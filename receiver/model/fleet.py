@@ -190,8 +190,11 @@ OUT_OF_TRAFFIC = frozenset(
     {PodState.SETTLING, PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED}
 )
 """States the receiver took a pod out of traffic in: guards count them as unavailable."""
-TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING})
-"""Lifecycle states that end by themselves when their time is up (Snapshot.timed)."""
+TIMED = frozenset(
+    {PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED}
+)
+"""Lifecycle states that end by themselves when their time is up (Snapshot.timed);
+a restart does only in dry-run, where no replacement comes."""
 
 
 def index_owners(pods: Iterable[Pod]) -> dict[Workload, set[PodKey]]:

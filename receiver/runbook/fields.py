@@ -31,6 +31,7 @@ SETTINGS = {
     "protect": "a list of label selectors",
     "signalTTL": "a duration",
     "settle": "a duration (0s: irreversible steps act at once)",
+    "restartTime": "a duration: how long a dry-run restart counts its pod unavailable",
 }
 TARGET_LABELS = {
     "namespace": "a label name",

@@ -163,6 +163,9 @@ class _Loader:
         if "settle" in f:
             settle = r.duration(f["settle"], "settings.settle", allow_zero=True)
             out = _with(out, settle=settle)
+        if "restartTime" in f:
+            restart = r.duration(f["restartTime"], "settings.restartTime", allow_zero=True)
+            out = _with(out, restart_time=restart)
         return out if "namespaces" in f else None
 
     def _namespace(self, node: Node, path: str) -> str | None:

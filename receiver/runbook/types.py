@@ -178,6 +178,7 @@ class Settings:
     protect: tuple[Selector, ...] = ()
     signal_ttl: float = 300.0
     settle: float | None = None  # None: settle_default(runbook)
+    restart_time: float = 30.0  # how long a dry-run restart counts the pod unavailable
 
     def namespace_allowed(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
