@@ -104,6 +104,12 @@ class Metrics:
             ["verb", "code"],
             registry=registry,
         )
+        self.evictions_pending = Gauge(
+            "remediation_evictions_pending",
+            "Restarts whose pod is out of traffic while its eviction is retried from the tick "
+            "(a PodDisruptionBudget refused it, or the API failed).",
+            registry=registry,
+        )
         self.reload_ok = Gauge(
             "remediation_runbook_last_reload_successful",
             "Whether the last runbook (re)load succeeded.",

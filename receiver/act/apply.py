@@ -27,6 +27,7 @@ from receiver.cluster import (
     Conflict,
     Event,
     EventType,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
@@ -86,7 +87,7 @@ class Applier:
         self._notifications = notifications
         self._metrics = metrics
         self._clock = clock
-        self.evictions = Evictions(cluster, rng=rng)
+        self.evictions = Evictions(cluster, metrics, rng=rng)
 
     def snapshot(self) -> Snapshot:
         return self._cluster.snapshot()
@@ -148,6 +149,20 @@ class Applier:
             except EvictionRefused as exc:
                 self.evictions.refused(action.pod, plan.at)
                 done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
+                return
+            except EvictionFailed as exc:
+                why = f"{exc}; the pod stays out of traffic until a human resumes or deletes it"
+                done.results.append(
+                    ActionResult(action, Outcome.FAILED, Reason.EVICTION_FAILED, why)
+                )
+                return
+            except Conflict:
+                raise
+            except ClusterUnavailable as exc:
+                # The pod's state is written: retried from the tick, never stranded.
+                self.evictions.refused(action.pod, plan.at)
+                why = f"{exc}; retried from the tick"
+                done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.API_ERROR, why))
                 return
             except LookupError as exc:
                 done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))

@@ -19,6 +19,7 @@ signal comes back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
 from receiver.runbook import Runbook
 
+log = logging.getLogger(__name__)
 BatchResult = Batch[dict[str, Any]]
 """One decision log entry per signal decided, and whether the cluster failed (503)."""
 
@@ -71,9 +73,9 @@ class Pipeline:
 
     def take_over(self, now: Instant) -> None:
         """This replica starts to act (a new leader): silence counts from now, and
-        evictions the last leader could not finish are adopted."""
+        evictions the last leader could not finish are adopted at the next tick."""
         self.heartbeats_due.restart(now)
-        self.applier.evictions.adopt(self.cluster.snapshot(), now)
+        self.applier.evictions.adopt()
 
     def reading(self, *, leader: bool) -> Reading:
         return Reading(
@@ -107,11 +109,24 @@ class Pipeline:
         return found.results, outcome
 
     async def tick(self) -> None:
-        """Drains that end, probations that pass, refused evictions, silent pods."""
+        """Drains that end, probations and settle windows that pass, evictions not done
+        yet, silent pods: each job on its own, so one that fails stops none of the others."""
         now = self.clock()
+        for job in (self._timed, self._evictions, self._silent):
+            try:
+                await job(now)
+            except Exception:  # the log says which; the next tick tries again
+                log.exception("tick: %s failed", job.__name__.strip("_"))
+
+    async def _timed(self, now: Instant) -> None:
         async with self._lock:
             await self._one(lambda snapshot: tick(self.runbook, snapshot, now))
-            await self.applier.evictions.retry(now)
+
+    async def _evictions(self, now: Instant) -> None:
+        async with self._lock:
+            await self.applier.evictions.retry(self.cluster.snapshot(), now)
+
+    async def _silent(self, now: Instant) -> None:
         signals = self.heartbeats_due.missed(self.cluster.snapshot(), now)
         if not signals:
             return
