@@ -39,6 +39,8 @@ from receiver.model import Instant, Outcome, PodKey, Reason, Snapshot
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
+FROZEN_TOLD_KEPT = 10_000
+"""Targets remembered as told of a freeze (past freezes are forgotten first)."""
 
 _TRAFFIC = {
     ActionKind.DRAIN: Traffic.OFF,
@@ -88,6 +90,7 @@ class Applier:
         self._metrics = metrics
         self._clock = clock
         self.evictions = Evictions(cluster, metrics, rng=rng)
+        self._frozen_told: dict[tuple[str, str], Instant] = {}  # (target, supervisor) -> until
 
     def snapshot(self) -> Snapshot:
         return self._cluster.snapshot()
@@ -121,6 +124,20 @@ class Applier:
             )
         await self._record_events(plan, done.results)
         return done
+
+    def _first_of_freeze(self, blocked: Blocked, now: Instant) -> bool:
+        """One Event per target per frozen period: a frozen subtree holds every signal
+        below it, and an Event for each re-delivery would bury the escalation."""
+        if blocked.reason is not Reason.FROZEN or blocked.supervisor is None:
+            return True
+        until = self._cluster.snapshot().supervisor(blocked.supervisor).frozen_until or now
+        key = (blocked.target, blocked.supervisor)
+        if self._frozen_told.get(key) == until:
+            return False
+        if len(self._frozen_told) >= FROZEN_TOLD_KEPT:
+            self._frozen_told = {k: t for k, t in self._frozen_told.items() if t > now}
+        self._frozen_told[key] = until
+        return True
 
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}
@@ -191,7 +208,7 @@ class Applier:
                 workload=b.workload,
             )
             for b in plan.blocked
-            if _warrants_event(b)
+            if _warrants_event(b) and self._first_of_freeze(b, plan.at)
         )
         for event in events:
             try:

@@ -110,7 +110,9 @@ def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
     ]
 
 
-_GUARDS = frozenset(r for r in Reason if r.is_guard)
+_LOUD = frozenset(r for r in Reason if r.is_guard and r is not Reason.FROZEN)
+"""Holds logged at info. A frozen subtree holds everything below it until it thaws:
+those log at debug, the escalation that froze it at info (the API keeps them all)."""
 
 
 class DecisionLog:
@@ -123,7 +125,8 @@ class DecisionLog:
     ) -> dict[str, Any]:
         """Keep and log plan_json() with the next id.
 
-        Actions, escalations and guard holds log at info; routine non-actions
+        Actions, escalations and guard holds (not the holds of a frozen subtree)
+        log at info; routine non-actions
         at debug: re-deliveries alone (`duplicate`) are most of a busy
         receiver's decisions, and logging each at info cost a quarter of the
         webhook path's CPU (bench/). The API's decision log keeps them all.
@@ -131,7 +134,7 @@ class DecisionLog:
         entry = {"id": self._next, **plan_json(plan, results, unavailable)}
         self._next += 1
         self._entries.append(entry)
-        if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):
+        if results or plan.escalations or any(b.reason in _LOUD for b in plan.blocked):
             log.info("decision", extra={"decision": entry})
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
