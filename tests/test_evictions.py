@@ -58,7 +58,7 @@ def tick_at(h: Harness, seconds: float) -> None:
 def restart_results(h: Harness) -> list[tuple[str, str, str | None]]:
     return [
         (a["action"], a["outcome"], a["reason"])
-        for entry in h.service.pipeline.decisions.since(0, 0)
+        for entry in h.service.pipeline.decisions.since()
         for a in entry["actions"]
     ]
 
@@ -99,7 +99,7 @@ def test_an_eviction_the_api_will_always_refuse_is_reported_failed_not_retried(
     assert unavailable is None  # a 503 would make Alertmanager send what cannot succeed
     ((action, outcome, reason),) = restart_results(h)
     assert (action, outcome, reason) == ("restart", "failed", "eviction_failed")
-    (entry,) = h.service.pipeline.decisions.since(0, 0)
+    (entry,) = h.service.pipeline.decisions.since()
     assert "until a human resumes or deletes it" in entry["actions"][0]["detail"]
     labels = {"action": "restart", "rule": "silent", "outcome": "failed"}
     assert h.metric("remediation_actions_total", labels) == 1

@@ -78,6 +78,8 @@ def plan_json(
         "blocked": blocked_json(plan.blocked) if plan.blocked else [],
         "escalations": escalations_json(plan.escalations) if plan.escalations else [],
     }
+    if plan.operator is not None:
+        entry["operator"] = plan.operator
     if unavailable:
         entry["unavailable"] = unavailable
     return entry
@@ -134,16 +136,33 @@ class DecisionLog:
         entry = {"id": self._next, **plan_json(plan, results, unavailable)}
         self._next += 1
         self._entries.append(entry)
-        if results or plan.escalations or any(b.reason in _LOUD for b in plan.blocked):
+        if (
+            results
+            or plan.escalations
+            or plan.operator is not None
+            or any(b.reason in _LOUD for b in plan.blocked)
+        ):
             log.info("decision", extra={"decision": entry})
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
 
-    def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Entries newer than id `after`, oldest first, at most `limit` (the newest ones)."""
-        newer = [e for e in self._entries if e["id"] > after]
-        return newer[-limit:] if limit else newer
+    def since(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every kept entry newer than id `after`, oldest first."""
+        return [e for e in self._entries if e["id"] > after]
+
+    def page(self, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The oldest `limit` entries newer than id `after`, and whether more follow.
+
+        A client that polls with the last id it saw misses nothing, however
+        many decisions a storm makes between two polls (as long as they are kept).
+        """
+        newer = self.since(after)
+        return newer[:limit], len(newer) > limit
+
+    def latest(self, count: int) -> list[dict[str, Any]]:
+        """The newest `count` entries, oldest first (for pages that show what is recent)."""
+        return list(self._entries)[-count:] if count else []
 
     def __len__(self) -> int:
         return len(self._entries)
