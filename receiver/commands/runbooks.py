@@ -10,7 +10,8 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from receiver.runbook import RunbookInvalid, load_file
+from receiver.runbook import Runbook, RunbookInvalid, load_file
+from receiver.runbook.quantities import format_duration
 from receiver.scenario import is_test_file, report, run_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -56,6 +57,7 @@ def check(paths: Sequence[Path]) -> int:
             f"SUCCESS {path}: {len(runbook.rules)} rules, {len(runbook.by_name)} supervisors, "
             f"{len(runbook.notifiers)} notifiers"
         )
+        print(f"  {settle_summary(runbook)}")
     return 1 if failed else 0
 
 
@@ -81,3 +83,22 @@ def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
                 continue
             if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
                 yield candidate
+
+
+def settle_summary(runbook: Runbook) -> str:
+    """How long restarts and pauses wait, and why: what the default comes from, what overrides."""
+    settings = runbook.settings
+    window = format_duration(runbook.settle_default) if runbook.settle_default else "0s"
+    if settings.settle is not None:
+        why = "settings.settle"
+    elif runbook.heartbeats:
+        why = "default: twice the longest heartbeat interval, at least 10s"
+    else:
+        why = "default: no heartbeats expected, so the 10s floor"
+    text = f"restarts and pauses settle {window} out of traffic first ({why})"
+    overrides = [
+        f"{s.name} {format_duration(s.guards.settle) if s.guards.settle else '0s'}"
+        for s in runbook.by_name.values()
+        if s.guards is not None and s.guards.settle is not None
+    ]
+    return text + (f"; below {', '.join(overrides)}" if overrides else "")
