@@ -33,7 +33,6 @@ OTHER = "other"
 ENDPOINTS = ("alerts", "heartbeats", "admin", "reload")
 REJECTED_CODES = ("400", "401", "403", "413", "431", "503")
 _CAUSES = (Reason.INTENSITY, Reason.SYSTEMIC)
-_ESCALATION_KINDS = (ActionKind.ROLLOUT_RESTART, ActionKind.NOTIFY)
 
 
 class Metrics:
@@ -149,16 +148,15 @@ class Metrics:
         for name in sorted(names):
             for status in Status:
                 self.signals.labels(Source.ALERTMANAGER, name, status)
-        for rule in runbook.rules:
-            for kind in _action_kinds(rule):
+        # Any action can follow any rule (a rule's signal escalates: rolloutRestart,
+        # notify) or none (""): every kind, so rules of alerts see every series from 0.
+        for rule in ("", *(r.name for r in runbook.rules)):
+            for kind in ActionKind:
                 for outcome in Outcome:
-                    self.actions.labels(kind, rule.name, outcome)
+                    self.actions.labels(kind, rule, outcome)
         for supervisor in runbook.by_name:
             for cause in _CAUSES:
                 self.escalations.labels(supervisor, cause)
-        for kind in _ESCALATION_KINDS:
-            for outcome in Outcome:
-                self.actions.labels(kind, "", outcome)
         for notifier in runbook.notifiers:
             for sent in ("sent", "failed"):
                 self.notifications.labels(notifier, sent)
@@ -227,9 +225,3 @@ def _may_match(rule: Rule, name: str) -> bool:
     """Whether a rule's matchers on `alertname` (if any) accept `name`."""
     labels = {"alertname": name}
     return all(m.matches(labels) for m in rule.match.matchers if m.name == "alertname")
-
-
-def _action_kinds(rule: Rule) -> set[ActionKind]:
-    """What a rule's steps (and their end: restore after a drain, the exhausted step) do."""
-    steps = [*rule.steps, rule.step(len(rule.steps))]
-    return {ActionKind.RESTORE} | {ActionKind(str(s.kind)) for s in steps if s is not None}
