@@ -12,7 +12,7 @@ from pathlib import Path
 
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.runbook.quantities import format_duration
-from receiver.scenario import is_test_file, report, run_file
+from receiver.scenario.spec import is_test_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -66,6 +66,8 @@ def test(paths: Sequence[Path], *, verbose: bool) -> int:
     if not files:
         print("receiver test: no RunbookTest files found in " + ", ".join(map(str, paths)))
         return 1
+    from receiver.scenario.runner import report, run_file  # the simulation: only for `test`
+
     passed, failed, lines = report([run_file(p) for p in files], verbose=verbose)
     print("\n".join(lines))
     print(f"{passed} passed, {failed} failed")
