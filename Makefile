@@ -23,13 +23,16 @@ check-rules: $(STAMP)
 	$(BIN)/receiver check rules/
 	$(BIN)/receiver test rules/
 
-# Real peers from Debian: Alertmanager (the end-to-end tests run against it)
-# and prometheus (its promtool checks and tests alerts/).
-# As root (CI) they are installed; otherwise the message says how.
-SYSTEM_PACKAGES := prometheus-alertmanager prometheus
+# Real peers from Debian: Alertmanager (the end-to-end tests run against it),
+# prometheus (its promtool checks and tests alerts/) and chromium (the console's
+# browser tests drive it with Playwright; Playwright's own browser download
+# does not reach this network). As root (CI) they are installed; otherwise the
+# message says how.
+SYSTEM_PACKAGES := prometheus-alertmanager prometheus chromium
 
 system-deps:
-	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
+	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null \
+	  && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \

@@ -15,15 +15,14 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.report.status import status
+from receiver.service import console
 from receiver.service.auth import bearer
-from receiver.service.page import render_status
 from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Service
 
@@ -39,15 +38,13 @@ def create_app(service: Service) -> Starlette:
     routes = [
         Route("/api/v1/alerts", _alerts, methods=["POST"]),
         Route("/api/v1/heartbeats", _heartbeats, methods=["POST"]),
-        Route("/api/v1/decisions", _decisions, methods=["GET"]),
-        Route("/api/v1/status", _status, methods=["GET"]),
         Route("/api/v1/pods/{namespace}/{pod}/resume", _resume, methods=["POST"]),
         Route("/api/v1/supervisors/{name}/reset", _reset, methods=["POST"]),
         Route("/-/reload", _reload, methods=["POST"]),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
-        Route("/", _page, methods=["GET"]),
+        *console.routes(),  # the console's pages, the status and decisions APIs
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan)
     app.state.service = service
@@ -205,27 +202,6 @@ def _not_own(
         service.metrics.rejected.labels("heartbeats", "403").inc()
         return _json({"error": problem, "field": field}, 403)
     return None
-
-
-async def _decisions(request: Request) -> Response:
-    service = _service(request)
-    try:
-        after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
-    return _json({"decisions": service.pipeline.decisions.since(after, max(0, min(limit, 2000)))})
-
-
-async def _status(request: Request) -> Response:
-    service = _service(request)
-    return _json(status(service.pipeline.reading(), service.pipeline.decisions.since(0, 20)))
-
-
-async def _page(request: Request) -> Response:
-    service = _service(request)
-    data = status(service.pipeline.reading(), service.pipeline.decisions.since(0, 50))
-    return HTMLResponse(render_status(data))
 
 
 async def _resume(request: Request) -> Response:
