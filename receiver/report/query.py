@@ -65,7 +65,8 @@ class DecisionQuery:
 
     `fleet` names a fleet as the status shows it (namespace/kind/name); the
     caller resolves it to the pods it holds now (`fleet_pods`), since an entry
-    names pods, not fleets.
+    names pods, not fleets. Likewise `supervisor` matches what names the
+    supervisor and what happened to the pods under it now (`supervisor_pods`).
     """
 
     namespace: str = ""
@@ -76,6 +77,7 @@ class DecisionQuery:
     outcome: str = ""
     supervisor: str = ""
     fleet_pods: frozenset[str] = frozenset()
+    supervisor_pods: frozenset[str] = frozenset()
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> DecisionQuery:
@@ -107,7 +109,9 @@ class DecisionQuery:
             not self.rule or self.rule in _values(entry, "rule"),
             not self.reason or self.reason in _reasons(entry),
             not self.outcome or self._outcome(entry),
-            not self.supervisor or self.supervisor in supervisors(entry),
+            not self.supervisor
+            or self.supervisor in supervisors(entry)
+            or bool(about & self.supervisor_pods),
         )
         return all(checks)
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import PodKey
 from receiver.report.decisions import KEPT
 from receiver.report.query import FILTERS, DecisionQuery, kind
@@ -50,13 +51,13 @@ def _read(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return status(service.pipeline.reading(), history[-STATUS_DECISIONS:], history), history
 
 
-def _query(request: Request, data: dict[str, Any], **fixed: str) -> DecisionQuery:
-    params = {**request.query_params, **fixed}
-    query = DecisionQuery.from_params(params)
+def _query(request: Request) -> DecisionQuery:
+    query = DecisionQuery.from_params(request.query_params)
+    # Entries name pods: a fleet or supervisor matches the pods it holds now.
     if query.fleet:
-        # Entries name pods: a fleet filter matches the pods the fleet holds now.
-        pods = _fleet_pods(_service(request), query.fleet)
-        query = replace(query, fleet_pods=pods)
+        query = replace(query, fleet_pods=_fleet_pods(_service(request), query.fleet))
+    if query.supervisor:
+        query = replace(query, supervisor_pods=_pods_under(_service(request), query.supervisor))
     return query
 
 
@@ -66,6 +67,15 @@ def _fleet_pods(service: Service, fleet: str) -> frozenset[str]:
         str(pod.key)
         for pod in snapshot.pods.values()
         if (str(pod.owner) if pod.owner else str(pod.key)) == fleet
+    )
+
+
+def _pods_under(service: Service, supervisor: str) -> frozenset[str]:
+    runbook = service.pipeline.runbook
+    return frozenset(
+        str(pod.key)
+        for pod in service.pipeline.cluster.snapshot().pods.values()
+        if any(s.name == supervisor for s in chain_for(runbook, pod_labels(pod)))
     )
 
 
@@ -94,7 +104,7 @@ async def overview(request: Request) -> Response:
 
 async def decision_log(request: Request) -> Response:
     data, history = _read(request)
-    query = _query(request, data)
+    query = _query(request)
     options = {
         "fleet": [f["fleet"] for f in data["fleets"]],
         "rule": data["runbook"]["rules"],
@@ -124,7 +134,7 @@ async def supervisor_page(request: Request) -> Response:
     if name not in found:
         return HTMLResponse(f"no supervisor named {name!r}".replace("<", "&lt;"), 404)
     children = [v for v in data["supervisors"] if v["parent"] == name]
-    query = DecisionQuery(supervisor=name)
+    query = DecisionQuery(supervisor=name, supervisor_pods=_pods_under(_service(request), name))
     return _page(
         request, "supervisor.html", data, query.select(history, PAGE_DECISIONS), query,
         sup=found[name], children=children,
@@ -146,7 +156,7 @@ async def decisions_api(request: Request) -> Response:
     limit = max(0, min(limit, KEPT))
     if not any(request.query_params.get(name) for name in FILTERS):
         return _json({"decisions": service.pipeline.decisions.since(after, limit)})
-    query = _query(request, {})
+    query = _query(request)
     return _json({"decisions": query.select(service.pipeline.decisions.since(after, 0), limit)})
 
 
