@@ -10,7 +10,7 @@ from typing import Any
 
 from kubernetes.config import ConfigException
 
-from receiver import demo
+from receiver import client, demo
 from receiver.agent import sidecar
 from receiver.kube.setup import Adapter, KubeOptions, connect
 from receiver.report import logs
@@ -38,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sidecar.add_arguments(
         commands.add_parser("heartbeat", help="sidecar: check the app in this pod, push heartbeats")
     )
+    client.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in client.COMMANDS:
+        return client.run(args)
     if args.command == "check":
         return _check(args.paths)
     if args.command == "test":

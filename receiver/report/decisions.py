@@ -156,6 +156,25 @@ class DecisionLog:
             log.debug("decision", extra={"decision": entry})
         return entry
 
+    def operator(
+        self, entry: dict[str, Any], *, action: str, target: str, by: str, at: str | None
+    ) -> dict[str, Any]:
+        """Record who took an operator action (resume, reset) and on what.
+
+        A resume that changed a pod is already an entry: it gains `by`. A
+        reset changes budgets only, which the log would not show: it becomes
+        an entry of its own, so every human action is in the log.
+        """
+        entry["by"] = by
+        entry["operator"] = {"action": action, "target": target}
+        if "id" not in entry:
+            entry.update(id=self._next, at=entry.get("at") or at)
+            entry.setdefault("signal", None)
+            self._next += 1
+            self._entries.append(entry)
+        log.info("operator", extra={"decision": entry})
+        return entry
+
     def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Entries newer than id `after`, oldest first, at most `limit` (the newest ones)."""
         newer = [e for e in self._entries if e["id"] > after]

@@ -3,7 +3,8 @@
 The console, the decisions API and `receiver decisions` share these, so a
 filter means the same everywhere. An entry's kind is what an operator scans
 for: `escalated`, `acted` (something changed), `dry_run` (it would have),
-`failed`, `held` (an action was wanted and a guard said no) or `nothing`
+`failed`, `held` (an action was wanted and a guard said no), `operator`
+(a human's action that changed no pod, such as a reset) or `nothing`
 (nothing to do: a duplicate, a resolved alert, no rule).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from receiver.model import Reason
 
-KINDS = ("escalated", "acted", "dry_run", "failed", "held", "nothing")
+KINDS = ("escalated", "acted", "dry_run", "failed", "held", "operator", "nothing")
 FILTERS = ("namespace", "fleet", "pod", "rule", "reason", "outcome", "supervisor")
 _GUARDS = frozenset(r.value for r in Reason if r.is_guard)
 
@@ -30,7 +31,7 @@ def kind(entry: Mapping[str, Any]) -> str:
             return word
     if any(b["reason"] in _GUARDS for b in entry.get("blocked", ())):
         return "held"
-    return "nothing"
+    return "operator" if entry.get("operator") else "nothing"
 
 
 def line_kind(item: Mapping[str, Any]) -> str:
@@ -56,6 +57,9 @@ def supervisors(entry: Mapping[str, Any]) -> set[str]:
         for item in entry.get(key, ())
         if item.get("supervisor")
     }
+    operator = entry.get("operator")
+    if operator and operator["action"] == "reset":
+        found.add(operator["target"])
     return found
 
 

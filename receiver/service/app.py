@@ -21,6 +21,7 @@ from starlette.routing import Route
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
+from receiver.report.decisions import iso
 from receiver.service import console
 from receiver.service.auth import bearer
 from receiver.service.pipeline import Pipeline
@@ -206,18 +207,24 @@ def _not_own(
 
 async def _resume(request: Request) -> Response:
     key = PodKey(request.path_params["namespace"], request.path_params["pod"])
-    return await _operator(request, "resume", lambda pipeline: pipeline.resume(key))
+    return await _operator(request, "resume", str(key), lambda pipeline: pipeline.resume(key))
 
 
 async def _reset(request: Request) -> Response:
     name = request.path_params["name"]
-    return await _operator(request, "reset", lambda pipeline: pipeline.reset(name))
+    return await _operator(request, "reset", name, lambda pipeline: pipeline.reset(name))
 
 
 async def _operator(
-    request: Request, endpoint: str, act: Callable[[Pipeline], Awaitable[dict[str, Any]]]
+    request: Request,
+    endpoint: str,
+    target: str,
+    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
 ) -> Response:
-    """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
+    """A human's action: admin token, 404 for what does not exist, 503 if not applied.
+
+    The decision log records who (the token's name) did what to which target.
+    """
     service = _service(request)
     body = await _guarded(request, endpoint)
     if isinstance(body, Response):
@@ -226,6 +233,9 @@ async def _operator(
         entry = await act(service.pipeline)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
+    by = service.tokens.name(request.headers.get("authorization"))
+    at = iso(service.clock())
+    entry = service.pipeline.decisions.operator(entry, action=endpoint, target=target, by=by, at=at)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
     return _json({"status": "ok", "decision": entry})

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from live_receiver import alert, receiver
 from playwright.sync_api import Page, expect
 
 from browser.artifacts import shot
-from browser.live import alert, receiver
 
 ACTED = "rgb(26, 127, 55)"
 HELD = "rgb(179, 89, 0)"
