@@ -10,13 +10,14 @@ from typing import Any
 
 from kubernetes.config import ConfigException
 
-from receiver import client, demo
+from receiver import __version__, client, demo
 from receiver.agent import sidecar
 from receiver.kube.setup import Adapter, KubeOptions, connect
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.scenario import is_test_file, report, run_file
-from receiver.scenario.spec import load_fleet_file
+from receiver.scenario.junit import write_junit
+from receiver.scenario.spec import load_fleet_file, load_test_file
 from receiver.service.auth import HEARTBEAT_TOKEN_ENV, TOKEN_ENV, TokenError, Tokens, load_tokens
 from receiver.service.runtime import MAX_BODY, Options, Service, load_runbook
 from receiver.service.serve import Listen, build, memory_cluster, serve
@@ -27,12 +28,14 @@ kube_defaults = KubeOptions()
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="receiver", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"receiver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate runbooks; exit 1 with every error")
     check.add_argument("paths", nargs="+", type=Path, help="runbook files or folders")
     test = commands.add_parser("test", help="run runbook unit tests on a simulated clock")
     test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
     test.add_argument("-v", "--verbose", action="store_true", help="print every test's timeline")
+    test.add_argument("--junit", type=Path, help="also write the results as JUnit XML to this file")
     _serve_arguments(commands.add_parser("serve", help="run the receiver (HTTP API)"))
     demo.add_arguments(commands.add_parser("demo", help=demo.__doc__.splitlines()[0]))
     sidecar.add_arguments(
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(args.paths)
     if args.command == "test":
-        return _test(args.paths, verbose=args.verbose)
+        return _test(args.paths, verbose=args.verbose, junit=args.junit)
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
@@ -241,6 +244,9 @@ def _check(paths: Sequence[Path]) -> int:
         return 1
     failed = 0
     for path in files:
+        if _is_test(path):
+            failed += _check_test_file(path)
+            continue
         try:
             runbook = load_file(path)
         except RunbookInvalid as exc:
@@ -260,15 +266,52 @@ def _check(paths: Sequence[Path]) -> int:
     return 1 if failed else 0
 
 
-def _test(paths: Sequence[Path], *, verbose: bool) -> int:
+def _is_test(path: Path) -> bool:
+    try:
+        return is_test_file(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False  # load_file reports it
+
+
+def _check_test_file(path: Path) -> int:
+    """A RunbookTest file given to check: validated as one, and said so (1 if it fails)."""
+    try:
+        spec = load_test_file(path)
+        load_file(spec.runbook)
+    except RunbookInvalid as exc:
+        print(f"FAILED {path}: a RunbookTest file, {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return 1
+    except OSError as exc:
+        print(f"FAILED {path}: a RunbookTest file whose runbook cannot be read: {exc}")
+        return 1
+    print(
+        f"SUCCESS {path}: a RunbookTest file with {len(spec.cases)} tests of {spec.runbook}; "
+        f"run them with `receiver test {path}`"
+    )
+    return 0
+
+
+def _test(paths: Sequence[Path], *, verbose: bool, junit: Path | None = None) -> int:
     files = list(_files(paths, tests=True))
     if not files:
         print("receiver test: no RunbookTest files found in " + ", ".join(map(str, paths)))
         return 1
-    passed, failed, lines = report([run_file(p) for p in files], verbose=verbose)
-    print("\n".join(lines))
+    runbooks = [p for p in files if p.suffix in YAML_SUFFIXES and p.is_file() and not _is_test(p)]
+    for path in runbooks:
+        print(
+            f"{path}: a Runbook, not a RunbookTest file; validate it with `receiver check {path}`"
+        )
+    files = [p for p in files if p not in runbooks]
+    results = [run_file(p) for p in files]
+    if junit is not None:
+        write_junit(results, junit)
+    passed, failed, lines = report(results, verbose=verbose)
+    if lines:
+        print("\n".join(lines))
     print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return 1 if failed or runbooks or not passed else 0
 
 
 def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:

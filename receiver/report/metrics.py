@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from receiver.model import Instant, Snapshot
+from receiver.report.build_info import register_build_info
 from receiver.runbook import Runbook
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -99,6 +100,7 @@ class Metrics:
             "When the runbook was last loaded successfully.",
             registry=registry,
         )
+        register_build_info(registry)
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
 
     def count(self, counter: Counter, *labels: str, amount: float = 1.0) -> None:
