@@ -1,6 +1,6 @@
 """Run the receiver on the embedded in-memory cluster with a simulated, misbehaving fleet.
 
-The real server (HTTP API, status page, /metrics) runs on the in-memory
+The real server (HTTP API, console, /metrics) runs on the in-memory
 cluster; simulated pods push heartbeats to it over HTTP and fall sick on a
 schedule: one bad pod, a flapping pod, a hung pod, a systemic outage. Every
 decision is printed with its reason as it happens.
@@ -103,7 +103,7 @@ async def _story(
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://{config.host}:{port}"
-    print(f"receiver demo: serving on {base}  (status page {base}/ , metrics {base}/metrics)")
+    print(f"receiver demo: serving on {base}  (console {base}/ , metrics {base}/metrics)")
     print(f"  webhook/admin token for this run: {token}")
     print(f"  runbook: {args.runbook}")
     print("  fleet: shop/checkout (6 pods), shop/web (3 pods), each pushing a heartbeat every 1s\n")
