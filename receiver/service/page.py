@@ -81,13 +81,3 @@ def render(
     if not fragment:
         return page.render(values)
     return "".join(page.blocks["live"](page.new_context(values)))
-
-
-def render_status(status: dict[str, Any]) -> str:
-    """The console for `status` and its recent decisions, unfiltered."""
-    return render(
-        "console.html",
-        status=status,
-        decisions=status["recentDecisions"],
-        query=DecisionQuery(),
-    )
