@@ -7,6 +7,7 @@ API takes the same filters as the decision-log page.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from typing import Any
 
@@ -132,7 +133,7 @@ async def supervisor_page(request: Request) -> Response:
     data, history = _read(request)
     found = {v["name"]: v for v in data["supervisors"]}
     if name not in found:
-        return HTMLResponse(f"no supervisor named {name!r}".replace("<", "&lt;"), 404)
+        return HTMLResponse(f"no supervisor named {html.escape(repr(name))}", 404)
     children = [v for v in data["supervisors"] if v["parent"] == name]
     query = DecisionQuery(supervisor=name, supervisor_pods=_pods_under(_service(request), name))
     return _page(
