@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from receiver.report.query import FILTERS
+
 URL_ENV = "RECEIVER_URL"
 TOKEN_ENV = "RECEIVER_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -31,37 +33,38 @@ class ClientError(Exception):
     """A request that did not get the answer wanted; the message says what came back."""
 
 
-def add_commands(commands: Any) -> None:
-    """Register the client's subcommands on the CLI's subparsers."""
-    status = commands.add_parser("status", help="a running receiver's status: banner, fleets, pods")
-    _connection(status)
-    decisions = commands.add_parser("decisions", help="a running receiver's decision log")
-    _connection(decisions)
-    decisions.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
-    decisions.add_argument("--limit", type=int, default=50, help="how many (%(default)s)")
-    for name in ("pod", "reason", "rule", "namespace", "fleet", "outcome", "supervisor"):
-        decisions.add_argument(f"--{name}", default="", help=f"only decisions with this {name}")
-    resume = commands.add_parser("resume", help="put a paused or drained pod back into traffic")
-    _connection(resume)
-    resume.add_argument("pod", help="NAMESPACE/POD")
-    reset = commands.add_parser("reset", help="thaw a supervisor's subtree, fresh budgets")
-    _connection(reset)
-    reset.add_argument("supervisor", help="the supervisor's name")
-    explain = commands.add_parser(
-        "explain", help="offline: which rule, supervisors, guards and decision an alert meets"
-    )
-    explain.add_argument("--runbook", type=Path, required=True, help="the runbook YAML file")
-    explain.add_argument("--fleet", type=Path, help="the fleet (a file with a `fleet:` list)")
-    explain.add_argument(
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+
+
+def add_decisions_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+    parser.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
+    parser.add_argument("--limit", type=int, default=50, help="how many (%(default)s)")
+    for name in FILTERS:
+        parser.add_argument(f"--{name}", default="", help=f"only decisions with this {name}")
+
+
+def add_resume_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+    parser.add_argument("pod", help="NAMESPACE/POD")
+
+
+def add_reset_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+    parser.add_argument("supervisor", help="the supervisor's name")
+
+
+def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runbook", type=Path, required=True, help="the runbook YAML file")
+    parser.add_argument("--fleet", type=Path, help="the fleet (a file with a `fleet:` list)")
+    parser.add_argument(
         "--replicas",
         type=int,
         default=10,
         help="without --fleet: the pod and healthy peers, a Deployment of this size (%(default)s)",
     )
-    explain.add_argument("labels", nargs="+", help="the alert's labels as NAME=VALUE")
-
-
-COMMANDS = frozenset({"status", "decisions", "resume", "reset", "explain"})
+    parser.add_argument("labels", nargs="+", help="the alert's labels as NAME=VALUE")
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
@@ -154,24 +157,32 @@ def _status(api: Api, out: Callable[[str], None]) -> int:
 
 
 def _decisions(api: Api, args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """The latest --limit matching decisions; with --follow, then every new one."""
     from receiver.report.text import decision_lines
 
-    filters = {
-        name: getattr(args, name)
-        for name in ("pod", "reason", "rule", "namespace", "fleet", "outcome", "supervisor")
-    }
-    seen = 0
-    entries = api.call("GET", "/api/v1/decisions", {**filters, "limit": str(args.limit)})
+    filters = {name: getattr(args, name) for name in FILTERS}
+    entries, cursor = _all_since(api, filters, 0)
+    shown = entries[-args.limit :] if args.limit > 0 else entries
     while True:
-        for entry in entries["decisions"]:
-            seen = max(seen, entry["id"])
+        for entry in shown:
             _print_all(decision_lines(entry), out)
         if not args.follow:
             return 0
         time.sleep(FOLLOW_EVERY)
-        entries = api.call(
-            "GET", "/api/v1/decisions", {**filters, "since": str(seen), "limit": "0"}
+        shown, cursor = _all_since(api, filters, cursor)
+
+
+def _all_since(api: Api, filters: dict[str, str], cursor: int) -> tuple[list[Any], int]:
+    """Every matching entry after `cursor`, page by page, and the cursor to go on from."""
+    entries: list[Any] = []
+    while True:
+        page = api.call(
+            "GET", "/api/v1/decisions", {**filters, "since": str(cursor), "limit": "2000"}
         )
+        entries.extend(page["decisions"])
+        cursor = page["next"]
+        if not page["more"]:
+            return entries, cursor
 
 
 def _print_all(lines: Iterable[str], out: Callable[[str], None]) -> None:

@@ -104,7 +104,9 @@ def test_resume_and_reset_need_the_token_and_are_in_the_log(live: Receiver) -> N
     assert live.status()["supervisors"][0]["frozenUntil"]
     reset = cli(live, "reset", "checkout", token=True)
     assert reset.returncode == 0, reset.stderr
-    assert reset.stdout.endswith("operator  reset checkout (by token 1)\n")
+    assert reset.stdout.endswith(
+        "operator  reset supervisor checkout and its subtree (by token 1)\n"
+    )
     assert not live.status()["supervisors"][0]["frozenUntil"]
     logged = cli(live, "decisions", "--supervisor", "checkout", "--limit", "1")
     assert logged.stdout == reset.stdout

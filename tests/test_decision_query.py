@@ -53,7 +53,12 @@ LOG = [
     ),
     entry(4, blocked=[blocked("shop/checkout-4", "frozen", "checkout")]),
     entry(5, actions=[action("web/front-1", "dry_run", rule="slow")]),
-    entry(6, operator={"action": "reset", "target": "checkout"}, by="alice"),
+    entry(
+        6,
+        operator="reset supervisor checkout and its subtree",
+        by="alice",
+        asked={"action": "reset", "target": "checkout"},
+    ),
 ]
 
 
@@ -117,9 +122,11 @@ def test_resume_and_reset_record_who_in_the_decision_log(tmp_path: Path) -> None
     client.post("/api/v1/alerts", json=webhook(alert(pod)), headers=auth)
     resumed = client.post(f"/api/v1/pods/shop/{pod}/resume", headers=auth).json()["decision"]
     assert resumed["by"] == "token 1"
-    assert resumed["operator"] == {"action": "resume", "target": f"shop/{pod}"}
+    assert resumed["asked"] == {"action": "resume", "target": f"shop/{pod}"}
+    assert resumed["operator"] == f"resume pod shop/{pod} (was drained)"
     reset = client.post("/api/v1/supervisors/checkout/reset", headers=auth).json()["decision"]
-    assert reset["operator"] == {"action": "reset", "target": "checkout"}
+    assert reset["asked"] == {"action": "reset", "target": "checkout"}
+    assert reset["by"] == "token 1"
     log = client.get("/api/v1/decisions", params={"outcome": "operator"}).json()["decisions"]
     assert [e["id"] for e in log] == [reset["id"]]
     assert reset["id"] == resumed["id"] + 1

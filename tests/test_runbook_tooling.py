@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 import receiver as package
-from receiver.report.build_info import register_build_info
+from receiver.metrics import Metrics
 
 ROOT = Path(__file__).parent.parent
 
@@ -79,7 +79,7 @@ def test_test_on_a_runbook_says_to_check_it() -> None:
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         "rules/shop.yaml: a Runbook, not a RunbookTest file; "
-        "validate it with `receiver check rules/shop.yaml`",
+        "check it with `receiver check rules/shop.yaml`",
         "0 passed, 0 failed",
     ]
 
@@ -89,6 +89,6 @@ def test_version_and_build_info() -> None:
     assert done.returncode == 0
     assert done.stdout == f"receiver {package.__version__}\n"
     registry = CollectorRegistry()
-    register_build_info(registry)
+    Metrics(registry)
     labels = {"version": package.__version__, "python": sys.version.split()[0]}
     assert registry.get_sample_value("remediation_build_info", labels) == 1.0

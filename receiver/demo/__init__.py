@@ -117,7 +117,7 @@ async def _story(
         printer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await printer
-    entries = service.pipeline.decisions.since(0, 0)
+    entries = service.pipeline.decisions.since()
     print("\nsummary")
     for line in show.summary(entries):
         print("  " + line)
@@ -166,7 +166,7 @@ async def _print(service: Service, started: float, verbose: bool) -> None:
             for line in textwrap.wrap(scene.expect, 90):
                 print(f"         {line}")
             told += 1
-        for entry in service.pipeline.decisions.since(seen, 0):
+        for entry in service.pipeline.decisions.since(seen):
             seen = entry["id"]
             for line in show.lines(entry, started, verbose=verbose):
                 print(line)

@@ -57,9 +57,9 @@ def supervisors(entry: Mapping[str, Any]) -> set[str]:
         for item in entry.get(key, ())
         if item.get("supervisor")
     }
-    operator = entry.get("operator")
-    if operator and operator["action"] == "reset":
-        found.add(operator["target"])
+    asked = entry.get("asked")  # who asked for what: set by the admin API
+    if asked and asked["action"] == "reset":
+        found.add(asked["target"])
     return found
 
 

@@ -14,7 +14,7 @@ from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import Pod, PodState
 from receiver.report.banner import banner
 from receiver.report.decisions import iso
-from receiver.report.metrics import Reading
+from receiver.report.gauges import Reading
 from receiver.report.usage import Usage, frozen_left
 from receiver.report.why import History, pod_why
 from receiver.runbook.quantities import format_duration

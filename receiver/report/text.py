@@ -38,7 +38,7 @@ def decision_lines(entry: Mapping[str, Any]) -> list[str]:
         )
     operator = entry.get("operator")
     if operator and not lines:
-        lines.append(f"{head} {operator['action']} {operator['target']}{by}")
+        lines.append(f"{head} {operator}{by}")
     if not lines:
         target = f" {signal['target']}" if signal else ""
         lines.append(f"{head}{target} state changed{cause}")

@@ -4,7 +4,7 @@ The numbers come from the decision core's own pieces, so the console cannot
 disagree with a decision: the fleet a guard counts is `Tree.fleet`, a pod is
 unavailable by `Pod.out_of_service` and signalling by `Lifecycle.signalling`,
 a percentage becomes a count by `Quantity.of` rounded the way the guard
-rounds it, and what the next action would meet is `check_pod_action` itself.
+rounds it, and what the next action would meet is `check_step` itself.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import math
 from typing import Any
 
 from receiver.decide.draft import Draft
-from receiver.decide.guards import check_pod_action
+from receiver.decide.guards import check_step
 from receiver.decide.tree import Tree, pod_labels
 from receiver.model import Instant, Pod, Snapshot
-from receiver.runbook import Runbook, Supervisor
+from receiver.runbook import Runbook, StepKind, Supervisor
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import RateLimit
 
@@ -43,7 +43,9 @@ class Usage:
         chain = self.tree.chain(pod)
         if not chain:
             return None
-        verdict = check_pod_action(self.runbook, self.tree, self._draft, pod, chain, self.now)
+        verdict = check_step(
+            StepKind.DRAIN, self.runbook, self.tree, self._draft, pod, chain, self.now
+        )
         if verdict is None:
             return None
         return {

@@ -67,6 +67,8 @@ def pod_why(pod: Pod, history: History, now: Instant) -> dict[str, Any]:
     life = pod.lifecycle
     firing = sorted({history.names.get(key, key) for key, expires in life.active if expires > now})
     upcoming = _NEXT.get(life.state)
+    if life.state is PodState.SETTLING and life.pending:
+        upcoming = f"its {life.pending} is decided again (settle window ends)"
     return {
         "signals": firing,
         "last": history.last_word(str(pod.key)),

@@ -21,7 +21,6 @@ from starlette.routing import Route
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.report.decisions import iso
 from receiver.service import console
 from receiver.service.auth import bearer
 from receiver.service.pipeline import Pipeline
@@ -234,8 +233,7 @@ async def _operator(
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
     by = service.tokens.name(request.headers.get("authorization"))
-    at = iso(service.clock())
-    entry = service.pipeline.decisions.operator(entry, action=endpoint, target=target, by=by, at=at)
+    service.pipeline.decisions.attribute(entry, by=by, action=endpoint, target=target)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
     return _json({"status": "ok", "decision": entry})

@@ -19,11 +19,14 @@ from starlette.routing import Route
 from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import PodKey
 from receiver.report.decisions import KEPT
-from receiver.report.query import FILTERS, DecisionQuery, kind
+from receiver.report.query import DecisionQuery, kind
 from receiver.report.status import status
 from receiver.service.page import render
 from receiver.service.runtime import Service
 
+DEFAULT_PAGE = 100
+MAX_PAGE = 2000
+"""GET /api/v1/decisions returns at most this many entries per call (limit, default 100)."""
 CONSOLE_DECISIONS = 25
 PAGE_DECISIONS = 200
 STATUS_DECISIONS = 20
@@ -48,8 +51,8 @@ def _service(request: Request) -> Service:
 def _read(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The status and the whole decision log (oldest first)."""
     service = _service(request)
-    history = service.pipeline.decisions.since(0, 0)
-    return status(service.pipeline.reading(), history[-STATUS_DECISIONS:], history), history
+    history = service.pipeline.decisions.since(0)
+    return status(service.reading(), history[-STATUS_DECISIONS:], history), history
 
 
 def _query(request: Request) -> DecisionQuery:
@@ -147,18 +150,26 @@ def _json(body: Any, status_code: int = 200) -> Response:
 
 
 async def decisions_api(request: Request) -> Response:
-    """Entries after `since`, oldest first, at most `limit`, filtered like the page."""
+    """The oldest `limit` entries after `since` that match the filters, and a cursor.
+
+    `next` is the id to ask `since` next time and `more` whether matching
+    entries are left, so a client polling with the last cursor misses
+    nothing, however many decisions a storm makes between two polls.
+    """
     service = _service(request)
     try:
         after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", "100"))
+        limit = int(request.query_params.get("limit", str(DEFAULT_PAGE)))
     except ValueError:
         return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
-    limit = max(0, min(limit, KEPT))
-    if not any(request.query_params.get(name) for name in FILTERS):
-        return _json({"decisions": service.pipeline.decisions.since(after, limit)})
+    limit = max(1, min(limit, MAX_PAGE))
+    newer = service.pipeline.decisions.since(after)
     query = _query(request)
-    return _json({"decisions": query.select(service.pipeline.decisions.since(after, 0), limit)})
+    matching = [e for e in newer if query.matches(e)] if query.active else newer
+    entries, more = matching[:limit], len(matching) > limit
+    # Without more to come every newer entry was looked at, matching or not.
+    last = entries[-1]["id"] if more else (newer[-1]["id"] if newer else after)
+    return _json({"decisions": entries, "next": last, "more": more})
 
 
 async def status_api(request: Request) -> Response:
