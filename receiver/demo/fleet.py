@@ -57,20 +57,24 @@ SCENES = (
     ),
     Scene(
         32, 40, "hang", "silent", "", "a checkout pod hangs and stops pushing",
-        "After 3 silent seconds the receiver declares HeartbeatMissed itself; rule"
-        " `silent-or-failing` restarts the pod (evicted; its replacement starts fresh).",
+        "After 3 silent seconds the receiver declares HeartbeatMissed itself. Rule"
+        " `silent-or-failing` wants a restart, which cannot be undone: the pod leaves traffic"
+        " at once and the restart waits a 10s settle window. The pod recovers at 40s, so when"
+        " the window ends it goes back into traffic, not restarted.",
     ),
     Scene(
         46, 48, "flapper", "degraded", "cache thrashing", "the web pod flaps a third time",
-        "A third occurrence within probation: the rule's last step, a restart.",
+        "A third occurrence within probation: the rule's last step, a restart. It waits its"
+        " settle window out of traffic; the pod is healthy again when the window ends, so it"
+        " is not restarted.",
     ),
     Scene(
         55, 68, "checkout", "failing", "payments API unreachable", "payments outage: systemic",
-        "Every checkout pod reports failing. Once more than maxUnhealthy 30% of the fleet"
-        " signals, the cause is not the pods: they are held as `systemic`, the checkout"
-        " supervisor escalates once (notify oncall) and freezes automation below it."
-        " Reports arrive one pod at a time, so a pod heard before the rest may be acted on"
-        " alone.",
+        "Every checkout pod reports failing, one push at a time. The first leaves traffic to"
+        " settle; by the second, more than maxUnhealthy 30% of the fleet signals, so the cause"
+        " is not the pods: they are held as `systemic`, the checkout supervisor escalates once"
+        " (notify oncall) and freezes automation below it, and the settling pod goes back into"
+        " traffic. No pod is restarted.",
     ),
 )  # fmt: skip
 LENGTH = 75.0

@@ -27,7 +27,13 @@ def decision_lines(entry: Mapping[str, Any]) -> list[str]:
             f"{action['detail']}{cause}{by}"
         )
     for blocked in entry.get("blocked", ()):
-        word = "held" if line_kind(blocked) == "held" else "nothing"
+        word = (
+            "held"
+            if line_kind(blocked) == "held"
+            else "pending"
+            if blocked["reason"] == "settling"
+            else "nothing"
+        )
         lines.append(
             f"{head} {word} {blocked['target']} [{blocked['reason']}] {blocked['detail']}{cause}"
         )
