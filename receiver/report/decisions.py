@@ -19,6 +19,7 @@ from receiver.decide import Blocked, Escalation, Plan
 from receiver.model import Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
+audit = logging.getLogger("receiver.audit")  # who asked for what: operator actions
 
 KEPT = 2000
 
@@ -146,6 +147,23 @@ class DecisionLog:
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
+
+    def attribute(self, entry: dict[str, Any], *, by: str, action: str, target: str) -> None:
+        """Say who asked for an operator action (resume, reset) and on what.
+
+        The entry is already kept and logged (its `operator` says what was
+        asked); it gains `by` (the token's name) and `asked`, and an audit
+        line (logger receiver.audit) says who, so the logs hold it too.
+        """
+        entry["by"] = by
+        entry["asked"] = {"action": action, "target": target}
+        said = {
+            "id": entry.get("id"),
+            "by": by,
+            "operator": entry.get("operator"),
+            **entry["asked"],
+        }
+        audit.info("operator", extra={"decision": said})
 
     def since(self, after: int = 0) -> list[dict[str, Any]]:
         """Every kept entry newer than id `after`, oldest first."""

@@ -33,6 +33,7 @@ from receiver.runbook.fields import (
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
+from receiver.runbook.suggest import did_you_mean
 from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
@@ -530,12 +531,14 @@ class _Loader:
                     node,
                     path,
                     f'the undefined notifier "{name}"',
-                    f"one defined under notifiers: {known}",
+                    f"one defined under notifiers: {known}"
+                    + did_you_mean(name, self.notifier_names),
                 )
         for name, node, path in self.refs.supervisors:
             if name not in self.supervisor_names:
                 known = ", ".join(sorted(self.supervisor_names)) or "(none defined)"
-                self.r.problem(node, path, f'the undefined supervisor "{name}"', f"one of: {known}")
+                expected = f"one of: {known}" + did_you_mean(name, self.supervisor_names)
+                self.r.problem(node, path, f'the undefined supervisor "{name}"', expected)
 
 
 def _with(value: D, **changes: object) -> D:

@@ -24,6 +24,7 @@ from receiver.runbook.quantities import (
     parse_duration,
     parse_quantity,
 )
+from receiver.runbook.suggest import did_you_mean
 
 T = TypeVar("T")
 Node = yaml.Node
@@ -105,7 +106,8 @@ class Reader:
             if key in fields:
                 self.problem(key_node, where, "a second value for this field", "each field once")
             elif key not in known:
-                self.problem(key_node, where, "an unknown field", "one of: " + ", ".join(known))
+                expected = "one of: " + ", ".join(known) + did_you_mean(key, known)
+                self.problem(key_node, where, "an unknown field", expected)
             else:
                 fields[key] = value_node
         for key in required:
