@@ -30,9 +30,19 @@ from receiver.runbook.fields import (
     TOP,
     WORKLOAD_KINDS,
 )
+from receiver.runbook.limits import MAX_MISS_AFTER
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
-from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
+from receiver.runbook.reader import (
+    LABEL_NAME,
+    NAME,
+    NAME_HINT,
+    Node,
+    Reader,
+    compose,
+    key_text,
+    line_of,
+)
 from receiver.runbook.types import (
     EscalationKind,
     EscalationStep,
@@ -52,6 +62,7 @@ from receiver.runbook.types import (
     Supervisor,
     TargetLabels,
 )
+from receiver.runbook.yamltext import read_source
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -69,8 +80,12 @@ class _Refs:
 
 
 def load_file(path: str | Path) -> Runbook:
+    """Compile a runbook file; RunbookInvalid also when it is too large or not UTF-8."""
     path = Path(path)
-    return load_text(path.read_text(encoding="utf-8"), str(path))
+    text, problems = read_source(path)
+    if text is None:
+        raise RunbookInvalid(problems)
+    return load_text(text, str(path))
 
 
 def load_text(text: str, file: str = "<runbook>") -> Runbook:
@@ -213,7 +228,9 @@ class _Loader:
         match = r.selector(f["match"], f"{path}.match")
         interval = r.duration(f["interval"], f"{path}.interval")
         miss_after = (
-            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1, maximum=MAX_MISS_AFTER)
+            if "missAfter" in f
+            else 3
         )
         if match is None or interval is None or miss_after is None:
             return None
@@ -384,7 +401,7 @@ class _Loader:
             r.wrong(node, "notifiers", TOP["notifiers"])
             return out
         for key_node, value in node.value:
-            name = str(key_node.value)
+            name = key_text(key_node)
             path = f"notifiers.{name}"
             self.notifier_names.add(name)
             if name in out:
@@ -461,7 +478,7 @@ class _Loader:
             self.r.wrong(node, path, hint)
             return None, None
         key_node, value = node.value[0]
-        key = str(key_node.value)
+        key = key_text(key_node)
         if key not in known:
             self.r.problem(key_node, path, f'"{key}"', f"{what}, one of: " + ", ".join(known))
             return None, None
