@@ -7,10 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-import jinja2
-import jinja2.sandbox
 import yaml
 
+from receiver.runbook import templates
 from receiver.runbook.fields import (
     API_VERSION,
     DRAIN,
@@ -455,17 +454,10 @@ class _Loader:
         return Notifier(name=name, kind=kind, url=url, message=message)
 
     def _template_ok(self, node: Node, path: str, text: str) -> bool:
-        try:
-            jinja2.sandbox.SandboxedEnvironment().parse(text)
-        except jinja2.TemplateSyntaxError as exc:
-            self.r.problem(
-                node,
-                path,
-                f"a template error ({(exc.message or '').rstrip('.')}, template line {exc.lineno})",
-                "a valid Jinja2 template",
-            )
-            return False
-        return True
+        fault = templates.check(text)
+        if fault is not None:
+            self.r.problem(node, path, *fault)
+        return fault is None
 
     # -- helpers ------------------------------------------------------------
 
