@@ -61,7 +61,7 @@ from receiver.runbook.types import (
     Supervisor,
     TargetLabels,
 )
-from receiver.runbook.yamltext import read_source
+from receiver.runbook.yamltext import source_text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -81,10 +81,7 @@ class _Refs:
 def load_file(path: str | Path) -> Runbook:
     """Compile a runbook file; RunbookInvalid also when it is too large or not UTF-8."""
     path = Path(path)
-    text, problems = read_source(path)
-    if text is None:
-        raise RunbookInvalid(problems)
-    return load_text(text, str(path))
+    return load_text(source_text(path), str(path))
 
 
 def load_text(text: str, file: str = "<runbook>") -> Runbook:

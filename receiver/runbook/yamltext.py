@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from receiver.runbook.limits import MAX_BYTES, MAX_DEPTH, MAX_NODES
-from receiver.runbook.problems import Problem
+from receiver.runbook.problems import Problem, RunbookInvalid
 
 
 class _TooDeep(yaml.MarkedYAMLError):
@@ -60,6 +60,25 @@ def read_source(path: Path) -> tuple[str | None, list[Problem]]:
         byte = data[exc.start : exc.start + 1].hex()
         message = f"found the byte 0x{byte} at offset {exc.start}, expected text in UTF-8"
         return None, [Problem(file, line, "", message)]
+
+
+def source_text(path: Path) -> str:
+    """A YAML file's text for the loaders; RunbookInvalid when too large or not UTF-8."""
+    text, problems = read_source(path)
+    if text is None:
+        raise RunbookInvalid(problems)
+    return text
+
+
+def document_kind(text: str) -> str | None:
+    """The top-level `kind:` of a YAML document, read within the bounds; None if it has none."""
+    node, problems = compose(text, "")
+    if problems or not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if key.value == "kind" and isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return None
 
 
 def compose(text: str, file: str) -> tuple[yaml.Node | None, list[Problem]]:
