@@ -39,14 +39,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from receiver.runbook.limits import MAX_TEMPLATE_OUTPUT, MAX_TEMPLATE_SECONDS
 
 VARIABLES = {
-    "action": "the action notifying: notify, or the escalating supervisor's action",
+    "action": "notify: the action this message is sent by",
     "detail": "why, in words: the same text as the decision log's detail",
     "rule": "the rule whose step this is, or empty",
     "supervisor": "the escalating supervisor, or empty",
     "cause": "why it escalated: intensity or systemic; empty outside escalations",
     "origin": "the pod or child supervisor that tipped the escalation over, or empty",
     "pod": "the pod, as namespace/name, or empty",
-    "workload": "the workload, as namespace/Kind/name, or empty",
+    "workload": "the workload, as namespace/kind/name (shop/deployment/web), or empty",
     "signal": "the signal's name (alertname, HeartbeatMissed, ...), or empty",
     "labels": "the signal's labels, a mapping: {{ labels.severity }}",
     "dry_run": "true when nothing was changed (dry-run)",
