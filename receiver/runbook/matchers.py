@@ -111,8 +111,24 @@ def _explain(value: str, exc: Exception) -> str:
         return f"unexpected ) at position {_unopened(value)}"
     if what == "trailing \\":
         return f"trailing \\ at position {len(value) - 1}"
+    starts = _places(value, culprit)
+    shown = culprit if len(culprit) <= 40 else culprit[:40] + "..."  # RE2 quotes up to the end
+    if len(starts) == 1:
+        return f"{what} at position {starts[0]}: {shown}"
+    if starts:  # RE2 names the text, not where: say every place it occurs
+        places = ", ".join(map(str, starts[:5])) + (", ..." if len(starts) > 5 else "")
+        return f"{what}: {shown} (at positions {places})"
+    return text if len(text) <= 100 else text[:100] + "..."
+
+
+def _places(value: str, culprit: str, most: int = 6) -> list[int]:
+    """Where `culprit` occurs in `value`: the first few places, each found in linear time."""
+    starts: list[int] = []
     at = value.find(culprit) if culprit else -1
-    return f"{what} at position {at}: {culprit}" if at >= 0 else text
+    while at >= 0 and len(starts) < most:
+        starts.append(at)
+        at = value.find(culprit, at + 1)
+    return starts
 
 
 def _groups(value: str) -> tuple[list[int], int | None]:

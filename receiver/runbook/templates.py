@@ -106,16 +106,14 @@ class _BoundedEnvironment(SandboxedEnvironment):
 def check(text: str) -> tuple[str, str] | None:
     """What is wrong with a message template, as (found, expected); None when nothing is."""
     try:
-        parsed = _ENV.parse(text)
         _compiled(text)  # code generation has limits of its own (nesting)
+        read = meta.find_undeclared_variables(_ENV.parse(text))
     except jinja2.TemplateSyntaxError as exc:
         what = (exc.message or "").rstrip(".")
         return f"a template error ({what}, template line {exc.lineno})", "a valid Jinja2 template"
-    except RecursionError:
+    except RecursionError:  # Jinja's parser and compiler recurse once per nesting level
         return "a template nested too deeply to compile", "a valid Jinja2 template"
-    unknown = sorted(
-        meta.find_undeclared_variables(parsed) - VARIABLES.keys() - _ENV.globals.keys()
-    )
+    unknown = sorted(read - VARIABLES.keys() - _ENV.globals.keys())
     if unknown:
         names = ", ".join(f'"{name}"' for name in unknown)
         found = f"the undefined variable{'s' if len(unknown) > 1 else ''} {names}"
