@@ -45,7 +45,7 @@ def key_text(node: Node) -> str:
     if not isinstance(node, yaml.ScalarNode):
         return f"<{describe(node)}>"
     text = str(node.value)
-    return text if len(text) <= SHOWN else f"{text[:SHOWN]}...({len(text)} characters)"
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text)} characters)"
 
 
 def line_of(node: Node) -> int:

@@ -144,9 +144,9 @@ class Service:
         finally:
             if self.options.handle_sighup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-            for task in self._tasks:
+            for task in (*self._tasks, *self._signalled):
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, *self._signalled, return_exceptions=True)
             await self.pipeline.notifications.drain()
 
     def _on_sighup(self) -> None:
