@@ -1,7 +1,7 @@
 """What `receiver check` costs on hostile runbooks: wall time and peak RSS, one process each.
 
-    .venv/bin/python bench/hostile_runbooks.py                  # prints a table, writes the JSON
-    .venv/bin/python bench/hostile_runbooks.py --repeats 5
+    .venv/bin/python bench/hostile_runbooks.py   # table; results/hostile-runbooks-<commit>.json
+    .venv/bin/python bench/hostile_runbooks.py --repeats 5 --out /tmp/h.json
 
 Not part of run.py. Each case runs `receiver check FILE` in a fresh process
 (so peak RSS is the case's own), three times by default; the figures are
@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from record import default_out, refusal
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -99,8 +101,13 @@ def first_line(path: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=HERE / "results-hostile-runbooks.json")
+    parser.add_argument("--out", type=Path, default=default_out("hostile-runbooks"))
+    parser.add_argument("--force", action="store_true", help="overwrite a committed result")
     args = parser.parse_args()
+    refused = refusal(args.out, args.force)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as scratch:
         paths = sorted(BAD.glob("*.yaml")) + generated(Path(scratch))
         results = [measure(p, args.repeats) for p in paths]
