@@ -150,6 +150,11 @@ def documented() -> dict[str, str]:
         ("problems listed", str(L.MAX_PROBLEMS)),
         ("digits of a number", str(L.MAX_NUMBER_DIGITS)),
         ("`heartbeats[].missAfter`", str(L.MAX_MISS_AFTER)),
+        ("a notifier message's template", f"{L.MAX_TEMPLATE_SOURCE} characters"),
+        (
+            "all notifier templates together",
+            f"{L.MAX_TEMPLATE_SOURCE_TOTAL} characters (checking each compiles it)",
+        ),
         ("notifier message output", f"{L.MAX_TEMPLATE_OUTPUT} characters"),
         ("notifier message render time", f"{L.MAX_TEMPLATE_SECONDS:g}s"),
     ],

@@ -112,7 +112,9 @@ def test_a_refused_message_still_notifies_with_the_detail() -> None:
             "a template error (unexpected end of template, expected 'end of print statement', "
             "template line 1)",
         ),
-        ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "a template nested too deeply to compile"),
+        ("{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}", "a template nested too deeply to compile"),
+        ("x" * 4096, None),
+        ("x" * 4097, "a template of 4097 characters"),
     ],
 )
 def test_check(text: str, fault: str | None) -> None:

@@ -40,6 +40,16 @@ MAX_COUNT = 1_000_000
 MAX_MISS_AFTER = 1_000
 """heartbeats[].missAfter: with a year-long interval the deadline stays representable."""
 
+MAX_TEMPLATE_SOURCE = 4096
+"""Characters of one notifier message's template: a message, not a program.
+
+Checking a template compiles it: 1 MB of template took 12-25 s and 550 MB,
+4096 characters take at most 0.1 s.
+"""
+
+MAX_TEMPLATE_SOURCE_TOTAL = 32 * 1024
+"""Characters of all notifier templates together, so checking them all stays under a second."""
+
 MAX_TEMPLATE_OUTPUT = 16 * 1024
 """Characters a notifier message may render to (chat and Alertmanager cut long text anyway)."""
 

@@ -29,7 +29,11 @@ from receiver.runbook.fields import (
     TOP,
     WORKLOAD_KINDS,
 )
-from receiver.runbook.limits import MAX_MISS_AFTER
+from receiver.runbook.limits import (
+    MAX_MISS_AFTER,
+    MAX_TEMPLATE_SOURCE,
+    MAX_TEMPLATE_SOURCE_TOTAL,
+)
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import (
@@ -103,6 +107,7 @@ class _Loader:
         self.supervisor_names: dict[str, int] = {}
         self.rule_names: dict[str, int] = {}
         self.notifier_names: set[str] = set()
+        self.template_chars = 0
         self.parent: dict[str, str] = {}
         self.by_name: dict[str, Supervisor] = {}
 
@@ -465,6 +470,12 @@ class _Loader:
         return Notifier(name=name, kind=kind, url=url, message=message)
 
     def _template_ok(self, node: Node, path: str, text: str) -> bool:
+        # Each check compiles its template: bound them all, counting those short enough to compile.
+        self.template_chars += len(text) if len(text) <= MAX_TEMPLATE_SOURCE else 0
+        if self.template_chars > MAX_TEMPLATE_SOURCE_TOTAL:
+            found = f"notifier messages of {self.template_chars} characters in all so far"
+            self.r.problem(node, path, found, f"at most {MAX_TEMPLATE_SOURCE_TOTAL} in all")
+            return False
         fault = templates.check(text)
         if fault is not None:
             self.r.problem(node, path, *fault)

@@ -36,7 +36,11 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context, str_join
 from jinja2.sandbox import SandboxedEnvironment
 
-from receiver.runbook.limits import MAX_TEMPLATE_OUTPUT, MAX_TEMPLATE_SECONDS
+from receiver.runbook.limits import (
+    MAX_TEMPLATE_OUTPUT,
+    MAX_TEMPLATE_SECONDS,
+    MAX_TEMPLATE_SOURCE,
+)
 
 VARIABLES = {
     "action": "notify: the action this message is sent by",
@@ -105,6 +109,9 @@ class _BoundedEnvironment(SandboxedEnvironment):
 
 def check(text: str) -> tuple[str, str] | None:
     """What is wrong with a message template, as (found, expected); None when nothing is."""
+    if len(text) > MAX_TEMPLATE_SOURCE:
+        found = f"a template of {len(text)} characters"
+        return found, f"a template of at most {MAX_TEMPLATE_SOURCE} characters"
     try:
         _compiled(text)  # code generation has limits of its own (nesting)
         read = meta.find_undeclared_variables(_ENV.parse(text))
