@@ -31,6 +31,7 @@ ROOT = HERE.parent
 BAD = ROOT / "tests" / "fixtures" / "bad_runbooks"
 HEAD = "apiVersion: remediation/v1\nkind: Runbook\nsettings:\n  namespaces: [shop]\n"
 RULE = '  - {{name: r{i}, match: {{alertname: "=~A{i}|B{i}.*"}}, steps: [{{restart: {{}}}}]}}\n'
+NESTED = "{{ " + "(" * 35 + "1" + ")" * 35 + " }}"  # 77 characters
 CHILD = """
 import resource, sys, time
 from receiver.cli import main
@@ -42,7 +43,7 @@ print("RESULT", code, took, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 
 
 
 def generated(folder: Path) -> list[Path]:
-    from receiver.runbook.limits import MAX_BYTES, MAX_NODES
+    from receiver.runbook.limits import MAX_BYTES, MAX_NODES, MAX_TEMPLATE_SOURCE_TOTAL
 
     cases = {
         # exactly the size limit: comments, so the cost is reading and scanning
@@ -50,6 +51,14 @@ def generated(folder: Path) -> list[Path]:
         # exactly the node limit: the root mapping, one key, a list of the rest
         "at_node_limit": "x: [" + ", ".join(["1"] * (MAX_NODES - 3)) + "]\n",
         # the most regex rules under the node limit (14 nodes each): all valid
+        # templates at both template limits: 8 of 4004 characters, nested expressions (the
+        # costliest to compile of the shapes tried)
+        "templates_at_limits": HEAD
+        + "notifiers:\n"
+        + "".join(
+            f"  n{i}:\n    log: {{}}\n    message: '{NESTED * 52}'\n"
+            for i in range(MAX_TEMPLATE_SOURCE_TOTAL // 4004)
+        ),
         "regex_rules_at_node_limit": HEAD
         + "rules:\n"
         + "".join(RULE.format(i=i) for i in range((MAX_NODES - 20) // 14)),
