@@ -20,7 +20,7 @@ MAX_DEPTH = 64
 MAX_NODES = 50_000
 """YAML nodes once aliases are expanded: bounds the loader's work, whatever aliases nest.
 
-rules/shop.yaml has 230; 3,570 regex rules at this bound take 1.3 s and 35 MB to check
+rules/shop.yaml has 230; 3,570 regex rules at this bound take 1.4 s of CPU and 35 MB to check
 (bench/hostile_runbooks.py), so it also bounds what one reload costs.
 """
 
