@@ -123,7 +123,8 @@ def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
         for candidate in sorted(path.rglob("*")):
             if candidate.suffix not in YAML_SUFFIXES or not candidate.is_file():
                 continue
-            if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
+            # errors="replace": a file that is not UTF-8 is a runbook for check to report
+            if is_test_file(candidate.read_text(encoding="utf-8", errors="replace")) == tests:
                 yield candidate
 
 

@@ -244,7 +244,7 @@ async def _reload(request: Request) -> Response:
     body = await _guarded(request, "reload")
     if isinstance(body, Response):
         return body
-    problems = service.reload("api")
+    problems = await service.reload("api")
     if problems:
         return _json({"status": "error", "problems": problems}, 400)
     return _json({"status": "ok", "runbook": service.pipeline.runbook.source})
