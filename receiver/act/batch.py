@@ -47,10 +47,13 @@ async def settle(
     cluster: Applies,
     make: Callable[[Snapshot], Plan],
     record: Callable[[Plan, Applied], T],
+    *,
+    first: Plan | None = None,
 ) -> tuple[T, Applied]:
-    """Make a plan from the current snapshot and apply it; after a conflict, again."""
-    for _ in range(CONFLICT_TRIES):
-        plan = make(cluster.snapshot())
+    """Make a plan from the current snapshot (or take `first`, made from it already) and
+    apply it; after a conflict, make it again from the fresh snapshot."""
+    for attempt in range(CONFLICT_TRIES):
+        plan = first if attempt == 0 and first is not None else make(cluster.snapshot())
         applied = await cluster.apply(runbook, plan) if has_effects(plan) else NOTHING
         entry = record(plan, applied)
         if not applied.conflict:
@@ -75,9 +78,12 @@ async def decide_batch(
         batch.unavailable = observed.unavailable
         return batch
     for signal, target in zip(signals, targets, strict=True):
-        entry, applied = await settle(
-            runbook, cluster, _decision(runbook, signal, now, target), record
-        )
+        plan = decide(runbook, cluster.snapshot(), signal, now, target=target)
+        if not has_effects(plan):  # most re-deliveries: nothing to apply, nothing to retry
+            batch.entries.append(record(plan, NOTHING))
+            continue
+        make = _decision(runbook, signal, now, target)
+        entry, applied = await settle(runbook, cluster, make, record, first=plan)
         batch.entries.append(entry)
         if applied.unavailable:
             batch.unavailable = applied.unavailable

@@ -157,12 +157,14 @@ async def decisions_api(request: Request) -> Response:
     nothing, however many decisions a storm makes between two polls.
     """
     service = _service(request)
-    try:
-        after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", str(DEFAULT_PAGE)))
-    except ValueError:
-        return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
-    limit = max(1, min(limit, MAX_PAGE))
+    params = request.query_params
+    after = _whole(params.get("since", "0"), 0)
+    limit = _whole(params.get("limit", str(DEFAULT_PAGE)), 1)
+    if after is None or limit is None:
+        field = "since" if after is None else "limit"
+        wanted = "a whole number of at least 0" if field == "since" else "a whole number from 1"
+        return _json({"error": f"{field} must be {wanted}", "field": field}, 400)
+    limit = min(limit, MAX_PAGE)
     newer = service.pipeline.decisions.since(after)
     query = _query(request)
     matching = [e for e in newer if query.matches(e)] if query.active else newer
@@ -170,6 +172,14 @@ async def decisions_api(request: Request) -> Response:
     # Without more to come every newer entry was looked at, matching or not.
     last = entries[-1]["id"] if more else (newer[-1]["id"] if newer else after)
     return _json({"decisions": entries, "next": last, "more": more})
+
+
+def _whole(text: str, least: int) -> int | None:
+    """A query parameter as a whole number of at least `least` (a short one: no huge ints)."""
+    if not text.isdigit() or len(text) > 12:
+        return None
+    value = int(text)
+    return value if value >= least else None
 
 
 async def status_api(request: Request) -> Response:
