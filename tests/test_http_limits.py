@@ -244,3 +244,19 @@ def test_clients_cannot_take_the_descriptors_reload_and_healthz_need(tmp_path: P
         text = live.log_path.read_text(encoding="utf-8")
         assert "Too many open files" not in text
         assert live.errors() == []
+
+
+def test_deadlines_hold_after_a_websocket_upgrade_the_api_does_not_offer(tmp_path: Path) -> None:
+    with live_server(tmp_path, "--head-timeout", "0.5", "--body-timeout", "0.5") as live:
+        upgrade = connect(live)
+        upgrade.sendall(
+            b"GET / HTTP/1.1\r\nHost: r\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert upgrade.recv(4096)  # refused by the app, whichever way
+        slow = connect(live)
+        slow.sendall(HEAD)
+        assert answer(slow)[0] == 408  # the sweep still runs
+        upgrade.close()
+        live.stop()
+        assert live.errors() == []

@@ -193,8 +193,12 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     @classmethod
     def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
-        cls._sweeper = None
         cls._now = now = loop.time()
+        # The next sweep first: nothing that goes wrong below may end the sweeping.
+        if cls._connections:
+            cls._sweep_soon(loop)
+        else:
+            cls._sweeper = None
         late = [
             c
             for c in cls._connections
@@ -202,8 +206,6 @@ class LimitedHttpTools(HttpToolsProtocol):
         ]
         for connection in late:
             connection._late()
-        if cls._connections:
-            cls._sweep_soon(loop)
 
     def _late(self) -> None:
         self._edge.deadline = 0.0
@@ -214,7 +216,7 @@ class LimitedHttpTools(HttpToolsProtocol):
             self._refuse(408, f"request headers not received within {seconds:g} seconds")
             return
         cycle = self.cycle
-        if cycle.response_started:
+        if cycle is None or cycle.response_started:
             self.transport.close()  # answered already (413, say): only the rest of the body is late
             return
         # The app may be waiting for the body: it hears the client is gone and answers no one.
