@@ -110,7 +110,7 @@ def live_server(tmp_path: Path, *args: str, nofile: int | None = None) -> Iterat
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
-            preexec_fn=limit,  # noqa: PLW1509  # only setrlimit, before exec
+            preexec_fn=limit,  # only setrlimit, before exec
         )  # fmt: skip
     live = Live(f"http://127.0.0.1:{port}", port, runbook, process, log_path)
     try:
