@@ -50,9 +50,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def alert(n: int, label_size: int) -> dict[str, object]:
-    """An alert never seen before: its pod, startsAt and fingerprint are new; every 4th its name."""
-    name = f"SoakAlert{n}" if n % 4 == 0 else "PodErrorRatioOutlier"
+def alert(n: int, label_size: int, new_names: int) -> dict[str, object]:
+    """An alert never seen before (pod, startsAt, fingerprint); every `new_names`th its name too."""
+    name = f"SoakAlert{n}" if new_names and n % new_names == 0 else "PodErrorRatioOutlier"
     return {
         "status": "firing",
         "labels": {
@@ -69,8 +69,8 @@ def alert(n: int, label_size: int) -> dict[str, object]:
     }
 
 
-def webhook(first: int, count: int, label_size: int) -> bytes:
-    alerts = [alert(n, label_size) for n in range(first, first + count)]
+def webhook(first: int, count: int, label_size: int, new_names: int) -> bytes:
+    alerts = [alert(n, label_size, new_names) for n in range(first, first + count)]
     body = {"version": "4", "groupKey": f"soak/{first}", "status": "firing", "alerts": alerts}
     return json.dumps(body).encode()
 
@@ -83,13 +83,16 @@ def heartbeat(n: int, label_size: int) -> bytes:
 class Load:
     """Client threads posting fresh webhooks and heartbeats until stopped; answers counted."""
 
-    def __init__(self, port: int, clients: int, alerts: int, label_size: int) -> None:
-        self.port, self.clients, self.alerts, self.label_size = port, clients, alerts, label_size
+    def __init__(self, port: int, args: argparse.Namespace) -> None:
+        self.port, self.clients, self.alerts = port, args.clients, args.alerts
+        self.label_size, self.new_names = args.label_size, args.new_alertname_every
         self.numbers = itertools.count()
         self.answers: Counter[str] = Counter()
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        self.threads = [
+            threading.Thread(target=self._run, daemon=True) for _ in range(self.clients)
+        ]
 
     def __enter__(self) -> Load:
         for thread in self.threads:
@@ -108,7 +111,8 @@ class Load:
             with self.lock:
                 n = next(self.numbers)
             if n % 2:
-                path, body = "/api/v1/alerts", webhook(n * 100, self.alerts, self.label_size)
+                body = webhook(n * 100, self.alerts, self.label_size, self.new_names)
+                path = "/api/v1/alerts"
             else:
                 path, body = "/api/v1/heartbeats", heartbeat(n, self.label_size)
             try:
@@ -211,6 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=4, help="client threads (4)")
     p.add_argument("--alerts", type=int, default=10, help="alerts per webhook (10)")
     p.add_argument("--label-size", type=int, default=1000, help="characters of the long label")
+    p.add_argument(
+        "--new-alertname-every",
+        type=int,
+        default=4,
+        help="every Nth alert has an alertname never seen before (4; 0: none)",
+    )
     p.add_argument("--out", type=Path, help="write the samples and figures as JSON here")
     args = p.parse_args(argv)
     args.port = free_port()
@@ -218,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         proc = serve(Path(tmp), args.port)
         try:
             wait_ready(proc, args.port)
-            with Load(args.port, args.clients, args.alerts, args.label_size) as load:
+            with Load(args.port, args) as load:
                 taken = []
                 for sample in samples(args, proc, load):
                     taken.append(sample)
@@ -260,6 +270,7 @@ def figures(taken: list[dict[str, float]], warmup: float) -> dict[str, object]:
 
 def _settings(args: argparse.Namespace) -> dict[str, object]:
     keys = ("duration", "warmup", "every", "clients", "alerts", "label_size")
+    keys += ("new_alertname_every",)
     return {key: getattr(args, key) for key in keys} | {"cpus": os.cpu_count()}
 
 
