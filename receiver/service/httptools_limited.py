@@ -40,7 +40,9 @@ from receiver.service.limits import HttpLimits
 
 log = logging.getLogger(__name__)
 
-_SWEEP = 0.2  # the sweep runs every fifth of the shorter deadline: at most 20% late
+# The sweep runs every fifth of the shorter deadline, and deadlines are set on the clock of
+# the last sweep: a deadline ends within a fifth of the shorter one, early or late.
+_SWEEP = 0.2
 
 
 class _Edge:
