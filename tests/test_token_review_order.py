@@ -7,17 +7,20 @@ from pathlib import Path
 from service_builders import BEAT_TOKEN, auth, harness
 
 from receiver.cluster import PodIdentity
+from receiver.model import PodKey
 
 
 class Reviews:
     """A PodTokenReview that records what it was asked and knows one pod token."""
 
-    def __init__(self) -> None:
+    def __init__(self, uid: str = "") -> None:
         self.asked: list[str] = []
+        self.uid = uid
 
     async def review(self, token: str) -> PodIdentity | None:
         self.asked.append(token)
-        return PodIdentity("shop", "checkout-0", "") if token == "pod-token-0123456789" else None
+        known = token == "pod-token-0123456789"
+        return PodIdentity("shop", "checkout-0", self.uid) if known else None
 
 
 def test_a_body_over_the_limit_is_refused_before_any_review(tmp_path: Path) -> None:
@@ -33,7 +36,7 @@ def test_a_body_over_the_limit_is_refused_before_any_review(tmp_path: Path) -> N
 
 def test_a_pod_token_is_reviewed_once_the_body_fits(tmp_path: Path) -> None:
     h = harness(tmp_path)
-    reviews = Reviews()
+    reviews = Reviews(h.cluster.snapshot().pods[PodKey("shop", "checkout-0")].uid)
     h.service.pod_tokens = reviews
     beat = {"namespace": "shop", "pod": "checkout-0", "status": "ok"}
     client = h.client()
