@@ -234,14 +234,31 @@ def _not_own(
 
 async def _decisions(request: Request) -> Response:
     service = _service(request)
-    try:
-        after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", str(DEFAULT_PAGE)))
-    except ValueError:
-        return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
+    after = _whole(request, "since", 0)
+    limit = _whole(request, "limit", DEFAULT_PAGE)
+    if isinstance(after, Response):
+        return after
+    if isinstance(limit, Response):
+        return limit
     entries, more = service.pipeline.decisions.page(after, max(1, min(limit, MAX_PAGE)))
     last = entries[-1]["id"] if entries else after
     return _json({"decisions": entries, "next": last, "more": more})
+
+
+_MAX_ID = (1 << 63) - 1  # what a JSON answer can carry back as `next`
+
+
+def _whole(request: Request, name: str, default: int) -> int | Response:
+    """A query parameter that must be a whole number from 0 up; a 400 naming it if not."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= _MAX_ID):
+        expected = f"a whole number from 0 to {_MAX_ID}"
+        return _json(
+            {"error": f"{name}: found {text[:40]!r}, expected {expected}", "field": name}, 400
+        )
+    return int(text)
 
 
 async def _status(request: Request) -> Response:
