@@ -19,6 +19,7 @@ from receiver.metrics import Metrics
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid
 from receiver.scenario.spec import load_fleet_file
+from receiver.service import limits
 from receiver.service.auth import HEARTBEAT_TOKEN_ENV, TOKEN_ENV, TokenError, Tokens, load_tokens
 from receiver.service.runtime import MAX_BODY, Options, Service, load_runbook
 from receiver.service.serve import Listen, build, memory_cluster, serve
@@ -60,6 +61,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--dry-run", action="store_true", help="decide and report, change nothing (any runbook)"
     )
+    limits.add_arguments(serve)
     _kubernetes_arguments(serve.add_argument_group("Kubernetes (--cluster kubernetes)"))
 
 
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         fleet = load_fleet_file(args.fleet) if args.fleet else ()
         tokens, heartbeat_tokens = _tokens(args)
         listen = _listen(args.listen)
+        http_limits = limits.from_arguments(args, fd_limit=limits.raise_fd_limit())
     except RunbookInvalid as exc:
         print(f"receiver serve: {len(exc.problems)} problem(s), not starting", file=sys.stderr)
         for problem in exc.problems:
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     else:
         service = build(options, runbook, memory_cluster(runbook, fleet))
-    serve(service, listen, log_level=args.log_level)
+    serve(service, listen, log_level=args.log_level, limits=http_limits)
     return 0
 
 

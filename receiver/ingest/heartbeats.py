@@ -1,4 +1,9 @@
-"""Heartbeat pushes (one object or a batch) -> checked Beat values."""
+"""Heartbeat pushes (one object or a batch) -> checked Beat values.
+
+A batch holds at most MAX_BATCH beats, and an interval is read only once it
+is known to be short: a number past the bounds, or a string of thousands of
+digits, is a 400 naming the field, never an overflow.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ MIN_INTERVAL = 0.1
 MAX_INTERVAL = 3600.0
 MAX_REASON = 1024
 MAX_NAME = 253  # a Kubernetes object name
+MAX_BATCH = 1000
+MAX_DURATION_TEXT = 32  # "3599.999999999s" and then some
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,8 @@ def parse_heartbeats(body: bytes) -> list[Beat]:
     if isinstance(payload, list):
         if not payload:
             raise PayloadInvalid("", payload, "at least one heartbeat")
+        if len(payload) > MAX_BATCH:
+            raise PayloadInvalid("", f"{len(payload)} heartbeats", f"at most {MAX_BATCH} a batch")
         return [_beat(item, f"[{i}]") for i, item in enumerate(payload)]
     return [_beat(payload, "")]
 
@@ -68,8 +77,8 @@ def _interval(value: object, field: str) -> float | None:
     if isinstance(value, bool):
         seconds = None
     elif isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
+        seconds = float(value) if MIN_INTERVAL <= value <= MAX_INTERVAL else None
+    elif isinstance(value, str) and len(value) <= MAX_DURATION_TEXT:
         seconds = parse_duration(value)
     else:
         seconds = None

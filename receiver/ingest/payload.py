@@ -1,4 +1,10 @@
-"""Checking untrusted JSON: every error names the field, what was found and what fits."""
+"""Checking untrusted JSON: every error names the field, what was found and what fits.
+
+Every string and list a payload carries is bounded (the constants below), so
+what the receiver keeps of a payload (the decision log, its caches) costs a
+bounded amount per entry, whatever a sender writes. The body limit alone
+would let one label value be a megabyte.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,13 @@ from typing import Any
 import orjson
 
 from receiver.model import Instant
+
+MAX_LABELS = 128  # labels on one alert
+MAX_ANNOTATIONS = 64  # annotations on one alert
+MAX_NAME = 256  # characters of a label or annotation name
+MAX_LABEL_VALUE = 4096
+MAX_ANNOTATION_VALUE = 16384  # descriptions and runbook links are longer than labels
+MAX_FINGERPRINT = 128  # Alertmanager's are 16 hex digits
 
 
 class PayloadInvalid(ValueError):
@@ -59,6 +72,25 @@ def string_map(value: object, field: str) -> dict[str, str]:
             if not isinstance(item, str):
                 raise PayloadInvalid(f"{field}.{key}", item, "a string value")
     return dict(obj)
+
+
+def fits(strings: Mapping[str, str], *, count: int, value: int) -> bool:
+    """Whether a map of strings is within its bounds: checked at C speed on the fast path."""
+    return len(strings) <= count and (
+        not strings
+        or (max(map(len, strings)) <= MAX_NAME and max(map(len, strings.values())) <= value)
+    )
+
+
+def check_bounds(strings: Mapping[str, str], field: str, *, count: int, value: int) -> None:
+    """PayloadInvalid naming the entry of `strings` past a bound, if one is."""
+    if len(strings) > count:
+        raise PayloadInvalid(field, strings, f"an object of at most {count} entries")
+    for key, item in strings.items():
+        if len(key) > MAX_NAME:
+            raise PayloadInvalid(field, key, f"names of at most {MAX_NAME} characters")
+        if len(item) > value:
+            raise PayloadInvalid(f"{field}.{key}", item, f"a string of at most {value} characters")
 
 
 def all_str(values: Iterable[object]) -> bool:

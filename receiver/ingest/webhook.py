@@ -2,7 +2,9 @@
 
 Unknown fields are ignored, as Alertmanager may add some. The whole payload
 is checked before any alert is used, so a bad one is refused (400) with
-nothing applied; Alertmanager does not retry a 4xx.
+nothing applied; Alertmanager does not retry a 4xx. Labels, annotations,
+fingerprints and the list of alerts are bounded (payload.py's constants and
+MAX_ALERTS); a route whose groups can grow larger sets `max_alerts`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ from typing import Any
 
 from receiver.ingest.payload import (
     KNOWN_TIMES,
+    MAX_ANNOTATION_VALUE,
+    MAX_ANNOTATIONS,
+    MAX_FINGERPRINT,
+    MAX_LABEL_VALUE,
+    MAX_LABELS,
     PayloadInvalid,
     all_str,
+    check_bounds,
+    fits,
     need_object,
     need_str,
     parse_json,
@@ -23,6 +32,7 @@ from receiver.ingest.payload import (
 from receiver.model import Instant, Signal, Source, Status, alert_fingerprint
 
 VERSION = "4"
+MAX_ALERTS = 5000
 _STATUSES = {"firing": Status.FIRING, "resolved": Status.RESOLVED}
 
 
@@ -46,6 +56,12 @@ def parse_webhook(body: bytes, now: Instant) -> Notification:
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise PayloadInvalid("alerts", alerts, "a list of alerts")
+    if len(alerts) > MAX_ALERTS:
+        raise PayloadInvalid(
+            "alerts",
+            f"{len(alerts)} alerts",
+            f"at most {MAX_ALERTS} alerts (set max_alerts in the webhook_configs entry)",
+        )
     truncated = payload.get("truncatedAlerts", 0)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         raise PayloadInvalid("truncatedAlerts", truncated, "a count of 0 or more")
@@ -81,11 +97,22 @@ def _well_formed(alert: object, now: Instant) -> Signal | None:
         and status in _STATUSES
         and type(labels) is dict
         and all_str(labels.values())
-        and (annotations is None or (type(annotations) is dict and all_str(annotations.values())))
+        and fits(labels, count=MAX_LABELS, value=MAX_LABEL_VALUE)
+        and (
+            annotations is None
+            or (
+                type(annotations) is dict
+                and all_str(annotations.values())
+                and fits(annotations, count=MAX_ANNOTATIONS, value=MAX_ANNOTATION_VALUE)
+            )
+        )
         and starts_at is not None
         and ends_at is not _UNKNOWN
         and (ends is None or type(ends) is str)
-        and (fingerprint is None or (type(fingerprint) is str and fingerprint))
+        and (
+            fingerprint is None
+            or (type(fingerprint) is str and 0 < len(fingerprint) <= MAX_FINGERPRINT)
+        )
     ):
         return None
     # The maps are the parsed payload's own, which nothing else holds: no copies.
@@ -115,9 +142,13 @@ def _signal(value: object, field: str, now: Instant) -> Signal:
     if "labels" not in alert:
         raise PayloadInvalid(f"{field}.labels", None, "the alert's labels (an object)")
     labels = string_map(alert["labels"], f"{field}.labels")
+    check_bounds(labels, f"{field}.labels", count=MAX_LABELS, value=MAX_LABEL_VALUE)
     raw_annotations = alert.get("annotations")
     annotations = string_map(
         {} if raw_annotations is None else raw_annotations, f"{field}.annotations"
+    )
+    check_bounds(
+        annotations, f"{field}.annotations", count=MAX_ANNOTATIONS, value=MAX_ANNOTATION_VALUE
     )
     starts = timestamp(alert.get("startsAt"), f"{field}.startsAt")
     if starts is None:
@@ -126,6 +157,10 @@ def _signal(value: object, field: str, now: Instant) -> Signal:
     fingerprint = alert.get("fingerprint")
     if fingerprint is None:
         fingerprint = alert_fingerprint(labels)
+    elif isinstance(fingerprint, str) and len(fingerprint) > MAX_FINGERPRINT:
+        raise PayloadInvalid(
+            f"{field}.fingerprint", fingerprint, f"at most {MAX_FINGERPRINT} characters"
+        )
     return Signal(
         source=Source.ALERTMANAGER,
         name=labels.get("alertname", ""),

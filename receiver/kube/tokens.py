@@ -10,7 +10,11 @@ cannot speak for another.
 
 Reviews are cached briefly (by a hash of the token), as the API server's
 own webhook token authenticator does, so a pod beating every second costs
-one review per `ttl`, not one per beat.
+one review per `ttl`, not one per beat. Refused tokens are cached apart from
+accepted ones, so a flood of random tokens cannot push the pods' answers out;
+and reviews not answered from a cache are bounded in rate (`rate` a second,
+`burst` at once): past it the caller hears ClusterUnavailable (503, send
+again), and the API server is not asked.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ POD_UID = "authentication.kubernetes.io/pod-uid"
 SERVICE_ACCOUNT = "system:serviceaccount:"
 CACHE_TTL = 10.0
 CACHE_KEPT = 50_000
+REFUSED_KEPT = 10_000
+REVIEWS_PER_SECOND = 20.0
+REVIEW_BURST = 100
 REVIEW_RETRY = RetryPolicy(attempts=2, budget=2.0)
 
 
@@ -40,27 +47,45 @@ class PodTokens:
         *,
         ttl: float = CACHE_TTL,
         clock: Callable[[], float] = time.monotonic,
+        rate: float = REVIEWS_PER_SECOND,
+        burst: int = REVIEW_BURST,
     ) -> None:
         self.api = api
         self.audience = audience
         self.ttl = ttl
+        self.rate = rate
+        self.burst = burst
         self._clock = clock
         self._cache: dict[bytes, tuple[float, PodIdentity | None]] = {}
+        self._refused: dict[bytes, tuple[float, PodIdentity | None]] = {}
+        self._allowance, self._since = float(burst), clock()
 
     async def review(self, token: str) -> PodIdentity | None:
         """The pod the token was issued to; None for a token that is not a valid pod token."""
         key = hashlib.sha256(token.encode()).digest()
         now = self._clock()
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) or self._refused.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if not self._admit(now):
+            raise ClusterUnavailable(f"token reviews over their rate of {self.rate:g} a second")
         identity = await self._ask(token)
-        if len(self._cache) >= CACHE_KEPT:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            if len(self._cache) >= CACHE_KEPT:
-                self._cache.clear()
-        self._cache[key] = (now + self.ttl, identity)
+        if identity is None:
+            self._refused = _kept(self._refused, REFUSED_KEPT, now)
+            self._refused[key] = (now + self.ttl, None)
+        else:
+            self._cache = _kept(self._cache, CACHE_KEPT, now)
+            self._cache[key] = (now + self.ttl, identity)
         return identity
+
+    def _admit(self, now: float) -> bool:
+        """A token bucket: `rate` reviews a second on average, `burst` at once."""
+        self._allowance = min(self.burst, self._allowance + (now - self._since) * self.rate)
+        self._since = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
 
     async def _ask(self, token: str) -> PodIdentity | None:
         body = {
@@ -77,6 +102,16 @@ class PodTokens:
                 f"TokenReview failed: HTTP {exc.status} {status_message(exc)}"
             ) from exc
         return identity_of(raw.get("status") or {}, self.audience)
+
+
+def _kept(
+    cache: dict[bytes, tuple[float, PodIdentity | None]], most: int, now: float
+) -> dict[bytes, tuple[float, PodIdentity | None]]:
+    """`cache` with room for one more: expired entries go first, then all."""
+    if len(cache) < most:
+        return cache
+    cache = {k: v for k, v in cache.items() if v[0] > now}
+    return cache if len(cache) < most else {}
 
 
 def identity_of(status: dict[str, object], audience: str) -> PodIdentity | None:

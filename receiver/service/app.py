@@ -4,6 +4,9 @@ Status codes follow the acknowledgement rule of the design: 200 once every
 signal is decided and its plan applied; 400 for a payload that can never
 succeed, naming the field; 401 without a valid bearer token; 413 over the
 body limit; 503 while the cluster is failing, so Alertmanager re-delivers.
+A client that leaves before its body is in is counted (code 499, as nginx
+logs it) and answered no one. The API is described by openapi.json, served
+at /openapi.json.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -23,6 +26,7 @@ from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhoo
 from receiver.model import PodKey
 from receiver.service import console
 from receiver.service.auth import bearer
+from receiver.service.openapi import document
 from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Service
 
@@ -32,6 +36,10 @@ RETRY = {"Retry-After": "5"}
 
 class _TooLarge(Exception):
     pass
+
+
+class _Gone(Exception):
+    """The client closed the connection before its body was in."""
 
 
 def create_app(service: Service) -> Starlette:
@@ -45,6 +53,7 @@ def create_app(service: Service) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         *console.routes(),  # the console's pages, the status and decisions APIs
+        Route("/openapi.json", _openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan)
     app.state.service = service
@@ -65,11 +74,14 @@ async def _body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise _Gone from exc
     return b"".join(chunks)
 
 
@@ -94,6 +106,9 @@ async def _guarded(
     except _TooLarge:
         service.metrics.rejected.labels(endpoint, "413").inc()
         return _json({"error": f"request body over the limit of {service.max_body} bytes"}, 413)
+    except _Gone:  # nothing to answer and nothing wrong here: no traceback, no error line
+        service.metrics.rejected.labels(endpoint, "499").inc()
+        return _json({"error": "the client closed the connection before the body was in"}, 400)
 
 
 def _unauthorized(service: Service, endpoint: str) -> Response:
@@ -137,12 +152,14 @@ async def _alerts(request: Request) -> Response:
 
 async def _heartbeats(request: Request) -> Response:
     service = _service(request)
-    identity = await _pod_identity(request, service)
-    if isinstance(identity, Response):
-        return identity
-    body = await _guarded(request, "heartbeats", heartbeat=True, authorized=identity is not None)
+    token = _pod_token(request, service)
+    # The body limit before any TokenReview: an unauthenticated caller gets no review for free.
+    body = await _guarded(request, "heartbeats", heartbeat=True, authorized=token is not None)
     if isinstance(body, Response):
         return body
+    identity = None if token is None else await _pod_identity(token, service)
+    if isinstance(identity, Response):
+        return identity
     try:
         beats = parse_heartbeats(body)
     except PayloadInvalid as exc:
@@ -165,17 +182,20 @@ async def _heartbeats(request: Request) -> Response:
     return _json(answer)
 
 
-async def _pod_identity(request: Request, service: Service) -> PodIdentity | Response | None:
-    """With pod-bound tokens on: the pod a token that is not a shared one belongs to.
+def _pod_token(request: Request, service: Service) -> str | None:
+    """With pod-bound tokens on: a bearer token that is not a shared one, to review.
 
     None means "no pod identity": the shared tokens decide (in _guarded).
     """
     authorization = request.headers.get("authorization")
     if service.pod_tokens is None or service.heartbeat_tokens.allow(authorization):
         return None
-    token = bearer(authorization)
-    if token is None:
-        return _unauthorized(service, "heartbeats")
+    return bearer(authorization)
+
+
+async def _pod_identity(token: str, service: Service) -> PodIdentity | Response:
+    """The pod a token belongs to, by TokenReview; 401 if none, 503 if it cannot be asked."""
+    assert service.pod_tokens is not None  # _pod_token returns a token only then
     try:
         identity = await service.pod_tokens.review(token)
     except ClusterUnavailable as exc:
@@ -248,6 +268,10 @@ async def _reload(request: Request) -> Response:
     if problems:
         return _json({"status": "error", "problems": problems}, 400)
     return _json({"status": "ok", "runbook": service.pipeline.runbook.source})
+
+
+async def _openapi(request: Request) -> Response:
+    return Response(document(), 200, media_type=JSON)
 
 
 async def _metrics(request: Request) -> Response:

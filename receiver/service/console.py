@@ -175,11 +175,11 @@ async def decisions_api(request: Request) -> Response:
 
 
 def _whole(text: str, least: int) -> int | None:
-    """A query parameter as a whole number of at least `least` (a short one: no huge ints)."""
-    if not text.isdigit() or len(text) > 12:
+    """A query parameter as a whole number from `least` to 2^63-1 (what `next` can carry)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
         return None
     value = int(text)
-    return value if value >= least else None
+    return value if least <= value < 1 << 63 else None
 
 
 async def status_api(request: Request) -> Response:

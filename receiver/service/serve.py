@@ -2,7 +2,9 @@
 
 uvicorn runs with uvloop and httptools and without its access log (which
 costs about half the throughput); decisions are logged as structured JSON
-instead. Shutdown on SIGTERM/SIGINT finishes requests in flight first.
+instead. Its httptools protocol is the one of `httptools_limited`, which
+adds the header, deadline and connection bounds of `limits`. Shutdown on
+SIGTERM/SIGINT finishes requests in flight first.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from receiver.model import Instant, Workload
 from receiver.runbook import Runbook
 from receiver.scenario.spec import FleetSpec
 from receiver.service.app import create_app
+from receiver.service.httptools_limited import protocol_class
+from receiver.service.limits import HttpLimits
 from receiver.service.replica import Replica
 from receiver.service.runtime import Options, Service
 
@@ -68,13 +72,19 @@ def build(
     )
 
 
-def uvicorn_config(service: Service, listen: Listen, *, log_level: str = "info") -> uvicorn.Config:
+def uvicorn_config(
+    service: Service,
+    listen: Listen,
+    *,
+    log_level: str = "info",
+    limits: HttpLimits | None = None,
+) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(service),
         host=listen.host,
         port=listen.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol_class(limits or HttpLimits()),
         access_log=False,
         log_config=None,  # our JSON logging, set up by the CLI
         log_level=log_level,
@@ -83,5 +93,7 @@ def uvicorn_config(service: Service, listen: Listen, *, log_level: str = "info")
     )
 
 
-def serve(service: Service, listen: Listen, *, log_level: str = "info") -> None:
-    uvicorn.Server(uvicorn_config(service, listen, log_level=log_level)).run()
+def serve(
+    service: Service, listen: Listen, *, log_level: str = "info", limits: HttpLimits | None = None
+) -> None:
+    uvicorn.Server(uvicorn_config(service, listen, log_level=log_level, limits=limits)).run()

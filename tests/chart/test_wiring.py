@@ -86,7 +86,10 @@ def test_an_existing_secret_is_mounted_and_none_rendered() -> None:
     volume = _volume_at(rendered, TOKEN_DIR)["secret"]
     assert volume["secretName"] == "alertmanager-webhook"
     assert volume["items"] == [{"key": "bearer", "path": "token"}]
-    assert rendered.all("Secret") == []
+    # The heartbeat token is a Secret of its own (test_heartbeat_token.py).
+    assert [s["metadata"]["name"] for s in rendered.all("Secret")] == [
+        f"{FULLNAME}-heartbeat-token"
+    ]
 
 
 def test_the_token_file_is_not_world_readable() -> None:
@@ -125,6 +128,7 @@ CONTRACT = {
     "--lease-name": FULLNAME,
     "--state-name": f"{FULLNAME}-state",
     "--token-file": f"{TOKEN_DIR}/token",
+    "--heartbeat-token-file": "/etc/remediation/heartbeat-token/token",
     "--log-level": "info",
 }
 
@@ -152,7 +156,7 @@ def test_the_files_named_in_args_are_mounted(values: dict[str, Any]) -> None:
     rendered = render(values)
     flags = args_by_flag(rendered.container["args"])
     mounts = [m["mountPath"] for m in rendered.container["volumeMounts"]]
-    for flag in ("--runbook", "--token-file"):
+    for flag in ("--runbook", "--token-file", "--heartbeat-token-file"):
         path = flags[flag]
         assert path is not None, flag
         assert str(Path(path).parent) in mounts, flag

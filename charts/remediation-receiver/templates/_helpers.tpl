@@ -76,6 +76,18 @@ token
 {{- end -}}
 {{- end -}}
 
+{{- define "rr.heartbeatTokenSecretName" -}}
+{{- default (printf "%s-heartbeat-token" (include "rr.fullname" .)) .Values.heartbeatToken.existingSecret -}}
+{{- end -}}
+
+{{- define "rr.heartbeatTokenKey" -}}
+{{- if .Values.heartbeatToken.existingSecret -}}
+{{- .Values.heartbeatToken.existingSecretKey -}}
+{{- else -}}
+token
+{{- end -}}
+{{- end -}}
+
 {{- define "rr.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag -}}
 {{- if .Values.image.digest -}}
