@@ -162,8 +162,9 @@ async def decisions_api(request: Request) -> Response:
     limit = _whole(params.get("limit", str(DEFAULT_PAGE)), 1)
     if after is None or limit is None:
         field = "since" if after is None else "limit"
-        wanted = "a whole number of at least 0" if field == "since" else "a whole number from 1"
-        return _json({"error": f"{field} must be {wanted}", "field": field}, 400)
+        found = params.get(field, "")[:40]
+        wanted = f"a whole number from {0 if field == 'since' else 1} to 2^63-1"
+        return _json({"error": f"{field}: found {found!r}, expected {wanted}", "field": field}, 400)
     limit = min(limit, MAX_PAGE)
     newer = service.pipeline.decisions.since(after)
     query = _query(request)
