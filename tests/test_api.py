@@ -292,7 +292,7 @@ def test_heartbeats_one_or_a_batch(h: Harness) -> None:
     assert [r["result"] for r in many.json()["results"]] == ["accepted"] * len(names) + [
         "unknown_pod"
     ]
-    assert len(h.service.pipeline.tracker) == len(names)
+    assert len(h.service.pipeline.heartbeats_due.tracker) == len(names)
 
 
 def test_a_degraded_heartbeat_acts_at_once(h: Harness) -> None:
@@ -322,7 +322,7 @@ def test_a_bad_heartbeat_names_its_field(h: Harness) -> None:
     response = h.client().post("/api/v1/heartbeats", content=body(batch), headers=auth(BEAT_TOKEN))
     assert response.status_code == 400
     assert response.json()["field"] == "[1].status"
-    assert len(h.service.pipeline.tracker) == 0
+    assert len(h.service.pipeline.heartbeats_due.tracker) == 0
 
 
 def test_heartbeats_during_an_outage_get_503_and_the_condition_is_announced_again(

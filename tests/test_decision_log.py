@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from receiver.act import ActionResult
 from receiver.act.apply import Outcome
 from receiver.decide import Plan, decide
+from receiver.metrics import Counts, Metrics
 from receiver.model import PodState, Status
 from receiver.report.decisions import DecisionLog, iso, plan_json
-from receiver.report.metrics import Counts, Metrics
 
 RB = """
 supervisors:
@@ -52,12 +52,11 @@ def test_add_is_plan_json_with_an_id(
     plan: Plan, results: list[ActionResult], unavailable: str | None
 ) -> None:
     by_add = DecisionLog()
-    entry = plan_json(plan, results, "shop/checkout-0")
-    if unavailable:
-        entry["unavailable"] = unavailable
+    entry = plan_json(plan, results, unavailable)
+    assert ("unavailable" in entry) == bool(unavailable)
     expected = {"id": 1, **entry}
 
-    added = by_add.add(plan, results, "shop/checkout-0", unavailable)
+    added = by_add.add(plan, results, unavailable)
 
     assert json.dumps(added) == json.dumps(expected)  # same keys, same order, same text
     assert by_add.since() == [added]
@@ -73,7 +72,7 @@ def test_actions_and_guard_holds_log_at_info_the_rest_at_debug(
     _, plan, results = next(c for c in CASES if c[0] == case)
     caplog.set_level(logging.DEBUG, logger="receiver.decisions")
 
-    entry = DecisionLog().add(plan, results, "shop/checkout-0")
+    entry = DecisionLog().add(plan, results)
 
     (record,) = caplog.records
     assert record.levelno == level

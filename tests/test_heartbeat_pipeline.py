@@ -55,7 +55,7 @@ def decided(h: Harness) -> list[tuple[str, str, str]]:
 
 def test_no_miss_is_declared_within_one_deadline_of_start(h: Harness) -> None:
     tick_at(h, 14)
-    assert h.service.pipeline.tracker.missed_total == 0
+    assert h.service.pipeline.heartbeats_due.tracker.missed_total == 0
     assert decided(h) == []
 
 
@@ -124,7 +124,7 @@ def test_terminating_pods_are_forgotten_and_replacements_get_their_own_grace(h: 
 
 def test_unknown_pods_are_not_tracked(h: Harness) -> None:
     assert push(h, (PodKey("shop", "ghost"), HeartbeatStatus.OK)) == ["unknown_pod"]
-    assert len(h.service.pipeline.tracker) == 0
+    assert len(h.service.pipeline.heartbeats_due.tracker) == 0
 
 
 def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
@@ -142,13 +142,13 @@ def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
     assert states(h)[sick.name] == "restarted"  # out of traffic while it waits
     tick_at(h, 1)  # the first retry is due 0.5-1 s after the refusal: refused again
     assert h.cluster.evictions == []
-    assert h.service.pipeline.applier.pending_evictions[sick][0] == 2
+    assert h.service.pipeline.applier.evictions.pending[sick][0] == 2
     h.cluster.set_ready(slow, True)
     tick_at(h, 0.4)  # the next one waits 1-2 s
     assert h.cluster.evictions == []
     tick_at(h, 1.7)
     assert h.cluster.evictions == [sick]
-    assert h.service.pipeline.applier.pending_evictions == {}
+    assert h.service.pipeline.applier.evictions.pending == {}
     labels = {"action": "restart", "rule": "silent", "outcome": "blocked"}
     assert h.metric("remediation_actions_total", labels) == 1
 

@@ -9,9 +9,7 @@ A cluster failure stops the application where it is: what was written
 stays written (its occurrences are remembered on the pods, so a re-delivery
 does not repeat it), the rest is reported failed and the caller answers 503.
 An eviction refused by a disruption budget leaves the pod out of traffic in
-state `restarted`; the eviction is retried from the tick, with jittered
-exponential back-off, until it passes. A replica that takes over adopts the
-pods its predecessor left in that state.
+state `restarted`; evictions.py retries it from the tick until it passes.
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from receiver.act.evictions import Evictions
 from receiver.act.notify import Notifications
 from receiver.cluster import (
     Cluster,
@@ -35,7 +33,8 @@ from receiver.cluster import (
     Traffic,
 )
 from receiver.decide import Action, ActionKind, Blocked, Plan
-from receiver.model import Instant, PodKey, PodState, Reason, Snapshot
+from receiver.metrics import Metrics
+from receiver.model import Instant, Outcome, PodKey, Reason, Snapshot
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
@@ -54,14 +53,6 @@ _EVENT_REASON = {
     ActionKind.ROLLOUT_RESTART: "RolloutRestarted",
     ActionKind.NOTIFY: "Notified",
 }
-EVICTION_BACKOFF = (1.0, 60.0)  # seconds: after the first refusal, and at most
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    DRY_RUN = "dry_run"
-    FAILED = "failed"
-    BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,27 +71,30 @@ class Applied:
 
 
 class Applier:
+    """Applies plans through the cluster; counts what it does in `metrics`."""
+
     def __init__(
         self,
         cluster: Cluster,
         notifications: Notifications,
+        metrics: Metrics,
         *,
         clock: Callable[[], Instant],
-        on_first_call: Callable[[Instant], None] = lambda started: None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._cluster = cluster
         self._notifications = notifications
+        self._metrics = metrics
         self._clock = clock
-        self._on_first_call = on_first_call
-        self._rng = rng
-        # Refused evictions: pod -> (refusals so far, earliest next try).
-        self.pending_evictions: dict[PodKey, tuple[int, Instant]] = {}
+        self.evictions = Evictions(cluster, rng=rng)
+
+    def snapshot(self) -> Snapshot:
+        return self._cluster.snapshot()
 
     async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
         done = Applied()
         if plan.actions and plan.signal is not None:
-            self._on_first_call(plan.signal.received_at)
+            self._metrics.latency.observe(max(0.0, self._clock() - plan.signal.received_at))
         try:
             await self._patch_pods(runbook, plan, done)
             for action in plan.actions:
@@ -116,6 +110,8 @@ class Applier:
         except ClusterUnavailable as exc:
             done.unavailable = str(exc) or type(exc).__name__
             done.conflict = isinstance(exc, Conflict)
+            if not done.conflict:
+                self._metrics.cluster_unavailable.inc()
             reported = {id(r.action) for r in done.results}
             done.results.extend(
                 ActionResult(a, Outcome.FAILED, detail=done.unavailable)
@@ -124,31 +120,6 @@ class Applier:
             )
         await self._record_events(plan, done.results)
         return done
-
-    async def retry_evictions(self, now: Instant) -> None:
-        """Try again the refused evictions that are due; a pod gone meanwhile is done."""
-        for key, (refusals, due) in sorted(self.pending_evictions.items()):
-            if due > now:
-                continue
-            try:
-                await self._cluster.evict(key)
-            except EvictionRefused:
-                self._refused(key, now, refusals)
-                continue
-            except LookupError:
-                pass
-            del self.pending_evictions[key]
-
-    def adopt_evictions(self, snapshot: Snapshot, now: Instant) -> None:
-        """Pods left restarted but running (by this replica or the last leader): evict them."""
-        for pod in snapshot.pods.values():
-            if pod.lifecycle.state is PodState.RESTARTED and not pod.terminating:
-                self.pending_evictions.setdefault(pod.key, (0, now))
-
-    def _refused(self, key: PodKey, now: Instant, refusals: int) -> None:
-        first, longest = EVICTION_BACKOFF
-        wait = min(longest, first * 2**refusals) * (0.5 + self._rng() / 2)
-        self.pending_evictions[key] = (refusals + 1, now + wait)
 
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}
@@ -175,7 +146,7 @@ class Applier:
             try:
                 await self._cluster.evict(action.pod)
             except EvictionRefused as exc:
-                self._refused(action.pod, plan.at, 0)
+                self.evictions.refused(action.pod, plan.at)
                 done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
                 return
             except LookupError as exc:

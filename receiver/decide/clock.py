@@ -10,9 +10,7 @@ from receiver.model import Instant, PodKey, Snapshot
 from receiver.model.fleet import TIMED
 from receiver.runbook import Rule, Runbook
 from receiver.runbook.quantities import format_duration
-from receiver.runbook.types import Settings
-
-DEFAULT_PROBATION = 600.0
+from receiver.runbook.types import DEFAULT_PROBATION, Settings
 
 
 def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:

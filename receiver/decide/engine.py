@@ -23,7 +23,7 @@ from receiver.decide.guards import (
     check_target,
 )
 from receiver.decide.index import index
-from receiver.decide.intake import resolve_target, track
+from receiver.decide.intake import Target, Unresolved, resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.tree import Chain, Tree
 from receiver.model import (
@@ -47,11 +47,20 @@ _POD_ACTION = {
 }
 
 
-def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> Plan:
-    """Everything one signal leads to, as data."""
+def decide(
+    runbook: Runbook,
+    snapshot: Snapshot,
+    signal: Signal,
+    now: Instant,
+    *,
+    target: Target | Unresolved = Unresolved.TARGET,
+) -> Plan:
+    """Everything one signal leads to, as data; `target` if the caller resolved it already."""
+    if target is Unresolved.TARGET:
+        target = resolve_target(runbook.settings, signal)
     decision = _Decision(runbook, snapshot, signal, now)
-    decision.run()
-    plan = decision.draft.plan(signal)
+    decision.run(target)
+    plan = decision.draft.plan(signal, target)
     rule = decision.rule
     if rule is not None and rule.dry_run and not runbook.settings.dry_run:
         # A rule on trial reports what it would do but must not spend the
@@ -81,8 +90,7 @@ class _Decision:
             self._tree = Tree(runbook=self.runbook, draft=self.draft)
         return self._tree
 
-    def run(self) -> None:
-        target = resolve_target(self.settings, self.signal)
+    def run(self, target: Target) -> None:
         if target is None:
             self.rule = self._match_rule(())
             names = self.settings.target_labels

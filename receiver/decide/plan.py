@@ -70,6 +70,7 @@ class Escalation:
 class Plan:
     at: Instant
     signal: Signal | None = None
+    target: PodKey | Workload | None = None  # what the signal is about, resolved once
     actions: tuple[Action, ...] = ()
     blocked: tuple[Blocked, ...] = ()
     escalations: tuple[Escalation, ...] = ()

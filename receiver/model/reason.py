@@ -40,6 +40,15 @@ class Reason(StrEnum):
         return self in _GUARDS
 
 
+class Outcome(StrEnum):
+    """What became of an action when it was applied."""
+
+    APPLIED = "applied"
+    DRY_RUN = "dry_run"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
+
+
 _GUARDS = frozenset(
     {
         Reason.NAMESPACE_NOT_ALLOWED,

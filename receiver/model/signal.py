@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -97,3 +98,9 @@ def heartbeat_signal(
         received_at=now,
         annotations={"reason": reason} if reason else {},
     )
+
+
+def alert_fingerprint(labels: Mapping[str, str]) -> str:
+    """For senders that omit it: stable per label set, as Alertmanager's is."""
+    text = "\xff".join(f"{k}\xff{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -77,15 +77,21 @@ def results_json(results: Iterable[ActionResult]) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan, results: Iterable[ActionResult], target: str) -> dict[str, Any]:
+def plan_json(
+    plan: Plan, results: Iterable[ActionResult], unavailable: str | None = None
+) -> dict[str, Any]:
     """What one decision did and did not do, as the API and the logs show it."""
-    return {
+    signal = plan.signal
+    entry: dict[str, Any] = {
         "at": iso(plan.at),
-        "signal": signal_json(plan.signal, target) if plan.signal else None,
-        "actions": results_json(results),
-        "blocked": blocked_json(plan.blocked),
-        "escalations": escalations_json(plan.escalations),
+        "signal": signal_json(signal, str(plan.target or "")) if signal else None,
+        "actions": results_json(results) if results else [],
+        "blocked": blocked_json(plan.blocked) if plan.blocked else [],
+        "escalations": escalations_json(plan.escalations) if plan.escalations else [],
     }
+    if unavailable:
+        entry["unavailable"] = unavailable
+    return entry
 
 
 def blocked_json(blocked: Iterable[Blocked]) -> list[dict[str, Any]]:
@@ -124,30 +130,16 @@ class DecisionLog:
         self._next = 1
 
     def add(
-        self,
-        plan: Plan,
-        results: list[ActionResult],
-        target: str,
-        unavailable: str | None = None,
+        self, plan: Plan, results: list[ActionResult], unavailable: str | None = None
     ) -> dict[str, Any]:
-        """Keep and log plan_json() (plus `unavailable`) with the next id, built in one go.
+        """Keep and log plan_json() with the next id.
 
         Actions, escalations and guard holds log at info; routine non-actions
         at debug: re-deliveries alone (`duplicate`) are most of a busy
         receiver's decisions, and logging each at info cost a quarter of the
         webhook path's CPU (bench/). The API's decision log keeps them all.
         """
-        signal = plan.signal
-        entry: dict[str, Any] = {
-            "id": self._next,
-            "at": iso(plan.at),
-            "signal": signal_json(signal, target) if signal else None,
-            "actions": results_json(results) if results else [],
-            "blocked": blocked_json(plan.blocked) if plan.blocked else [],
-            "escalations": escalations_json(plan.escalations) if plan.escalations else [],
-        }
-        if unavailable:
-            entry["unavailable"] = unavailable
+        entry = {"id": self._next, **plan_json(plan, results, unavailable)}
         self._next += 1
         self._entries.append(entry)
         if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):

@@ -34,6 +34,8 @@ from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
 from receiver.runbook.types import (
+    DEFAULT_MISS_AFTER,
+    DEFAULT_PROBATION,
     EscalationKind,
     EscalationStep,
     Exhausted,
@@ -213,7 +215,9 @@ class _Loader:
         match = r.selector(f["match"], f"{path}.match")
         interval = r.duration(f["interval"], f"{path}.interval")
         miss_after = (
-            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1)
+            if "missAfter" in f
+            else DEFAULT_MISS_AFTER
         )
         if match is None or interval is None or miss_after is None:
             return None
@@ -327,7 +331,11 @@ class _Loader:
         if isinstance(f.get("steps"), yaml.SequenceNode) and not f["steps"].value:
             r.wrong(f["steps"], f"{path}.steps", "at least one step")
         exhausted = self._enum(f.get("exhausted"), f"{path}.exhausted", Exhausted, Exhausted.PAUSE)
-        probation = r.duration(f["probation"], f"{path}.probation") if "probation" in f else 600.0
+        probation = (
+            r.duration(f["probation"], f"{path}.probation")
+            if "probation" in f
+            else DEFAULT_PROBATION
+        )
         dry_run = r.boolean(f["dryRun"], f"{path}.dryRun") if "dryRun" in f else False
         supervisor = None
         if "supervisor" in f:

@@ -17,6 +17,12 @@ DEFAULT_TRAFFIC_LABEL = "remediation/traffic"
 PROTECT_LABEL = "remediation/protect"
 
 
+DEFAULT_PROBATION = 600.0
+"""Seconds a pod stays on probation after a step, unless its rule says (`probation`)."""
+DEFAULT_MISS_AFTER = 3
+"""Silent heartbeat intervals before HeartbeatMissed, unless the runbook says (`missAfter`)."""
+
+
 class Strategy(StrEnum):
     ONE_FOR_ONE = "one_for_one"
     ONE_FOR_ALL = "one_for_all"
@@ -57,7 +63,7 @@ class Rule:
     match: Selector
     steps: tuple[Step, ...]
     exhausted: Exhausted = Exhausted.PAUSE
-    probation: float = 600.0
+    probation: float = DEFAULT_PROBATION
     dry_run: bool = False
     supervisor: str | None = None
 
@@ -123,7 +129,7 @@ class Supervisor:
 class HeartbeatExpectation:
     match: Selector
     interval: float
-    miss_after: int = 3
+    miss_after: int = DEFAULT_MISS_AFTER
 
     @property
     def deadline(self) -> float:

@@ -264,12 +264,12 @@ async def _decisions(request: Request) -> Response:
 
 async def _status(request: Request) -> Response:
     service = _service(request)
-    return _json(status(service.pipeline.reading(), service.pipeline.decisions.since(0, 20)))
+    return _json(status(service.reading(), service.pipeline.decisions.since(0, 20)))
 
 
 async def _page(request: Request) -> Response:
     service = _service(request)
-    data = status(service.pipeline.reading(), service.pipeline.decisions.since(0, 50))
+    data = status(service.reading(), service.pipeline.decisions.since(0, 50))
     return HTMLResponse(render_status(data))
 
 

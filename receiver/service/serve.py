@@ -15,6 +15,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from receiver.cluster import Cluster, MemoryCluster, PodTokenReview
+from receiver.metrics import Metrics
 from receiver.model import Instant, Workload
 from receiver.runbook import Runbook
 from receiver.scenario.spec import FleetSpec
@@ -49,7 +50,7 @@ def build(
     runbook: Runbook,
     cluster: Cluster,
     *,
-    registry: CollectorRegistry | None = None,
+    metrics: Metrics | None = None,
     clock: Callable[[], Instant] = time.time,
     replica: Replica | None = None,
     pod_tokens: PodTokenReview | None = None,
@@ -58,7 +59,7 @@ def build(
         options,
         runbook=runbook,
         cluster=cluster,
-        registry=registry or CollectorRegistry(),
+        metrics=metrics or Metrics(CollectorRegistry()),
         clock=clock,
         replica=replica,
         pod_tokens=pod_tokens,

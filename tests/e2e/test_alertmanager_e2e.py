@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from receiver.cluster import MemoryCluster
+from receiver.metrics import Metrics
 from receiver.model import Workload
 from receiver.runbook import load_file
 from receiver.service.auth import Tokens
@@ -84,7 +85,7 @@ def start_stack(tmp_path: Path, **alertmanager: object) -> Iterator[Stack]:
     options = Options(
         runbook_path=path, tokens=tokens, heartbeat_tokens=tokens, handle_sighup=False
     )
-    service = build(options, runbook, cluster, registry=registry)
+    service = build(options, runbook, cluster, metrics=Metrics(registry))
     with serving(service) as url:
         config = AlertmanagerConfig(
             receiver_url=f"{url}/api/v1/alerts",

@@ -13,9 +13,10 @@ from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
 from starlette.testclient import TestClient
 
 from kube.driver import FAST_RETRY, deployment
-from receiver.cli import kubernetes_service
+from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.setup import KubeOptions, connect
+from receiver.metrics import Metrics
 from receiver.runbook import load_file
 from receiver.service.app import create_app
 from receiver.service.auth import Tokens
@@ -29,7 +30,8 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
     path = tmp_path / "runbook.yaml"
     path.write_text(RUNBOOK, encoding="utf-8")
     runbook = load_file(path)
-    api = Api(fake.api_client(), retry=FAST_RETRY, timeout=(1.0, 2.0))
+    metrics = Metrics(CollectorRegistry())
+    api = Api(fake.api_client(), metrics=metrics, retry=FAST_RETRY, timeout=(1.0, 2.0))
     adapter = connect(
         KubeOptions(
             namespace="remediation",
@@ -47,8 +49,7 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
         handle_sighup=False,
         tick_interval=0.05,
     )
-    registry = CollectorRegistry()
-    return kubernetes_service(options, runbook, adapter, registry=registry), registry
+    return kubernetes_service(options, runbook, adapter, metrics=metrics), metrics.registry
 
 
 @contextmanager
