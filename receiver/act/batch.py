@@ -15,7 +15,7 @@ only in what applies a plan (`Applies`) and what they keep of each decision
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -26,6 +26,8 @@ from receiver.runbook import Runbook
 
 T = TypeVar("T")
 CONFLICT_TRIES = 3
+DECIDE_SLICE = 8
+"""Decisions between pauses: about 1 ms each with a cluster write, so a few ms per slice."""
 NOTHING = Applied()
 """What applying a plan without effects comes to (read, never changed)."""
 
@@ -64,7 +66,15 @@ async def decide_batch(
     now: Instant,
     cluster: Applies,
     record: Callable[[Plan, Applied], T],
+    *,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> Batch[T]:
+    """Observe the whole batch, then decide and apply each signal in order.
+
+    With `pause`, awaited after every DECIDE_SLICE decisions: a batch of a
+    thousand misses then lets other requests through while it is decided,
+    and is still one batch (observed whole before the first decision).
+    """
     settings = runbook.settings
     targets = [resolve_target(settings, s) for s in signals]
     batch: Batch[T] = Batch()
@@ -74,7 +84,9 @@ async def decide_batch(
     if observed.unavailable:
         batch.unavailable = observed.unavailable
         return batch
-    for signal, target in zip(signals, targets, strict=True):
+    for i, (signal, target) in enumerate(zip(signals, targets, strict=True)):
+        if pause is not None and i and i % DECIDE_SLICE == 0:
+            await pause()
         entry, applied = await settle(
             runbook, cluster, _decision(runbook, signal, now, target), record
         )

@@ -35,6 +35,11 @@ from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
 from receiver.runbook import Runbook
 
+SYNC_SLICE = 2000
+"""Pods compared with the expected heartbeats per slice (about 2 ms at 100k pods)."""
+DUE_SLICE = 2000
+"""Queued deadlines looked at per slice (about 3 ms when they are all stale)."""
+
 BatchResult = Batch[dict[str, Any]]
 """One decision log entry per signal decided, and whether the cluster failed (503)."""
 
@@ -60,6 +65,9 @@ class Pipeline:
         self.heartbeats_due = HeartbeatWatch(runbook, metrics, started_at=clock())
         metrics.follow(runbook)
         self._lock = asyncio.Lock()
+        self._deadlines = asyncio.Lock()  # one mass silence decided at a time, in order
+        self.deadlines_moved = asyncio.Event()
+        """Set when a deadline may have come earlier than the waker's (runtime.py) plan."""
 
     # -- configuration ------------------------------------------------------
 
@@ -107,17 +115,49 @@ class Pipeline:
         return found.results, outcome
 
     async def tick(self) -> None:
-        """Drains that end, probations that pass, refused evictions, silent pods."""
+        """Everything time brings: transitions, the expected pods, silent pods."""
+        await self.transitions()
+        await self.expect()
+        await self.deadlines()
+
+    async def transitions(self) -> None:
+        """Drains that end, probations that pass, refused evictions."""
         now = self.clock()
         async with self._lock:
             await self._one(lambda snapshot: tick(self.runbook, snapshot, now))
             await self.applier.evictions.retry(now)
-        signals = self.heartbeats_due.missed(self.cluster.snapshot(), now)
-        if not signals:
-            return
-        outcome = await self._batch(signals, now)
-        if outcome.unavailable:
-            self.heartbeats_due.postpone(signals, now + RETRY_AFTER)
+
+    async def expect(self) -> None:
+        """Keep the deadlines in step with the pods (new ones watched), in slices."""
+        now = self.clock()
+        watch = self.heartbeats_due
+        while not watch.sync(self.cluster.snapshot().pods, now, limit=SYNC_SLICE):
+            await _pause()
+        self.deadlines_moved.set()  # a pod watched late may be due before the waker would look
+
+    async def deadlines(self) -> None:
+        """Declare every pod due by now missed, as one batch (observed whole, then decided).
+
+        The due deadlines are taken in slices with pauses between, so a mass
+        silence lets requests through; the misses of all slices are gathered
+        first and decided together, as the fleet guards expect.
+        """
+        async with self._deadlines:
+            now = self.clock()
+            watch = self.heartbeats_due
+            signals = watch.missed(self.cluster.snapshot(), now, limit=DUE_SLICE)
+            while (due := watch.next_due()) is not None and due <= now:
+                await _pause()
+                signals += watch.missed(self.cluster.snapshot(), now, limit=DUE_SLICE)
+            if not signals:
+                return
+            outcome = await self._batch(signals, now)
+            if outcome.unavailable:
+                self.heartbeats_due.postpone(signals, now + RETRY_AFTER)
+
+    def next_due(self) -> Instant | None:
+        """When `deadlines()` may next find a silent pod; None: no deadline is pending."""
+        return self.heartbeats_due.next_due()
 
     async def resume(self, key: PodKey) -> dict[str, Any]:
         now = self.clock()
@@ -141,6 +181,7 @@ class Pipeline:
                     now,
                     self.applier,
                     lambda plan, applied: self.recorder.record(plan, applied, tally),
+                    pause=_pause,
                 )
         finally:
             tally.flush()
@@ -155,3 +196,8 @@ class Pipeline:
         )
         tally.flush()
         return entry
+
+
+async def _pause() -> None:
+    """Let the event loop run what is ready (requests, /healthz) before the next slice."""
+    await asyncio.sleep(0)

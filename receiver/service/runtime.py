@@ -1,8 +1,9 @@
 """The running service: the pipeline, its metrics and tokens, reloads and background loops.
 
-Background work is the tick loop (time-driven transitions and heartbeat
-deadlines, every `tick_interval`) and the runbook file watcher (reload when
-the file's content changes, every `watch_interval`). A reload also comes
+Background work is the tick loop (time-driven transitions and the pods
+expected to beat, every `tick_interval`), the deadline waker (waker.py:
+silent pods declared at their deadline) and the runbook file watcher
+(reload when the file's content changes, every `watch_interval`). A reload also comes
 from SIGHUP and POST /-/reload; an invalid runbook never replaces a valid one.
 """
 
@@ -27,6 +28,7 @@ from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.service.auth import Tokens
 from receiver.service.pipeline import Pipeline
 from receiver.service.replica import Replica, Standalone
+from receiver.service.waker import wake_for_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,15 @@ class Service:
         self._tasks = [
             asyncio.create_task(self._replica()),
             asyncio.create_task(self._every(self.options.tick_interval, self._tick)),
+            asyncio.create_task(
+                wake_for_deadlines(
+                    self._deadlines,
+                    self.pipeline.next_due,
+                    self.pipeline.deadlines_moved,
+                    clock=self.clock,
+                    longest=self.options.tick_interval,
+                )
+            ),
             asyncio.create_task(self._every(self.options.watch_interval, self._watch)),
         ]
         if self.options.handle_sighup:
@@ -144,7 +155,12 @@ class Service:
 
     async def _tick(self) -> None:
         if self.replica.leading:
-            await self.pipeline.tick()
+            await self.pipeline.transitions()
+            await self.pipeline.expect()
+
+    async def _deadlines(self) -> None:
+        if self.replica.leading:
+            await self.pipeline.deadlines()
 
     async def _watch(self) -> None:
         if _fingerprint(self.options.runbook_path) != self._file:
