@@ -1,7 +1,9 @@
 """Detection: how soon past its deadline a silent pod is declared missed, and what it costs.
 
 One receiver (bench/server.py, pinned to core 0, runbook bench/detection.yaml:
-beat every 5 s, missed after 15 s, a missed pod is drained) tracks a fleet.
+beat every 5 s, missed after 15 s, a missed pod is drained) tracks a fleet
+of Deployments of 100 pods each (`--per-workload`: a guard's cost per
+decision grows with the size of the pod's workload, see bench/README.md).
 This driver, pinned to core 1, keeps every pod beating every 5 s in batches
 of 100 (paced evenly over the interval), probes GET /healthz every 10 ms and
 reads the decision log every 10 ms. After a warm-up longer than one deadline
@@ -142,26 +144,30 @@ class Misses:
                     self.found.setdefault(pod, (_instant(signal["startsAt"]), seen))
 
 
-def scenario(size: int, silent: int, *, batch: int, warm: float, workdir: Path) -> dict[str, Any]:
+def scenario(
+    size: int, silent: int, *, per_workload: int, batch: int, warm: float, workdir: Path
+) -> dict[str, Any]:
+    workloads = str(max(1, size // per_workload))
     server = Proc(
         f"detection_{size}_{silent}",
         "server.py",
-        ["--runbook", str(HERE / "detection.yaml"), "--pods", str(size), "--workloads", "10"],
+        ["--runbook", str(HERE / "detection.yaml"), "--pods", str(size), "--workloads", workloads],
         workdir,
     )
     with contextlib.ExitStack() as stack:
         server.start(timeout=300)
         stack.callback(server.stop)
-        return _measure(server, silent, batch=batch, warm=warm)
+        result = _measure(server, silent, batch=batch, warm=warm)
+        return {"per_workload": per_workload, **result}
 
 
 def _measure(server: Proc, silent: int, *, batch: int, warm: float) -> dict[str, Any]:
     ns: str = server.info["namespace"]
     by_workload: dict[str, list[str]] = server.info["pods"]
-    pods = [p for w in sorted(by_workload) for p in by_workload[w]]
     # interleave the workloads, so that any run of pods spreads over all of them
-    pods = [by_workload[w][i] for i in range(len(pods)) for w in sorted(by_workload)
-            if i < len(by_workload[w])]  # fmt: skip
+    names = sorted(by_workload)
+    longest = max(len(by_workload[w]) for w in names)
+    pods = [by_workload[w][i] for i in range(longest) for w in names if i < len(by_workload[w])]
     batches = [pods[i : i + batch] for i in range(0, len(pods), batch)]
     bodies = [_body(ns, b) for b in batches]
     stop = threading.Event()
@@ -253,6 +259,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000", help="fleet sizes, comma separated")
     parser.add_argument("--silent", default="1,100,1000", help="pods falling silent")
     parser.add_argument("--batch", type=int, default=100, help="beats per POST")
+    parser.add_argument(
+        "--per-workload", type=int, default=100, help="pods per Deployment (default 100)"
+    )
     parser.add_argument("--warm", type=float, default=DEADLINE + 5, help="seconds before")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
@@ -263,7 +272,8 @@ def main() -> int:
             for silent in (int(s) for s in args.silent.split(",")):
                 name = f"{size}_{silent}"
                 print(f"[{name}] {size} pods beating every {INTERVAL:g}s, {silent} fall silent")
-                results[name] = scenario(size, silent, batch=args.batch, warm=args.warm,
+                results[name] = scenario(size, silent, per_workload=args.per_workload,
+                                         batch=args.batch, warm=args.warm,
                                          workdir=Path(tmp))  # fmt: skip
                 print(json.dumps(results[name]))
     print(table(results))

@@ -26,8 +26,10 @@ from receiver.runbook import Runbook
 
 T = TypeVar("T")
 CONFLICT_TRIES = 3
-DECIDE_SLICE = 8
-"""Decisions between pauses: about 1 ms each with a cluster write, so a few ms per slice."""
+DECIDE_SLICE = 4
+"""Decisions between pauses: up to a few ms each with a cluster write."""
+OBSERVE_SLICE = 100
+"""Signals observed between pauses."""
 NOTHING = Applied()
 """What applying a plan without effects comes to (read, never changed)."""
 
@@ -78,12 +80,17 @@ async def decide_batch(
     settings = runbook.settings
     targets = [resolve_target(settings, s) for s in signals]
     batch: Batch[T] = Batch()
-    _, observed = await settle(
-        runbook, cluster, lambda snapshot: observe(runbook, snapshot, signals, now, targets), _skip
-    )
-    if observed.unavailable:
-        batch.unavailable = observed.unavailable
-        return batch
+    # Observed in slices when pausing (about 25 ms per 1,000 signals at once), all of
+    # them before the first decision.
+    step = OBSERVE_SLICE if pause is not None else max(1, len(signals))
+    for start in range(0, len(signals), step):
+        if start and pause is not None:
+            await pause()
+        part, aimed = signals[start : start + step], targets[start : start + step]
+        _, observed = await settle(runbook, cluster, _observation(runbook, part, now, aimed), _skip)
+        if observed.unavailable:
+            batch.unavailable = observed.unavailable
+            return batch
     for i, (signal, target) in enumerate(zip(signals, targets, strict=True)):
         if pause is not None and i and i % DECIDE_SLICE == 0:
             await pause()
@@ -95,6 +102,15 @@ async def decide_batch(
             batch.unavailable = applied.unavailable
             break
     return batch
+
+
+def _observation(
+    runbook: Runbook,
+    signals: Sequence[Signal],
+    now: Instant,
+    targets: Sequence[PodKey | Workload | None],
+) -> Callable[[Snapshot], Plan]:
+    return lambda snapshot: observe(runbook, snapshot, signals, now, list(targets))
 
 
 def _decision(

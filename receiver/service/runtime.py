@@ -26,6 +26,7 @@ from receiver.model import Instant
 from receiver.report.gauges import Reading, StateCollector
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.service.auth import Tokens
+from receiver.service.heap import Heap
 from receiver.service.pipeline import Pipeline
 from receiver.service.replica import Replica, Standalone
 from receiver.service.waker import wake_for_deadlines
@@ -76,6 +77,7 @@ class Service:
         self.metrics.reload_time.set(clock())
         self._file = _fingerprint(options.runbook_path)
         self._tasks: list[asyncio.Task[None]] = []
+        self._heap = Heap()
 
     def reload(self, trigger: str) -> list[str]:
         """Load the runbook again; the problems if it is invalid (the old one stays)."""
@@ -156,7 +158,8 @@ class Service:
     async def _tick(self) -> None:
         if self.replica.leading:
             await self.pipeline.transitions()
-            await self.pipeline.expect()
+            with self._heap.building(lambda: len(self.pipeline.heartbeats_due)):
+                await self.pipeline.expect()
 
     async def _deadlines(self) -> None:
         if self.replica.leading:
