@@ -16,7 +16,7 @@ decides them together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from receiver.decide.tree import pod_labels
@@ -51,7 +51,8 @@ class HeartbeatWatch:
         self.tracker = DeadlineTracker(started_at=started_at, refresh=_refresh(runbook))
         self._expected: dict[PodKey, HeartbeatExpectation | None] = {}
         self._synced_size, self._synced_at = -1, float("-inf")
-        self._pass: Iterator[PodKey] | None = None  # the comparison under way, in slices
+        self._pass: list[PodKey] | None = None  # the comparison under way, in slices
+        self._passed = 0  # how far it has come
 
     def follow(self, runbook: Runbook) -> None:
         """A reloaded runbook: expectations are looked up again."""
@@ -97,13 +98,14 @@ class HeartbeatWatch:
                 return True
             self._synced_size, self._synced_at = len(pods), now
             # Gone pods first, then new ones: keys copied, as the pods change between slices.
-            self._pass = iter([*self._expected, *pods])
-        budget = len(pods) + len(self._expected) if limit is None else limit
-        for key in self._pass:
+            self._pass, self._passed = [*self._expected, *pods], 0
+        start = self._passed
+        end = len(self._pass) if limit is None else min(len(self._pass), start + limit)
+        for key in self._pass[start:end]:
             self._compare(key, pods)
-            budget -= 1
-            if budget <= 0:
-                return False
+        self._passed = end
+        if end < len(self._pass):
+            return False
         self._pass = None
         return True
 
