@@ -45,7 +45,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from measure import LOAD_CORE, nearest_rank
+from measure import (
+    LOAD_CORE,
+    buckets,
+    busy,
+    core_ticks,
+    histogram_quantile,
+    nearest_rank,
+    scrape,
+)
 from processes import HERE, Client, Proc
 from report import machine, source_state
 
@@ -151,7 +159,15 @@ def scenario(
     server = Proc(
         f"detection_{size}_{silent}",
         "server.py",
-        ["--runbook", str(HERE / "detection.yaml"), "--pods", str(size), "--workloads", workloads],
+        [
+            "--runbook",
+            str(HERE / "detection.yaml"),
+            "--pods",
+            str(size),
+            "--workloads",
+            workloads,
+            "--loop-monitor",
+        ],
         workdir,
     )
     with contextlib.ExitStack() as stack:
@@ -179,7 +195,12 @@ def _measure(server: Proc, silent: int, *, batch: int, warm: float) -> dict[str,
         t.start()
     try:
         time.sleep(warm)
-        cpu0, accepted0, t0 = server.cpu_seconds(), beaters.accepted, time.time()
+        cpu0, accepted0, t0, ticks0 = (
+            server.cpu_seconds(),
+            beaters.accepted,
+            time.time(),
+            core_ticks(),
+        )
         quiet = set(pods[:: max(1, len(pods) // silent)][:silent])
         silenced_at = time.time()
         for b, names in enumerate(batches):  # the senders take the new bodies from now
@@ -189,11 +210,18 @@ def _measure(server: Proc, silent: int, *, batch: int, warm: float) -> dict[str,
         while time.time() < cutoff and not quiet <= misses.found.keys():
             time.sleep(0.1)
         time.sleep(2)  # a little more beating, for false misses
-        cpu1, accepted1, t1 = server.cpu_seconds(), beaters.accepted, time.time()
+        cpu1, accepted1, t1, ticks1 = (
+            server.cpu_seconds(),
+            beaters.accepted,
+            time.time(),
+            core_ticks(),
+        )
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=15)
+    # Scraped once, at the end: a scrape's own work lands after its answer.
+    loop = scrape(server.port)
     where = {p: i for i, names in enumerate(batches) for p in names}
     deadline = {p: beaters.last_full[where[p]] + DEADLINE for p in quiet}
     declared = [misses.found[p][0] - deadline[p] for p in quiet if p in misses.found]
@@ -214,6 +242,23 @@ def _measure(server: Proc, silent: int, *, batch: int, warm: float) -> dict[str,
         "failed_posts": beaters.failed,
         "pacing_lag_max_ms": round(beaters.lag * 1000, 1),
         "server_core_share": round((cpu1 - cpu0) / (t1 - t0), 3),
+        "core0_others_share": round(busy(ticks0, ticks1, 0) - (cpu1 - cpu0) / (t1 - t0), 3),
+        # The whole run, start-up included: the loop's own work between two 5 ms probes
+        # (what contention cannot inflate), and the lag (what a request waits, contention in).
+        "loop_busy_ms": _histogram(loop, "bench_loop_busy_seconds"),
+        "loop_lag_ms": _histogram(loop, "bench_loop_lag_seconds"),
+    }
+
+
+def _histogram(metrics: dict[str, Any], name: str) -> dict[str, float | None]:
+    cumulative = buckets({}, metrics, name)
+    p99 = histogram_quantile(0.99, cumulative)
+    top = max((le for le, n in cumulative if n < cumulative[-1][1]), default=0.0)
+    upper = next((le for le, n in cumulative if n == cumulative[-1][1]), None)  # max is below
+    return {
+        "p99": None if p99 is None else round(p99 * 1000, 2),
+        "max_at_most": None if upper is None else round(upper * 1000, 1),
+        "max_above": round(top * 1000, 1),
     }
 
 
@@ -238,18 +283,20 @@ def _quantiles(seconds: Sequence[float]) -> dict[str, float | None]:
 def table(results: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| fleet, silent | delay past deadline p50 / p99 / max | seen in log p99 | "
-        "/healthz p99 / max (whole run max) | false misses | beats/s (paced) | core 0 |",
-        "|---|---|---|---|---|---|---|",
+        "/healthz p99 / max (whole run max) | loop busy p99 / max (whole run) | false misses | "
+        "beats/s (paced) | core 0: receiver, others |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results.values():
-        d, s, h = r["delay_ms"], r["seen_delay_ms"], r["healthz_ms"]
+        d, s, h, b = r["delay_ms"], r["seen_delay_ms"], r["healthz_ms"], r["loop_busy_ms"]
         missing = r["silent"] - r["detected"]
         lines.append(
             f"| {r['pods']:,}, {r['silent']:,} | {d['p50']} / {d['p99']} / {d['max']} ms"
             + (f" ({missing} undetected)" if missing else "")
             + f" | {s['p99']} ms | {h['p99']} / {h['max']} ({r['healthz_max_whole_run_ms']}) ms"
+            f" | {b['p99']} / {b['max_above']}-{b['max_at_most']} ms"
             f" | {len(r['false_misses'])} | {r['beats_per_s']:,} ({r['paced_beats_per_s']:,})"
-            f" | {r['server_core_share']:.0%} |"
+            f" | {r['server_core_share']:.0%}, {r['core0_others_share']:.0%} |"
         )
     return "\n".join(lines)
 
