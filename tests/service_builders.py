@@ -28,6 +28,7 @@ apiVersion: remediation/v1
 kind: Runbook
 settings:
   namespaces: [shop]
+  settle: 0s  # restarts at once here; test_settle.py has the settle window through the service
 heartbeats:
   - match: {namespace: shop}
     interval: 5s

@@ -20,6 +20,8 @@ class Reason(StrEnum):
     PAUSED = "paused"
     EXHAUSTED = "exhausted"
     INVALID_TARGET = "invalid_target"
+    # Deferred: an irreversible step waits for its settle window, then is decided again.
+    SETTLING = "settling"
     # Guards: the action was wanted and something made it unsafe.
     NAMESPACE_NOT_ALLOWED = "namespace_not_allowed"
     PROTECTED = "protected"

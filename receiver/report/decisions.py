@@ -7,6 +7,7 @@ structured log, so nothing the API shows is missing from the logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -22,28 +23,16 @@ log = logging.getLogger("receiver.decisions")
 KEPT = 2000
 
 
-_ISO_KEPT = 4096
-_iso_memo: dict[Instant, str] = {}
-
-
 def iso(at: Instant | None) -> str | None:
-    """RFC 3339 in UTC with milliseconds, as every time in the API and the logs is written.
+    """RFC 3339 in UTC with milliseconds and `Z`: every time in the API and the logs."""
+    return None if at is None else _iso(at)
 
-    Remembered: one webhook's decisions share their time and often their
-    alerts' startsAt, and formatting a datetime costs more than the lookup.
-    """
-    if at is None:
-        return None
-    text = _iso_memo.get(at)
-    if text is None:
-        if len(_iso_memo) >= _ISO_KEPT:
-            _iso_memo.clear()
-        text = _iso_memo[at] = (
-            datetime.fromtimestamp(at, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
-    return text
+
+@functools.lru_cache(maxsize=4096)
+def _iso(at: Instant) -> str:
+    """Remembered: one webhook's decisions share their time and often their alerts'
+    startsAt, and formatting a datetime costs more than the lookup."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # StrEnum values go into entries as they are: they are str, so JSON (the API's

@@ -160,6 +160,12 @@ class _Loader:
             out = _with(out, protect=protect)
         if "signalTTL" in f:
             out = _with(out, signal_ttl=r.duration(f["signalTTL"], "settings.signalTTL"))
+        if "settle" in f:
+            settle = r.duration(f["settle"], "settings.settle", allow_zero=True)
+            out = _with(out, settle=settle)
+        if "restartTime" in f:
+            restart = r.duration(f["restartTime"], "settings.restartTime", allow_zero=True)
+            out = _with(out, restart_time=restart)
         return out if "namespaces" in f else None
 
     def _namespace(self, node: Node, path: str) -> str | None:
@@ -298,6 +304,8 @@ class _Loader:
             )
         if "rateLimit" in f:
             out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], f"{path}.rateLimit"))
+        if "settle" in f:
+            out = _with(out, settle=r.duration(f["settle"], f"{path}.settle", allow_zero=True))
         return out
 
     def escalation(self, node: Node, path: str) -> EscalationStep | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 from prometheus_client import CollectorRegistry
 
 from receiver.cluster import MemoryCluster
@@ -61,14 +62,6 @@ class Stack:
     def state(self, pod: str) -> str:
         found = next(p for p in self.cluster.snapshot().pods.values() if p.name == pod)
         return str(found.lifecycle.state)
-
-
-def wait_for(what: str, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 @contextmanager
