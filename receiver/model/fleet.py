@@ -190,9 +190,7 @@ OUT_OF_TRAFFIC = frozenset(
     {PodState.SETTLING, PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED}
 )
 """States the receiver took a pod out of traffic in: guards count them as unavailable."""
-TIMED = frozenset(
-    {PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED}
-)
+TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED})
 """Lifecycle states that end by themselves when their time is up (Snapshot.timed);
 a restart does only in dry-run, where no replacement comes."""
 
