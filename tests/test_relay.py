@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 from service_builders import RUNBOOK
-from test_serve import RECEIVER, free_port, get, wait_for
+from test_serve import RECEIVER, free_port, get
 
 from receiver.agent import Heartbeat, HeartbeatRejected
 from receiver.agent.batcher import Answer, Batcher, http_post
