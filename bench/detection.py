@@ -238,7 +238,7 @@ def _measure(server: Proc, silent: int, *, batch: int, warm: float) -> dict[str,
         "healthz_max_whole_run_ms": round(max(s for _, s in probe.samples) * 1000, 1),
         "healthz_samples": len(during),
         "beats_per_s": round((accepted1 - accepted0) / (t1 - t0)),
-        "paced_beats_per_s": round(len(pods) / INTERVAL),
+        "paced_beats_per_s": round((len(pods) - len(quiet)) / INTERVAL),  # the silent send none
         "failed_posts": beaters.failed,
         "pacing_lag_max_ms": round(beaters.lag * 1000, 1),
         "server_core_share": round((cpu1 - cpu0) / (t1 - t0), 3),
