@@ -78,15 +78,17 @@ async def decide_batch(
     and is still one batch (observed whole before the first decision).
     """
     settings = runbook.settings
-    targets = [resolve_target(settings, s) for s in signals]
+    targets: list[PodKey | Workload | None] = []
     batch: Batch[T] = Batch()
     # Observed in slices when pausing (about 25 ms per 1,000 signals at once), all of
-    # them before the first decision.
+    # them before the first decision; targets resolved slice by slice too.
     step = OBSERVE_SLICE if pause is not None else max(1, len(signals))
     for start in range(0, len(signals), step):
         if start and pause is not None:
             await pause()
-        part, aimed = signals[start : start + step], targets[start : start + step]
+        part = signals[start : start + step]
+        aimed = [resolve_target(settings, s) for s in part]
+        targets.extend(aimed)
         _, observed = await settle(runbook, cluster, _observation(runbook, part, now, aimed), _skip)
         if observed.unavailable:
             batch.unavailable = observed.unavailable

@@ -148,6 +148,11 @@ class HeartbeatWatch:
     def __len__(self) -> int:
         return len(self.tracker)
 
+    @property
+    def missed_total(self) -> int:
+        """Silences declared since this replica began to act."""
+        return self.tracker.missed_total
+
     def _forget_expectations(self) -> None:
         self._expected.clear()
         self._synced_size = -1

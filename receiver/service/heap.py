@@ -6,7 +6,9 @@ objects, and one full collection of them holds the event loop for about
 entry per pod) and live as long as the process. So the comparison of pods
 with expected heartbeats, which builds them, runs with automatic
 collection off, and when it has added many, everything alive is frozen
-(`gc.freeze`): later full collections look only at what came after.
+(`gc.freeze`): later full collections look only at what came after. The
+same holds for declaring a mass silence (a partition: every pod at once),
+which builds a signal, a decision and a memory of the signal per pod.
 
 The cost: a reference cycle that is alive when frozen is never collected,
 even once unreachable. The receiver's long-lived state holds no cycles it
@@ -20,7 +22,8 @@ import gc
 from collections.abc import Callable, Iterator
 
 FREEZE_AFTER = 10_000
-"""New tracked pods since the last freeze that make it worth freezing again."""
+"""New long-lived things (pods tracked, misses declared) since the last freeze that make
+it worth freezing again."""
 
 
 class Heap:
@@ -29,7 +32,10 @@ class Heap:
 
     @contextlib.contextmanager
     def building(self, tracked: Callable[[], int]) -> Iterator[None]:
-        """Automatic collection off while long-lived objects are built; frozen after many."""
+        """Automatic collection off while long-lived objects are built; frozen after many.
+
+        `tracked` counts what is built (it may start again from 0: a new leader).
+        """
         enabled = gc.isenabled()
         gc.disable()
         try:
@@ -40,6 +46,6 @@ class Heap:
                 gc.freeze()
                 self._frozen_at = size
             elif size < self._frozen_at:
-                self._frozen_at = size  # a new leader's tracker starts empty
+                self._frozen_at = size  # a new leader's count starts again
             if enabled:
                 gc.enable()

@@ -40,6 +40,9 @@ SYNC_SLICE = 1000
 DUE_SLICE = 256
 """Queued deadlines looked at per slice (a stale one costs ~2 us, a miss ~50 us)."""
 
+RELEASE_SLICE = 5000
+"""Objects of a finished batch freed between pauses."""
+
 BatchResult = Batch[dict[str, Any]]
 """One decision log entry per signal decided, and whether the cluster failed (503)."""
 
@@ -154,6 +157,10 @@ class Pipeline:
             outcome = await self._batch(signals, now)
             if outcome.unavailable:
                 self.heartbeats_due.postpone(signals, now + RETRY_AFTER)
+            # Freed in slices too: dropping a partition's 100k signals and decisions at
+            # once holds the loop about 50 ms.
+            await _release(signals)
+            await _release(outcome.entries)
 
     def next_due(self) -> Instant | None:
         """When `deadlines()` may next find a silent pod; None: no deadline is pending."""
@@ -201,3 +208,11 @@ class Pipeline:
 async def _pause() -> None:
     """Let the event loop run what is ready (requests, /healthz) before the next slice."""
     await asyncio.sleep(0)
+
+
+async def _release(items: list[Any]) -> None:
+    """Empty a long list a slice at a time, pausing between slices."""
+    while len(items) > RELEASE_SLICE:
+        del items[-RELEASE_SLICE:]
+        await _pause()
+    items.clear()
