@@ -11,7 +11,18 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# The demo needs the receiver and its runtime dependencies only, not the test
+# tools; pip shows what it fetches, so the first run is not minutes of silence.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+
+$(RUNTIME_STAMP): pyproject.toml
+	@echo "make demo: installing the receiver and its runtime dependencies into $(VENV) (about a minute the first time)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e .
+	touch $(RUNTIME_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check receiver tests bench
@@ -23,13 +34,16 @@ check-rules: $(STAMP)
 	$(BIN)/receiver check rules/
 	$(BIN)/receiver test rules/
 
-# Real peers from Debian: Alertmanager (the end-to-end tests run against it)
-# and prometheus (its promtool checks and tests alerts/).
-# As root (CI) they are installed; otherwise the message says how.
-SYSTEM_PACKAGES := prometheus-alertmanager prometheus
+# Real peers from Debian: Alertmanager (the end-to-end tests run against it),
+# prometheus (its promtool checks and tests alerts/) and chromium (the console's
+# browser tests drive it with Playwright; Playwright's own browser download
+# does not reach this network). As root (CI) they are installed; otherwise the
+# message says how.
+SYSTEM_PACKAGES := prometheus-alertmanager prometheus chromium
 
 system-deps:
-	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
+	@command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null \
+	  && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
@@ -78,7 +92,7 @@ bench: $(BENCH_STAMP) bench-deps
 bench-detection: $(STAMP) bench-deps
 	$(BIN)/python bench/detection.py $(DETECTION_ARGS)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/receiver demo $(ARGS)
 
 clean:

@@ -20,8 +20,11 @@ distinct names were seen; the rest count as `other`.
 
 from __future__ import annotations
 
+import platform
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from receiver import __version__
 from receiver.decide.plan import ActionKind
 from receiver.model import HEARTBEAT_SIGNALS, HeartbeatStatus, Outcome, Reason, Source, Status
 from receiver.runbook import Rule, Runbook
@@ -33,12 +36,18 @@ OTHER = "other"
 ENDPOINTS = ("alerts", "heartbeats", "admin", "reload")
 REJECTED_CODES = ("400", "401", "403", "413", "431", "503")
 _CAUSES = (Reason.INTENSITY, Reason.SYSTEMIC)
-_ESCALATION_KINDS = (ActionKind.ROLLOUT_RESTART, ActionKind.NOTIFY)
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        # Which receiver runs, as Prometheus' own build_info: 1 with the version.
+        Gauge(
+            "remediation_build_info",
+            "The receiver's version and Python version; always 1.",
+            ["version", "python"],
+            registry=registry,
+        ).labels(__version__, platform.python_version()).set(1)
         self.signals = Counter(
             "remediation_signals_received",
             "Signals received, by source, name and status (alert names no rule "
@@ -104,6 +113,12 @@ class Metrics:
             ["verb", "code"],
             registry=registry,
         )
+        self.evictions_pending = Gauge(
+            "remediation_evictions_pending",
+            "Restarts whose pod is out of traffic while its eviction is retried from the tick "
+            "(a PodDisruptionBudget refused it, or the API failed).",
+            registry=registry,
+        )
         self.reload_ok = Gauge(
             "remediation_runbook_last_reload_successful",
             "Whether the last runbook (re)load succeeded.",
@@ -143,16 +158,15 @@ class Metrics:
         for name in sorted(names):
             for status in Status:
                 self.signals.labels(Source.ALERTMANAGER, name, status)
-        for rule in runbook.rules:
-            for kind in _action_kinds(rule):
+        # Any action can follow any rule (a rule's signal escalates: rolloutRestart,
+        # notify) or none (""): every kind, so rules of alerts see every series from 0.
+        for rule in ("", *(r.name for r in runbook.rules)):
+            for kind in ActionKind:
                 for outcome in Outcome:
-                    self.actions.labels(kind, rule.name, outcome)
+                    self.actions.labels(kind, rule, outcome)
         for supervisor in runbook.by_name:
             for cause in _CAUSES:
                 self.escalations.labels(supervisor, cause)
-        for kind in _ESCALATION_KINDS:
-            for outcome in Outcome:
-                self.actions.labels(kind, "", outcome)
         for notifier in runbook.notifiers:
             for sent in ("sent", "failed"):
                 self.notifications.labels(notifier, sent)
@@ -221,9 +235,3 @@ def _may_match(rule: Rule, name: str) -> bool:
     """Whether a rule's matchers on `alertname` (if any) accept `name`."""
     labels = {"alertname": name}
     return all(m.matches(labels) for m in rule.match.matchers if m.name == "alertname")
-
-
-def _action_kinds(rule: Rule) -> set[ActionKind]:
-    """What a rule's steps (and their end: restore after a drain, the exhausted step) do."""
-    steps = [*rule.steps, rule.step(len(rule.steps))]
-    return {ActionKind.RESTORE} | {ActionKind(str(s.kind)) for s in steps if s is not None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from receiver.act import ActionResult
 from receiver.act.apply import Outcome
 from receiver.decide import Plan, decide
 from receiver.metrics import Counts, Metrics
-from receiver.model import PodState, Status
+from receiver.model import PodState, Status, SupervisorState
 from receiver.report.decisions import DecisionLog, iso, plan_json
 
 RB = """
@@ -35,11 +36,13 @@ def plans() -> list[tuple[str, Plan, list[ActionResult]]]:
     snap = snapshot(fleet("checkout", 3))
     drain = decide(rb, snap, alert("checkout-0"), T0)
     held = with_pod(snap, "checkout-1", lifecycle=in_state(PodState.DRAINED, until=T0 + 60))
+    frozen = replace(snap, supervisors={"checkout": SupervisorState(frozen_until=T0 + 600)})
     return [
         ("an action", drain, [ActionResult(a, Outcome.APPLIED) for a in drain.actions]),
         ("a guard hold", decide(rb, held, alert("checkout-0"), T0), []),
         ("routine", decide(rb, snap, alert("checkout-0", status=Status.RESOLVED), T0), []),
         ("no target", decide(rb, snap, alert(None), T0), []),
+        ("a frozen subtree's hold", decide(rb, frozen, alert("checkout-0"), T0), []),
     ]
 
 
@@ -64,7 +67,12 @@ def test_add_is_plan_json_with_an_id(
 
 @pytest.mark.parametrize(
     ("case", "level"),
-    [("an action", logging.INFO), ("a guard hold", logging.INFO), ("routine", logging.DEBUG)],
+    [
+        ("an action", logging.INFO),
+        ("a guard hold", logging.INFO),
+        ("routine", logging.DEBUG),
+        ("a frozen subtree's hold", logging.DEBUG),  # its escalation said it, at info
+    ],
 )
 def test_actions_and_guard_holds_log_at_info_the_rest_at_debug(
     case: str, level: int, caplog: pytest.LogCaptureFixture

@@ -45,7 +45,7 @@ def states(h: Harness) -> dict[str, str]:
 def decided(h: Harness) -> list[tuple[str, str, str]]:
     """(signal, target, what happened) for every decision on a signal so far."""
     out = []
-    for entry in h.service.pipeline.decisions.since(0, 0):
+    for entry in h.service.pipeline.decisions.since():
         if entry["signal"] is None:
             continue
         what = [a["action"] for a in entry["actions"]] or [b["reason"] for b in entry["blocked"]]
@@ -136,7 +136,7 @@ def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
     )
     h.cluster.set_ready(slow, False)  # the PDB's one allowed disruption is spent
     push(h, (sick, HeartbeatStatus.FAILING))
-    (entry,) = h.service.pipeline.decisions.since(0, 0)
+    (entry,) = h.service.pipeline.decisions.since()
     actions = [(a["action"], a["outcome"], a["reason"]) for a in entry["actions"]]
     assert actions == [("restart", "blocked", "pdb")]
     assert states(h)[sick.name] == "restarted"  # out of traffic while it waits
@@ -171,7 +171,7 @@ def test_a_statefulset_replacement_that_never_beats_is_missed_in_its_own_right(
         push(h, *((k, HeartbeatStatus.OK) for k in everyone_else))
         tick_at(h, 5)
     assert h.cluster.snapshot().pods[silent].uid != original
-    entries = [e for e in h.service.pipeline.decisions.since(0, 0) if e["signal"]]
+    entries = [e for e in h.service.pipeline.decisions.since() if e["signal"]]
     # Its predecessor's miss (at +15 s) was not the successor's to act on again; its own
     # silence, one deadline after it started (+18 s), is, and so on for each successor.
     assert [(e["signal"]["startsAt"][11:19], e["actions"][0]["action"]) for e in entries] == [

@@ -27,6 +27,7 @@ from receiver.cluster import (
     Conflict,
     Event,
     EventType,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
@@ -38,6 +39,8 @@ from receiver.model import Instant, Outcome, PodKey, Reason, Snapshot
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
+FROZEN_TOLD_KEPT = 10_000
+"""Targets remembered as told of a freeze (past freezes are forgotten first)."""
 
 _TRAFFIC = {
     ActionKind.DRAIN: Traffic.OFF,
@@ -86,7 +89,8 @@ class Applier:
         self._notifications = notifications
         self._metrics = metrics
         self._clock = clock
-        self.evictions = Evictions(cluster, rng=rng)
+        self.evictions = Evictions(cluster, metrics, rng=rng)
+        self._frozen_told: dict[tuple[str, str], Instant] = {}  # (target, supervisor) -> until
 
     def snapshot(self) -> Snapshot:
         return self._cluster.snapshot()
@@ -121,6 +125,20 @@ class Applier:
         await self._record_events(plan, done.results)
         return done
 
+    def _first_of_freeze(self, blocked: Blocked, now: Instant) -> bool:
+        """One Event per target per frozen period: a frozen subtree holds every signal
+        below it, and an Event for each re-delivery would bury the escalation."""
+        if blocked.reason is not Reason.FROZEN or blocked.supervisor is None:
+            return True
+        until = self._cluster.snapshot().supervisor(blocked.supervisor).frozen_until or now
+        key = (blocked.target, blocked.supervisor)
+        if self._frozen_told.get(key) == until:
+            return False
+        if len(self._frozen_told) >= FROZEN_TOLD_KEPT:
+            self._frozen_told = {k: t for k, t in self._frozen_told.items() if t > now}
+        self._frozen_told[key] = until
+        return True
+
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}
         for action in plan.actions:
@@ -149,6 +167,20 @@ class Applier:
                 self.evictions.refused(action.pod, plan.at)
                 done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
                 return
+            except EvictionFailed as exc:
+                why = f"{exc}; the pod stays out of traffic until a human resumes or deletes it"
+                done.results.append(
+                    ActionResult(action, Outcome.FAILED, Reason.EVICTION_FAILED, why)
+                )
+                return
+            except Conflict:
+                raise
+            except ClusterUnavailable as exc:
+                # The pod's state is written: retried from the tick, never stranded.
+                self.evictions.refused(action.pod, plan.at)
+                why = f"{exc}; retried from the tick"
+                done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.API_ERROR, why))
+                return
             except LookupError as exc:
                 done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
                 return
@@ -176,7 +208,7 @@ class Applier:
                 workload=b.workload,
             )
             for b in plan.blocked
-            if _warrants_event(b)
+            if _warrants_event(b) and self._first_of_freeze(b, plan.at)
         )
         for event in events:
             try:

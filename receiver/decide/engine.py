@@ -172,14 +172,17 @@ class _Decision:
 
     def _nothing_to_do(self, chain: Chain, subject: _Subject) -> Verdict | None:
         """Reasons a signal leads nowhere, before any guard is asked."""
+        signal = self.signal
         reason = None
-        if not self.signal.firing:
+        if not signal.firing:
             reason = Reason.RESOLVED
         elif self.rule is None:
             reason = Reason.NO_RULE
         elif not chain:
             reason = Reason.UNSUPERVISED
-        elif subject.lifecycle.has_handled(self.signal.occurrence):
+        elif subject.lifecycle.has_handled(signal.occurrence) or (
+            subject.lifecycle.handled_nearby(signal.fingerprint, signal.starts_at)
+        ):
             reason = Reason.DUPLICATE
         return None if reason is None else Verdict(reason, _DEFAULT_DETAIL[reason])
 

@@ -28,7 +28,7 @@ def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> P
             )
         )
     draft.set_lifecycle(key, replace(lifecycle.serving(pod.lifecycle), pending=None))
-    return draft.plan(None)
+    return replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
 
 
 def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
@@ -42,4 +42,4 @@ def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -
         state = draft.supervisor(current.name)
         draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
         pending.extend(current.children)
-    return draft.plan(None)
+    return replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")

@@ -84,10 +84,12 @@ class Api:
         *args: Any,
         retry: RetryPolicy | None = None,
         retry_429: bool = True,
+        give_up: Callable[[ApiException], bool] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """The response body of `method(*args, **kwargs)`; ApiException for an answer
-        not worth retrying (404, 409, 422, a 429 the caller interprets, ...)."""
+        not worth retrying (404, 409, 422, a 429 the caller interprets, what
+        `give_up` says the server will repeat, ...)."""
         policy = retry or self.retry
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -101,6 +103,8 @@ class Api:
                 return await loop.run_in_executor(self._pool, request)
             except ApiException as exc:
                 if not (exc.status >= 500 or (exc.status == 429 and retry_429)):
+                    raise
+                if give_up is not None and give_up(exc):
                     raise
                 problem, retry_after = _describe(exc), _retry_after(exc)
             except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -17,6 +17,8 @@ from receiver.model.signal import Instant
 
 HANDLED_KEPT = 32
 """How many handled alert occurrences a pod remembers (newest kept)."""
+SAME_INCIDENT = 10.0
+"""Seconds apart two starts of one still-firing alert may be and still be one occurrence."""
 ACTIVE_KEPT = 64
 """How many firing signals a pod remembers (those expiring last kept): senders choose
 how many distinct alerts name one pod, and every new one is compared with these."""
@@ -92,6 +94,17 @@ class Lifecycle:
 
     def has_handled(self, occurrence: str) -> bool:
         return occurrence in self.handled
+
+    def handled_nearby(self, fingerprint: str, starts_at: Instant) -> bool:
+        """Whether this alert was handled with a start less than SAME_INCIDENT seconds from
+        `starts_at`: one incident whose start each Alertmanager of an HA pair set itself
+        (for a sender that gives none, such as amtool), not a new occurrence."""
+        prefix = f"{fingerprint}@"
+        return any(
+            abs(float(h[len(prefix) :]) - starts_at) < SAME_INCIDENT
+            for h in self.handled
+            if h.startswith(prefix)
+        )
 
     def remember(self, occurrence: str) -> Lifecycle:
         kept = (*self.handled, occurrence)[-HANDLED_KEPT:]

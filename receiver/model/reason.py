@@ -33,7 +33,9 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"
     ESCALATED = "escalated"
     # Reported by the cluster edge when applying a plan.
-    PDB = "pdb"
+    PDB = "pdb"  # a disruption budget refused an eviction: retried from the tick
+    API_ERROR = "api_error"  # the API failed or timed out: retried from the tick
+    EVICTION_FAILED = "eviction_failed"  # refused for good (400, 403, 422, two PDBs)
     # Why a supervisor escalated (SYSTEMIC above is the other cause).
     INTENSITY = "intensity"
 

@@ -19,6 +19,7 @@ from receiver.decide import Blocked, Escalation, Plan
 from receiver.model import Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
+audit = logging.getLogger("receiver.audit")  # who asked for what: operator actions
 
 KEPT = 2000
 
@@ -78,6 +79,8 @@ def plan_json(
         "blocked": blocked_json(plan.blocked) if plan.blocked else [],
         "escalations": escalations_json(plan.escalations) if plan.escalations else [],
     }
+    if plan.operator is not None:
+        entry["operator"] = plan.operator
     if unavailable:
         entry["unavailable"] = unavailable
     return entry
@@ -110,7 +113,9 @@ def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
     ]
 
 
-_GUARDS = frozenset(r for r in Reason if r.is_guard)
+_LOUD = frozenset(r for r in Reason if r.is_guard and r is not Reason.FROZEN)
+"""Holds logged at info. A frozen subtree holds everything below it until it thaws:
+those log at debug, the escalation that froze it at info (the API keeps them all)."""
 
 
 class DecisionLog:
@@ -123,7 +128,8 @@ class DecisionLog:
     ) -> dict[str, Any]:
         """Keep and log plan_json() with the next id.
 
-        Actions, escalations and guard holds log at info; routine non-actions
+        Actions, escalations and guard holds (not the holds of a frozen subtree)
+        log at info; routine non-actions
         at debug: re-deliveries alone (`duplicate`) are most of a busy
         receiver's decisions, and logging each at info cost a quarter of the
         webhook path's CPU (bench/). The API's decision log keeps them all.
@@ -131,16 +137,50 @@ class DecisionLog:
         entry = {"id": self._next, **plan_json(plan, results, unavailable)}
         self._next += 1
         self._entries.append(entry)
-        if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):
+        if (
+            results
+            or plan.escalations
+            or plan.operator is not None
+            or any(b.reason in _LOUD for b in plan.blocked)
+        ):
             log.info("decision", extra={"decision": entry})
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
 
-    def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Entries newer than id `after`, oldest first, at most `limit` (the newest ones)."""
-        newer = [e for e in self._entries if e["id"] > after]
-        return newer[-limit:] if limit else newer
+    def attribute(self, entry: dict[str, Any], *, by: str, action: str, target: str) -> None:
+        """Say who asked for an operator action (resume, reset) and on what.
+
+        The entry is already kept and logged (its `operator` says what was
+        asked); it gains `by` (the token's name) and `asked`, and an audit
+        line (logger receiver.audit) says who, so the logs hold it too.
+        """
+        entry["by"] = by
+        entry["asked"] = {"action": action, "target": target}
+        said = {
+            "id": entry.get("id"),
+            "by": by,
+            "operator": entry.get("operator"),
+            **entry["asked"],
+        }
+        audit.info("operator", extra={"decision": said})
+
+    def since(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every kept entry newer than id `after`, oldest first."""
+        return [e for e in self._entries if e["id"] > after]
+
+    def page(self, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The oldest `limit` entries newer than id `after`, and whether more follow.
+
+        A client that polls with the last id it saw misses nothing, however
+        many decisions a storm makes between two polls (as long as they are kept).
+        """
+        newer = self.since(after)
+        return newer[:limit], len(newer) > limit
+
+    def latest(self, count: int) -> list[dict[str, Any]]:
+        """The newest `count` entries, oldest first (for pages that show what is recent)."""
+        return list(self._entries)[-count:] if count else []
 
     def __len__(self) -> int:
         return len(self._entries)

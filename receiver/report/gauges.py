@@ -46,18 +46,29 @@ class StateCollector(Collector):
             "Pods not Ready, drained, paused or restarting, per fleet.",
             labels=["namespace", "workload"],
         )
+        pending = GaugeMetricFamily(
+            "remediation_pending_actions",
+            "Restarts and pauses waiting for their settle window, out of traffic, per fleet.",
+            labels=["namespace", "workload", "action"],
+        )
         states: Tally[tuple[str, str, str]] = Tally()
         out: Tally[tuple[str, str]] = Tally()
+        waiting: Tally[tuple[str, str, str]] = Tally()
         for pod in reading.snapshot.pods.values():
             workload = f"{pod.owner.kind.lower()}/{pod.owner.name}" if pod.owner else ""
             states[(pod.namespace, workload, str(pod.lifecycle.state))] += 1
             out[(pod.namespace, workload)] += pod.out_of_service
+            if pod.lifecycle.pending is not None:
+                waiting[(pod.namespace, workload, pod.lifecycle.pending)] += 1
         for labels, count in sorted(states.items()):
             pods.add_metric(list(labels), count)
         for fleet, count in sorted(out.items()):
             unavailable.add_metric(list(fleet), count)
+        for labels, count in sorted(waiting.items()):
+            pending.add_metric(list(labels), count)
         yield pods
         yield unavailable
+        yield pending
         yield from _supervisors(reading)
         tracked = GaugeMetricFamily(
             "remediation_heartbeat_tracked_pods", "Pods whose heartbeat deadlines are tracked."

@@ -29,6 +29,12 @@ class Recorder:
             tally.count(metrics.blocked, blocked.reason)
         for escalation in plan.escalations:
             tally.count(metrics.escalations, escalation.supervisor, escalation.cause)
-        if plan.signal is not None or plan.actions or plan.blocked or plan.escalations:
+        if (
+            plan.signal is not None
+            or plan.actions
+            or plan.blocked
+            or plan.escalations
+            or plan.operator is not None
+        ):
             return self.decisions.add(plan, applied.results, applied.unavailable)
         return plan_json(plan, applied.results, applied.unavailable)

@@ -15,16 +15,14 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.report.status import status
-from receiver.service import relayed
+from receiver.service import console, relayed
 from receiver.service.auth import bearer
-from receiver.service.page import render_status
 from receiver.service.pipeline import BatchResult, Pipeline
 from receiver.service.runtime import Service
 
@@ -40,15 +38,13 @@ def create_app(service: Service) -> Starlette:
     routes = [
         Route("/api/v1/alerts", _alerts, methods=["POST"]),
         Route("/api/v1/heartbeats", _heartbeats, methods=["POST"]),
-        Route("/api/v1/decisions", _decisions, methods=["GET"]),
-        Route("/api/v1/status", _status, methods=["GET"]),
         Route("/api/v1/pods/{namespace}/{pod}/resume", _resume, methods=["POST"]),
         Route("/api/v1/supervisors/{name}/reset", _reset, methods=["POST"]),
         Route("/-/reload", _reload, methods=["POST"]),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
-        Route("/", _page, methods=["GET"]),
+        *console.routes(),  # the console's pages, the status and decisions APIs
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan)
     app.state.service = service
@@ -252,41 +248,26 @@ def _not_own(
     return None
 
 
-async def _decisions(request: Request) -> Response:
-    service = _service(request)
-    try:
-        after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
-    return _json({"decisions": service.pipeline.decisions.since(after, max(0, min(limit, 2000)))})
-
-
-async def _status(request: Request) -> Response:
-    service = _service(request)
-    return _json(status(service.reading(), service.pipeline.decisions.since(0, 20)))
-
-
-async def _page(request: Request) -> Response:
-    service = _service(request)
-    data = status(service.reading(), service.pipeline.decisions.since(0, 50))
-    return HTMLResponse(render_status(data))
-
-
 async def _resume(request: Request) -> Response:
     key = PodKey(request.path_params["namespace"], request.path_params["pod"])
-    return await _operator(request, "resume", lambda pipeline: pipeline.resume(key))
+    return await _operator(request, "resume", str(key), lambda pipeline: pipeline.resume(key))
 
 
 async def _reset(request: Request) -> Response:
     name = request.path_params["name"]
-    return await _operator(request, "reset", lambda pipeline: pipeline.reset(name))
+    return await _operator(request, "reset", name, lambda pipeline: pipeline.reset(name))
 
 
 async def _operator(
-    request: Request, endpoint: str, act: Callable[[Pipeline], Awaitable[dict[str, Any]]]
+    request: Request,
+    endpoint: str,
+    target: str,
+    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
 ) -> Response:
-    """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
+    """A human's action: admin token, 404 for what does not exist, 503 if not applied.
+
+    The decision log records who (the token's name) did what to which target.
+    """
     service = _service(request)
     body = await _guarded(request, endpoint)
     if isinstance(body, Response):
@@ -295,6 +276,8 @@ async def _operator(
         entry = await act(service.pipeline)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
+    by = service.tokens.name(request.headers.get("authorization"))
+    service.pipeline.decisions.attribute(entry, by=by, action=endpoint, target=target)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
     return _json({"status": "ok", "decision": entry})
@@ -305,7 +288,7 @@ async def _reload(request: Request) -> Response:
     body = await _guarded(request, "reload")
     if isinstance(body, Response):
         return body
-    problems = service.reload("api")
+    problems = await service.reload("api")
     if problems:
         return _json({"status": "error", "problems": problems}, 400)
     return _json({"status": "ok", "runbook": service.pipeline.runbook.source})

@@ -19,6 +19,7 @@ signal comes back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,11 +36,12 @@ from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
 from receiver.runbook import Runbook
 
+log = logging.getLogger(__name__)
+
 SYNC_SLICE = 1000
 """Pods compared with the expected heartbeats per slice (up to about 10 ms when all are new)."""
 DUE_SLICE = 256
 """Queued deadlines looked at per slice (a stale one costs ~2 us, a miss ~50 us)."""
-
 RELEASE_SLICE = 5000
 """Objects of a finished batch freed between pauses."""
 
@@ -82,9 +84,9 @@ class Pipeline:
 
     def take_over(self, now: Instant) -> None:
         """This replica starts to act (a new leader): silence counts from now, and
-        evictions the last leader could not finish are adopted."""
+        evictions the last leader could not finish are adopted at the next tick."""
         self.heartbeats_due.restart(now)
-        self.applier.evictions.adopt(self.cluster.snapshot(), now)
+        self.applier.evictions.adopt()
 
     def reading(self, *, leader: bool) -> Reading:
         return Reading(
@@ -118,17 +120,32 @@ class Pipeline:
         return found.results, outcome
 
     async def tick(self) -> None:
-        """Everything time brings: transitions, the expected pods, silent pods."""
+        """Everything time brings, each job on its own, so one that fails stops none of
+        the others: drains that end, probations and settle windows that pass, evictions
+        not done yet, the pods expected to beat, silent pods."""
         await self.transitions()
-        await self.expect()
-        await self.deadlines()
+        for job in (self.expect, self.deadlines):
+            try:
+                await job()
+            except Exception:  # the log says which; the next tick tries again
+                log.exception("tick: %s failed", job.__name__)
 
     async def transitions(self) -> None:
-        """Drains that end, probations that pass, refused evictions."""
+        """Drains that end, probations and settle windows that pass, evictions not done yet."""
         now = self.clock()
+        for job in (self._timed, self._evictions):
+            try:
+                await job(now)
+            except Exception:  # the log says which; the next tick tries again
+                log.exception("tick: %s failed", job.__name__.strip("_"))
+
+    async def _timed(self, now: Instant) -> None:
         async with self._lock:
             await self._one(lambda snapshot: tick(self.runbook, snapshot, now))
-            await self.applier.evictions.retry(now)
+
+    async def _evictions(self, now: Instant) -> None:
+        async with self._lock:
+            await self.applier.evictions.retry(self.cluster.snapshot(), now)
 
     async def expect(self) -> None:
         """Keep the deadlines in step with the pods (new ones watched), in slices."""

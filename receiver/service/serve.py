@@ -37,11 +37,13 @@ def memory_cluster(
 ) -> MemoryCluster:
     cluster = MemoryCluster(clock=clock, traffic_label=runbook.settings.traffic_label)
     for spec in fleet:
-        cluster.add_workload(
+        keys = cluster.add_workload(
             Workload(spec.namespace, spec.kind, spec.name),
             replicas=spec.replicas,
             labels=spec.labels,
         )
+        for key in keys[: spec.not_ready]:  # as the runbook-test format means notReady
+            cluster.set_ready(key, False)
     return cluster
 
 

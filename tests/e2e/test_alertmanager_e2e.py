@@ -165,7 +165,7 @@ def test_redelivered_alerts_of_a_growing_group_act_once(tmp_path: Path) -> None:
         assert stack.metric("remediation_actions_total", applied) == 2
         entry = next(
             e
-            for e in stack.service.pipeline.decisions.since(0, 0)
+            for e in stack.service.pipeline.decisions.since()
             if e["blocked"] and e["blocked"][0]["reason"] == "duplicate"
         )
         assert entry["signal"]["target"] == f"shop/{first}"

@@ -13,6 +13,7 @@ from receiver.cluster import (
     Conflict,
     Event,
     EventType,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
@@ -296,7 +297,8 @@ def test_a_forbidden_call_says_to_check_rbac(fake: FakeKubeApi, driver: Driver) 
     deployment(fake, "shop", "cart", replicas=1)
     driver.start()
     fake.faults.fail("POST", r"/eviction$", status=403)
-    with pytest.raises(ClusterUnavailable, match="RBAC"):
+    # The API will say it again: reported failed for a human, not "send again later".
+    with pytest.raises(EvictionFailed, match="RBAC"):
         driver.run(driver.cluster.evict(PodKey("shop", "cart-0")))
 
 
