@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint check-rules check-alerts system-deps bench bench-deps clean
+.PHONY: test demo lint check-rules check-alerts system-deps bench bench-deps bench-detection clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,7 +63,8 @@ test: lint check-rules check-alerts system-deps
 # The benchmarks: the throughput suite needs Debian's wrk (installed as root,
 # otherwise the message says how) and taskset; the storm lab needs the
 # project's `bench` extra (matplotlib). BENCH_ARGS go to bench/run.py
-# (make bench BENCH_ARGS=--quick), STORM_ARGS to bench/storm.py.
+# (make bench BENCH_ARGS=--quick), STORM_ARGS to bench/storm.py, DETECTION_ARGS
+# to bench/detection.py (make bench DETECTION_ARGS="--sizes 10000").
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_PACKAGES := wrk
 
@@ -84,6 +85,12 @@ bench-deps:
 bench: $(BENCH_STAMP) bench-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/storm.py $(STORM_ARGS)
+	$(BIN)/python bench/detection.py $(DETECTION_ARGS)
+
+# Only the detection benchmark (bench/README.md, "Detection"): missed heartbeats
+# declared at their deadline at 10k and 100k pods, about 6 minutes.
+bench-detection: $(STAMP) bench-deps
+	$(BIN)/python bench/detection.py $(DETECTION_ARGS)
 
 demo: $(RUNTIME_STAMP)
 	$(BIN)/receiver demo $(ARGS)

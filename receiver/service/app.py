@@ -24,10 +24,10 @@ from starlette.routing import Route
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.service import console
+from receiver.service import console, relayed
 from receiver.service.auth import bearer
 from receiver.service.openapi import document
-from receiver.service.pipeline import Pipeline
+from receiver.service.pipeline import BatchResult, Pipeline
 from receiver.service.runtime import Service
 
 JSON = "application/json"
@@ -152,6 +152,8 @@ async def _alerts(request: Request) -> Response:
 
 async def _heartbeats(request: Request) -> Response:
     service = _service(request)
+    if "authorization" not in request.headers and service.heartbeat_tokens.values:
+        return await _relayed_heartbeats(request, service)
     token = _pod_token(request, service)
     # The body limit before any TokenReview: an unauthenticated caller gets no review for free.
     body = await _guarded(request, "heartbeats", heartbeat=True, authorized=token is not None)
@@ -164,11 +166,53 @@ async def _heartbeats(request: Request) -> Response:
         beats = parse_heartbeats(body)
     except PayloadInvalid as exc:
         return _invalid(service, "heartbeats", exc)
+    batch = body.lstrip().startswith(b"[")
+    carrying = next((i for i, beat in enumerate(beats) if beat.token is not None), None)
+    if carrying is not None:  # two identities in one request: which one would count?
+        field = f"[{carrying}].token" if batch else "token"
+        expected = "no token in a beat when the request has an Authorization header"
+        return _invalid(service, "heartbeats", PayloadInvalid(field, "a token", expected))
     if identity is not None:
-        refused = _not_own(service, identity, beats, batch=body.lstrip().startswith(b"["))
+        refused = _not_own(service, identity, beats, batch=batch)
         if refused is not None:
             return refused
     results, outcome = await service.pipeline.heartbeats(beats, service.clock())
+    return _beats_answer(service, beats, results, outcome)
+
+
+async def _relayed_heartbeats(request: Request, service: Service) -> Response:
+    """No Authorization header: a relay's batch, in which each beat proves its own pod."""
+    body = await _guarded(request, "heartbeats", heartbeat=True, authorized=True)
+    if isinstance(body, Response):
+        return body
+    try:
+        beats = parse_heartbeats(body)
+    except PayloadInvalid as exc:
+        return _invalid(service, "heartbeats", exc)
+    if any(beat.token is None for beat in beats):
+        return _unauthorized(service, "heartbeats")
+    try:
+        refusals = await relayed.verdicts(
+            beats,
+            shared=service.heartbeat_tokens,
+            pod_tokens=service.pod_tokens,
+            pods=lambda: service.pipeline.cluster.snapshot().pods,
+        )
+    except ClusterUnavailable as exc:
+        return _unavailable(service, "heartbeats", str(exc), {})
+    for refusal in filter(None, refusals):
+        code = "401" if refusal == relayed.UNAUTHORIZED else "403"
+        service.metrics.rejected.labels("heartbeats", code).inc()
+    passed = [beat for beat, refusal in zip(beats, refusals, strict=True) if refusal is None]
+    results, outcome = await service.pipeline.heartbeats(passed, service.clock())
+    decided = iter(results)
+    merged = [refusal or next(decided) for refusal in refusals]
+    return _beats_answer(service, beats, merged, outcome)
+
+
+def _beats_answer(
+    service: Service, beats: list[Beat], results: list[str], outcome: BatchResult
+) -> Response:
     answer: dict[str, Any] = {
         "results": [
             {"pod": str(beat.key), "result": result}
