@@ -1,4 +1,5 @@
-"""Drive the Kubernetes adapter against the fake API server from synchronous tests.
+"""Drive the Kubernetes adapter against an API server (the fake, or a real one) from
+synchronous tests.
 
 The adapter lives on an event loop the test runs in steps: `run(coro)` for a
 call, `until(predicate)` to let the informer's watch deliveries land. Between
@@ -13,10 +14,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kubeapi import DEPLOYMENT, REPLICASET, STATEFULSET, FakeKubeApi
 from kubeapi.kinds import JSON
+from kubernetes import client
 
 from receiver.kube import Api, KubernetesCluster, ObjectName, RetryPolicy
 from receiver.model import Instant, PodKey
@@ -26,6 +28,12 @@ FAST_RETRY = RetryPolicy(attempts=3, budget=2.0, base=0.01, cap=0.05)
 STATE = ObjectName("remediation", "remediation-receiver-state")
 EXISTING = datetime(2025, 12, 1, tzinfo=UTC)
 """When seeded pods were created: before any alert of the tests started."""
+
+
+class Server(Protocol):
+    """What the driver needs of an API server: a client for it."""
+
+    def api_client(self, *, token: str | None = None) -> client.ApiClient: ...
 
 
 class Clock:
@@ -39,7 +47,7 @@ class Clock:
 class Driver:
     def __init__(
         self,
-        fake: FakeKubeApi,
+        fake: Server,
         *,
         retry: RetryPolicy = FAST_RETRY,
         timeout: tuple[float, float] = (1.0, 2.0),

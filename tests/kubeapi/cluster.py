@@ -234,6 +234,7 @@ class FakeCluster(Store):
     def evict(self, namespace: str, name: str, delete_options: Mapping[str, Any] | None) -> None:
         with self.lock:
             pod = self.get(POD, namespace, name)
+            _eviction_uid_holds(pod, (delete_options or {}).get("preconditions"))
             preconditions_hold(POD, pod, (delete_options or {}).get("preconditions"))
             phase = (pod.get("status") or {}).get("phase")
             if not (is_terminating(pod) or phase in ("Pending", "Succeeded", "Failed")):
@@ -283,6 +284,19 @@ class FakeCluster(Store):
                 "`spec.tolerations` (only additions to existing tolerations), "
                 "`spec.terminationGracePeriodSeconds`"
             )
+
+
+def _eviction_uid_holds(pod: JSON, pre: Mapping[str, Any] | None) -> None:
+    """The eviction checks the uid itself, in other words than a DELETE (seen on 1.20)."""
+    want, meta = (pre or {}).get("uid"), pod["metadata"]
+    if want is not None and want != meta.get("uid"):
+        raise ApiError(
+            409,
+            f'Operation cannot be fulfilled on Pod "{meta["name"]}": the UID in the precondition '
+            f"({want}) does not match the UID in record ({meta.get('uid')}). "
+            "The object might have been deleted and then recreated",
+            details={"name": meta["name"], "kind": "Pod"},
+        )
 
 
 def _scaled(value: int | str, total: int) -> int:

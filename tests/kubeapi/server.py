@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .cluster import FakeCluster
+from .discovery import check_eviction_version, core_resources, policy_group
 from .kinds import (
     JSON,
     POD,
@@ -61,8 +62,12 @@ def _query(request: Request) -> dict[str, str]:
 
 
 class FakeApiServer:
-    def __init__(self, cluster: FakeCluster, *, token: str | None = None) -> None:
+    def __init__(
+        self, cluster: FakeCluster, *, token: str | None = None, eviction_version: str = "policy/v1"
+    ) -> None:
         self.cluster = cluster
+        # The Eviction version served: policy/v1 (1.22+), or policy/v1beta1 only (older).
+        self.eviction_version = eviction_version
         self.tokens = TokenReviews()
         self.faults = Faults()
         self.requests = RequestLog()
@@ -121,7 +126,7 @@ class FakeApiServer:
                 message = fault.message or f"injected fault: {fault.status}"
                 raise ApiError(fault.status, message, retry_after=fault.retry_after)
         if not info.is_resource:
-            raise _not_found()
+            return self._discovery(request.method, request.url.path.rstrip("/"))
         kind = find_kind(info.api_group, info.api_version, info.resource)
         if kind is None or (info.namespace and not kind.namespaced):
             raise _not_found()
@@ -146,6 +151,7 @@ class FakeApiServer:
                 # eviction.go refuses it, an absent name included.
                 if (eviction.get("metadata") or {}).get("name") != name:
                     raise bad_request("name in URL does not match name in Eviction object")
+                check_eviction_version(eviction, self.eviction_version)
                 cluster.evict(ns, name, eviction.get("deleteOptions"))
                 return JSONResponse(success(201), status_code=201)
             raise _not_found()
@@ -176,6 +182,13 @@ class FakeApiServer:
                 details = {"name": name, "group": kind.group, "kind": kind.resource}
                 return JSONResponse(success(200, details | {"uid": meta["uid"]}))
         raise ApiError(405, "the server does not allow this method on the requested resource")
+
+    def _discovery(self, method: str, path: str) -> Response:
+        if method == "GET" and path == "/api/v1":
+            return JSONResponse(core_resources(self.eviction_version))
+        if method == "GET" and path == "/apis/policy":
+            return JSONResponse(policy_group(self.eviction_version))
+        raise _not_found()
 
     def _list(self, kind: Kind, ns: str, query: Mapping[str, str]) -> Response:
         labels, fields = _selectors(kind, query)
