@@ -113,21 +113,40 @@ class RealBackend:
             if exc.status != 409:
                 raise
 
-    def deployment(self, ns: str, name: str, *, replicas: int, not_ready: int = 0) -> list[JSON]:
+    def deployment(
+        self,
+        ns: str,
+        name: str,
+        *,
+        replicas: int,
+        not_ready: int = 0,
+        service_account: str | None = None,
+    ) -> list[JSON]:
         labels = {"app": name}
-        template = {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]},
-        }
+        pod_spec: JSON = {"containers": [{"name": "app", "image": "registry.example/app:1"}]}
+        if service_account is not None:
+            pod_spec["serviceAccountName"] = service_account
+        template = {"metadata": {"labels": labels}, "spec": pod_spec}
         spec = {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}
         owner = self.create(ns, "Deployment", name, labels, spec)
         rs_labels = {**labels, "pod-template-hash": "5d8f"}
         rs_spec = {**spec, "template": {**template, "metadata": {"labels": rs_labels}}}
         rs = self.create(ns, "ReplicaSet", f"{name}-5d8f", rs_labels, rs_spec, owner=owner)
         return [
-            self.add_pod(ns, f"{name}-{i}", labels=rs_labels, owner=rs, ready=i >= not_ready)
+            self.add_pod(
+                ns,
+                f"{name}-{i}",
+                labels=rs_labels,
+                owner=rs,
+                ready=i >= not_ready,
+                service_account=service_account,
+            )
             for i in range(replicas)
         ]
+
+    def service_account(self, ns: str, name: str) -> None:
+        body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+        rest(self.admin, "POST", f"/api/v1/namespaces/{ns}/serviceaccounts", body)
 
     def create(
         self,

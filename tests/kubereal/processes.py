@@ -220,6 +220,9 @@ class RealApiServer:
             f"--service-account-key-file={key}",
             f"--api-audiences={ISSUER}",
             "--service-cluster-ip-range=10.0.0.0/24",
+            # It would publish 127.0.0.1 as the `kubernetes` Service's endpoint, which is
+            # refused (loopback) every 10 s: noise in the log.
+            "--endpoint-reconciler-type=none",
             # No controller-manager makes service-account token Secrets; pods name their
             # account and get tokens through TokenRequest.
             "--disable-admission-plugins=ServiceAccount",
