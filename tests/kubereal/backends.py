@@ -10,6 +10,7 @@ disruption controller (a budget's status is computed from the pods it selects).
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,7 +45,11 @@ class Backend(Protocol):
 
     def pod(self, ns: str, name: str) -> JSON | None: ...
 
-    def budget(self, ns: str, labels: Mapping[str, str], max_unavailable: int) -> None: ...
+    def budget(
+        self, ns: str, labels: Mapping[str, str], max_unavailable: int, *, processed: bool = True
+    ) -> None: ...
+
+    def pod_token(self, pod: JSON, audience: str) -> str: ...
 
 
 class FakeBackend:
@@ -87,8 +92,23 @@ class FakeBackend:
     def pod(self, ns: str, name: str) -> JSON | None:
         return self.fake.cluster.pod(ns, name)
 
-    def budget(self, ns: str, labels: Mapping[str, str], max_unavailable: int) -> None:
-        self.fake.cluster.add_budget(ns, labels, max_unavailable)
+    def budget(
+        self, ns: str, labels: Mapping[str, str], max_unavailable: int, *, processed: bool = True
+    ) -> None:
+        name = f"{next(iter(labels.values()))}-budget"
+        self.fake.cluster.add_budget(ns, labels, max_unavailable, name=name, processed=processed)
+
+    def pod_token(self, pod: JSON, audience: str) -> str:
+        meta, token = pod["metadata"], secrets.token_hex(16)
+        self.fake.tokens.add(
+            token,
+            namespace=meta["namespace"],
+            service_account="default",
+            pod_name=meta["name"],
+            pod_uid=meta["uid"],
+            audiences=[audience],
+        )
+        return token
 
 
 class RealBackend:
@@ -181,9 +201,9 @@ class RealBackend:
         spec: JSON = {
             "nodeName": NODE,
             "containers": [{"name": "app", "image": "registry.example/app:1"}],
+            # What the ServiceAccount admission plugin (off here) would fill in.
+            "serviceAccountName": service_account or "default",
         }
-        if service_account is not None:
-            spec["serviceAccountName"] = service_account
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
         rest(self.admin, "POST", POD_PATH.format(ns=ns), body)
         return self.run_pod(ns, name, ready=ready)
@@ -234,7 +254,9 @@ class RealBackend:
                 return None
             raise
 
-    def budget(self, ns: str, labels: Mapping[str, str], max_unavailable: int) -> None:
+    def budget(
+        self, ns: str, labels: Mapping[str, str], max_unavailable: int, *, processed: bool = True
+    ) -> None:
         body = {
             "apiVersion": "policy/v1beta1",
             "kind": "PodDisruptionBudget",
@@ -242,7 +264,36 @@ class RealBackend:
             "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": labels}},
         }
         pdb = rest(self.admin, "POST", PDB_PATH.format(ns=ns), body)
-        self.sync_budget(ns, pdb)
+        if processed:
+            self.sync_budget(ns, pdb)
+
+    def pod_token(self, pod: JSON, audience: str) -> str:
+        """A token bound to the pod, for its service account (`default` unless it names one)."""
+        meta = pod["metadata"]
+        account = pod["spec"].get("serviceAccountName") or "default"
+        if account == "default":
+            self.namespace_account(meta["namespace"])
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [audience],
+                "boundObjectRef": {
+                    "kind": "Pod", "apiVersion": "v1", "name": meta["name"], "uid": meta["uid"],
+                },
+            },
+        }  # fmt: skip
+        path = f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{account}/token"
+        token: str = rest(self.admin, "POST", path, body)["status"]["token"]
+        return token
+
+    def namespace_account(self, ns: str) -> None:
+        """The `default` account the controller-manager would make (it does not run here)."""
+        try:
+            self.service_account(ns, "default")
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
 
     def sync_budget(self, ns: str, pdb: JSON) -> JSON:
         """What the disruption controller writes: the budget's status from its pods now."""

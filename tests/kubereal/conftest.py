@@ -78,7 +78,8 @@ def real(real_server: RealApiServer) -> Iterator[RealBackend]:
 @pytest.fixture(params=["fake", "real"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "fake":
-        with fake_kube_api() as fake:
+        # The fake plays the version of the real server here (1.20: Eviction in v1beta1).
+        with fake_kube_api(eviction_version="policy/v1beta1") as fake:
             yield FakeBackend(fake)
     else:
         yield request.getfixturevalue("real")

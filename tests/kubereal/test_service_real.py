@@ -4,6 +4,7 @@ the API server restarting under a running receiver (its watches cut, resumed or 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,11 @@ pytestmark = pytest.mark.realserver
 AUDIENCE = "remediation-receiver"
 FAST_LEASE = (3.0, 2.0, 0.1)
 OWN = "remediation"
+# Without heartbeat rules: pods here send none, and a leader that has held the Lease for a
+# heartbeat deadline would declare them all missed (and the fleet systemic) mid-test.
+QUIET = RUNBOOK.replace(
+    "heartbeats:\n  - match: {namespace: shop}\n    interval: 5s\n    missAfter: 3\n", ""
+)
 
 
 def now_text() -> str:
@@ -53,10 +59,13 @@ def as_chart(real: RealBackend) -> client.ApiClient:
 
 
 def service(
-    api_client: client.ApiClient, tmp_path: Path, identity: str = "receiver-0"
+    api_client: client.ApiClient,
+    tmp_path: Path,
+    identity: str = "receiver-0",
+    runbook_text: str = QUIET,
 ) -> tuple[Service, CollectorRegistry]:
     path = tmp_path / "runbook.yaml"
-    path.write_text(RUNBOOK, encoding="utf-8")
+    path.write_text(runbook_text, encoding="utf-8")
     runbook = load_file(path)
     api = Api(api_client, retry=FAST_RETRY, timeout=(2.0, 5.0))
     adapter = connect(
@@ -167,7 +176,7 @@ def test_a_pod_bound_token_speaks_for_its_own_pod_while_that_pod_exists(
     own = pod_token(real.admin, pods[0], "checkout", AUDIENCE)
     other_audience = pod_token(real.admin, pods[0], "checkout", "someone-else")
     doomed = pod_token(real.admin, pods[3], "checkout", AUDIENCE)
-    svc, _ = service(as_chart, tmp_path)
+    svc, _ = service(as_chart, tmp_path, runbook_text=RUNBOOK)
 
     def beat(token: str, pod: str) -> tuple[int, str]:
         answer = http.post(
@@ -195,8 +204,13 @@ def test_a_pod_bound_token_speaks_for_its_own_pod_while_that_pod_exists(
 
 
 def test_the_api_server_restarting_under_a_running_receiver(
-    real: RealBackend, as_chart: client.ApiClient, tmp_path: Path
+    real: RealBackend,
+    as_chart: client.ApiClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="receiver.kube.informer")
+    assert "heartbeats:" not in QUIET
     real.deployment("shop", "checkout", replicas=4)
     svc, _ = service(as_chart, tmp_path)
     with running(svc) as http:
@@ -224,8 +238,11 @@ def test_the_api_server_restarting_under_a_running_receiver(
         try:
             wait_for("the receiver to see the pod made after the restart", drains_the_new_pod, 60)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; its answers: {seen[:1]} ... {seen[-1:]}") from None
+            log = http.get("/api/v1/decisions?limit=6").text
+            raise AssertionError(f"{exc}; its answers: {seen[-1:]}; decisions: {log}") from None
         assert labels(real, "checkout-9")["remediation/traffic"] == "off"
         assert http.get("/readyz").status_code == 200
+    # The cut watch resumed from a version the restarted server no longer has: 410, relisted.
+    assert any("history gone (410)" in r.getMessage() for r in caplog.records)
     # A starting API server answers some requests 403 until its RBAC caches are filled; the
     # receiver retries them as any failed watch.
