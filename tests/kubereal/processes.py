@@ -47,6 +47,14 @@ def binary_dir() -> Path:
     return CACHE / f"kube-{VERSION_FILE.read_text().strip()}" / "bin"
 
 
+def controller_manager() -> Path:
+    """kube-controller-manager from the same build, or Unavailable."""
+    found = binary_dir() / "kube-controller-manager"
+    if not found.is_file():
+        raise Unavailable(f"{found} is missing: run `make kube-apiserver` as root once")
+    return found
+
+
 def find_binaries() -> tuple[Path, Path]:
     """(kube-apiserver, etcd), or Unavailable naming what is missing and the fix."""
     apiserver = binary_dir() / "kube-apiserver"
@@ -112,6 +120,7 @@ class RealApiServer:
     port: int = field(default_factory=free_port)
     _etcd: _Child | None = None
     _apiserver: _Child | None = None
+    _controllers: _Child | None = None
 
     @property
     def url(self) -> str:
@@ -150,9 +159,28 @@ class RealApiServer:
         self.start_apiserver()
 
     def stop(self) -> None:
-        for child in (self._apiserver, self._etcd):
+        for child in (self._controllers, self._apiserver, self._etcd):
             if child is not None:
                 child.stop()
+
+    def start_controllers(self, *names: str) -> None:
+        """kube-controller-manager with only `names` (e.g. endpoint, disruption) running."""
+        argv = [
+            str(controller_manager()),
+            f"--kubeconfig={self.kubeconfig}",
+            f"--controllers={','.join(names)}",
+            "--leader-elect=false",
+            "--port=0",
+            "--secure-port=0",
+            "--v=1",
+        ]
+        self._controllers = _Child("kube-controller-manager", argv, self.workdir / "kcm.log")
+        self._controllers.start()
+
+    def stop_controllers(self) -> None:
+        if self._controllers is not None:
+            self._controllers.stop()
+            self._controllers = None
 
     def write_kubeconfig(self, path: Path, token: str) -> Path:
         """A kubeconfig for this server that authenticates with `token`."""
