@@ -141,4 +141,6 @@ TREE=$(fetch_source)
 build "$TREE"
 "$BIN/kube-apiserver" --version >&2 || die "the built kube-apiserver does not run"
 have_all || die "missing binaries in $BIN after the build"
+# The source tree and Go cache (about 2 GB) are not needed once the binaries are cached.
+rm -rf "$WORK"
 log "done: $BIN"
