@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kube.driver import Driver
@@ -92,8 +91,3 @@ def driver(backend: Backend) -> Iterator[Driver]:
         yield driver
     finally:
         driver.close()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path

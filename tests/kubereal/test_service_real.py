@@ -49,13 +49,16 @@ def now_text() -> str:
 
 
 @pytest.fixture
-def as_chart(real: RealBackend) -> client.ApiClient:
+def as_chart(real: RealBackend) -> Iterator[client.ApiClient]:
     """A client authenticated as the chart's ServiceAccount, with only the chart's RBAC."""
     account = apply_chart_rbac(
         real.admin, namespace=OWN, watched="shop", audience=AUDIENCE, runbook=RUNBOOK
     )
     api = real.api_client(token=account_token(real.admin, OWN, account))
-    return api
+    try:
+        yield api
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
 
 
 def service(
