@@ -34,6 +34,9 @@ class Budget:
     selector: LabelSelector
     max_unavailable: int | str  # a count, or a percentage of the expected pods ("25%")
     expected: int | None  # the replicas its controller wants; None: the pods it selects now
+    # False: the disruption controller has not written its status yet (observedGeneration
+    # behind), and the server refuses every eviction it covers.
+    processed: bool = True
 
 
 def is_ready(pod: Mapping[str, Any]) -> bool:
@@ -202,6 +205,7 @@ class FakeCluster(Store):
         *,
         name: str | None = None,
         expected: int | None = None,
+        processed: bool = True,
     ) -> Budget:
         """A PodDisruptionBudget with maxUnavailable. Set `expected` (the controller's
         replicas) when pods are deleted outright, so a missing pod still counts as unavailable,
@@ -215,6 +219,7 @@ class FakeCluster(Store):
                 LabelSelector.parse(selector),
                 max_unavailable,
                 expected,
+                processed,
             )
             self._budgets.append(budget)
             return budget
@@ -256,6 +261,10 @@ class FakeCluster(Store):
                 "does not support.",
             )
         for budget in budgets:
+            if not budget.processed:
+                raise _too_many(
+                    f"The disruption budget {budget.name} is still being processed by the server."
+                )
             pods, _ = self.objects(POD, namespace, budget.selector)
             expected = len(pods) if budget.expected is None else budget.expected
             healthy = sum(1 for p in pods if is_ready(p) and not is_terminating(p))

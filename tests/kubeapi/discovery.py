@@ -60,4 +60,10 @@ def check_eviction_version(body: JSON, eviction_version: str) -> None:
         return
     if eviction_version == "policy/v1" and version == "policy/v1beta1":
         return  # 1.22+ serves both
-    raise ApiError(400, f'no kind "Eviction" is registered for version "{version}"')
+    short = str(version).partition("/")[2]
+    raise ApiError(
+        400,
+        f'Eviction in version "{short}" cannot be handled as a Eviction: no kind "Eviction" is '
+        f'registered for version "{version}" in scheme '
+        '"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"',
+    )

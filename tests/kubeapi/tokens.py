@@ -3,8 +3,9 @@
 The answer has the real shape: a service-account username, its groups, and for a pod-bound
 token the `authentication.kubernetes.io/pod-name` and `pod-uid` extras. `status.audiences` is
 the part of the requested audiences the token was issued for (the API server's own audience
-when the request names none); no overlap, or an unknown token, is `authenticated: false` with
-an error. Every review is recorded, so a cache in front of TokenReview can be tested.
+when the request names none). A negative answer is as kube-apiserver 1.20 gives it: no
+`authenticated` field at all, `user: {}` and the error text; a review without a token is a 400.
+Every review is recorded, so a cache in front of TokenReview can be tested.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .kinds import JSON, invalid
+from .kinds import JSON, bad_request
 
 API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 
@@ -73,9 +74,7 @@ class TokenReviews:
     def review(self, body: Mapping[str, Any]) -> JSON:
         spec = body.get("spec")
         if not isinstance(spec, dict) or not spec.get("token"):
-            raise invalid(
-                "TokenReview.authentication.k8s.io is invalid: spec.token: Required value"
-            )
+            raise bad_request("token is required for TokenReview in authentication")
         wanted = tuple(spec.get("audiences") or ())
         with self._lock:
             token = self._tokens.get(spec["token"])
@@ -83,15 +82,16 @@ class TokenReviews:
             common = [a for a in (wanted or (API_AUDIENCE,)) if a in allowed]
             ok = token is not None and bool(common)
             self._reviews.append(Review(spec["token"], wanted, ok))
-        status: JSON = {"authenticated": ok, "user": {}}
+        status: JSON = {"user": {}}
         if token is None:
-            status["error"] = "[invalid bearer token, token lookup failed]"
+            status["error"] = "invalid bearer token"
         elif not ok:
             status["error"] = (
-                f"[invalid bearer token, token audiences {list(token.audiences)} is invalid for "
-                f"the target audiences {list(wanted)}]"
+                f"[invalid bearer token, token audiences {_go(token.audiences)} is invalid for "
+                f"the target audiences {_go(wanted)}]"
             )
         else:
+            status["authenticated"] = True
             status["user"] = _user(token)
             status["audiences"] = common
         return {
@@ -101,6 +101,11 @@ class TokenReviews:
             "spec": copy.deepcopy(spec),
             "status": status,
         }
+
+
+def _go(values: Sequence[str]) -> str:
+    """A list of strings as Go's %q prints a []string: ["a" "b"]."""
+    return "[" + " ".join(f'"{v}"' for v in values) + "]"
 
 
 def _user(token: Token) -> JSON:
