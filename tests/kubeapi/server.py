@@ -70,7 +70,7 @@ class FakeApiServer:
         self.cluster = cluster
         # The Eviction version served: policy/v1 (1.22+), or policy/v1beta1 only (older).
         self.eviction_version = eviction_version
-        self.tokens = TokenReviews()
+        self.tokens = TokenReviews(lambda namespace, name: cluster.find(POD, namespace, name))
         self.faults = Faults()
         self.requests = RequestLog()
         self.token = token

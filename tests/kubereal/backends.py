@@ -51,6 +51,10 @@ class Backend(Protocol):
 
     def pod_token(self, pod: JSON, audience: str) -> str: ...
 
+    def pod_again(self, like: JSON) -> JSON:
+        """A new pod with the name, labels and owner of `like` (deleted): another uid."""
+        ...
+
 
 class FakeBackend:
     name = "fake"
@@ -97,6 +101,12 @@ class FakeBackend:
     ) -> None:
         name = f"{next(iter(labels.values()))}-budget"
         self.fake.cluster.add_budget(ns, labels, max_unavailable, name=name, processed=processed)
+
+    def pod_again(self, like: JSON) -> JSON:
+        meta = like["metadata"]
+        return self.fake.cluster.add_pod(
+            meta["namespace"], meta["name"], labels=meta["labels"], owner=_owner_of(meta)
+        )
 
     def pod_token(self, pod: JSON, audience: str) -> str:
         meta, token = pod["metadata"], secrets.token_hex(16)
@@ -267,6 +277,12 @@ class RealBackend:
         if processed:
             self.sync_budget(ns, pdb)
 
+    def pod_again(self, like: JSON) -> JSON:
+        meta = like["metadata"]
+        return self.add_pod(
+            meta["namespace"], meta["name"], labels=meta["labels"], owner=_owner_of(meta)
+        )
+
     def pod_token(self, pod: JSON, audience: str) -> str:
         """A token bound to the pod, for its service account (`default` unless it names one)."""
         meta = pod["metadata"]
@@ -326,6 +342,13 @@ def controller_of(owner: JSON) -> JSON:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def _owner_of(meta: Mapping[str, Any]) -> JSON:
+    """The owner object an ownerReference names, in the shape the seeding helpers take."""
+    ref = meta["ownerReferences"][0]
+    owner = {"name": ref["name"], "uid": ref["uid"]}
+    return {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": owner}
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:

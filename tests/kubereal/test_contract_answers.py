@@ -4,6 +4,7 @@ server). These are the places the fake used to differ."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -151,3 +152,29 @@ def test_lists_are_paged_with_limit_and_continue(backend: Backend, api: client.A
     assert [p["metadata"]["name"] for p in rest_of["items"]] == ["cart-2"]
     assert "continue" not in rest_of["metadata"]
     assert rest_of["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+
+def test_a_bound_token_stops_reviewing_once_its_pod_is_deleted_or_replaced(
+    backend: Backend, api: client.ApiClient
+) -> None:
+    (pod,) = backend.deployment("shop", "cart", replicas=1)
+    token = backend.pod_token(pod, "remediation")
+    backend.finish_termination("shop", "cart-0")
+
+    def status() -> JSON:
+        answer: JSON = rest(api, "POST", REVIEWS, review(token, "remediation"))["status"]
+        return answer
+
+    # The real server learns of the deletion from its informer: soon, not at once.
+    deadline = time.monotonic() + 10
+    while status().get("authenticated") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status() == {"user": {}, "error": "[invalid bearer token, Token has been invalidated]"}
+    again = backend.pod_again(pod)
+    deadline = time.monotonic() + 10
+    while "does not match" not in status().get("error", "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status()["error"] == (
+        f"[invalid bearer token, Pod UID ({again['metadata']['uid']}) does not match claim "
+        f"({pod['metadata']['uid']})]"
+    )
