@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint check-rules check-alerts system-deps kube-apiserver bench clean
+.PHONY: test demo lint check-rules check-alerts system-deps kube-apiserver bench bench-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,30 @@ kube-apiserver:
 test: lint check-rules check-alerts system-deps kube-apiserver
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# The benchmarks: the throughput suite needs Debian's wrk (installed as root,
+# otherwise the message says how) and taskset; the storm lab needs the
+# project's `bench` extra (matplotlib). BENCH_ARGS go to bench/run.py
+# (make bench BENCH_ARGS=--quick), STORM_ARGS to bench/storm.py.
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_PACKAGES := wrk
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench-deps:
+	@command -v wrk >/dev/null && command -v taskset >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $(BENCH_PACKAGES) util-linux >/dev/null; \
+	  else \
+	    echo "make bench needs Debian's $(BENCH_PACKAGES) (and taskset, from util-linux):" \
+	      "sudo apt-get install $(BENCH_PACKAGES), then make bench again"; exit 1; \
+	  fi; }
+
+bench: $(BENCH_STAMP) bench-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/storm.py $(STORM_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/receiver demo $(ARGS)

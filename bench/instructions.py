@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import payloads  # noqa: E402
+from record import refusal  # noqa: E402
 
 TOKEN = "instructions-token-0123456789"
 FIGURES = ("alerts_repeat", "alerts_fresh")
@@ -125,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fleet", type=int, default=1000)
     p.add_argument("--log-level", default="info")
     p.add_argument("--bare-parser", choices=("orjson", "json"), default="orjson")
-    p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    p.add_argument("--out", type=Path, help="write the figures as JSON here; never overwritten")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = p.parse_args(argv)
+    refused = args.out and refusal(args.out, args.force)
+    if refused:
+        p.error(refused)
     receiver = ["--pods", str(args.fleet), "--token", TOKEN, "--log-level", args.log_level]
     results: dict[str, dict[str, float]] = {}
     for figure in args.figures.split(","):

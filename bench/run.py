@@ -1,4 +1,4 @@
-"""The receiver's benchmark suite: one command, a table, bench/results.json.
+"""The receiver's benchmark suite: one command, a table, bench/results/run-<commit>.json.
 
     .venv/bin/python bench/run.py            # full: 3 x 10 s per figure (about 9 minutes)
     .venv/bin/python bench/run.py --quick    # 1 x 3 s per figure, fewer latency pods
@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))  # the suite's modules, when run as a script
 from latency import latency  # noqa: E402
 from measure import LOAD_CORE  # noqa: E402
 from processes import Proc  # noqa: E402
+from record import default_out, refusal  # noqa: E402
 from report import THROUGHPUT, machine, table  # noqa: E402
 from rss import rss  # noqa: E402
 from suite import Settings  # noqa: E402
@@ -82,8 +83,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-auth", action="store_true", help="no bearer token (--insecure-no-auth)")
     p.add_argument("--server-logs", type=Path, help="keep servers' stderr (the decision log) here")
-    p.add_argument("--out", type=Path, default=HERE / "results.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="the results file (default bench/results/run-<commit>.json); never overwritten",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = p.parse_args(argv)
+    args.out = args.out or default_out("run")
+    refused = refusal(args.out, args.force)
+    if refused:
+        p.error(refused)
     quick = args.quick
     args.duration = args.duration or (3.0 if quick else 10.0)
     args.repeats = args.repeats or (1 if quick else 3)
@@ -160,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results["rss"] = rss(s, stack)
     results["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print("\n" + table(results))
     print(f"\nwritten {args.out} ({results['elapsed_s']} s)")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Histogram
 
+from receiver.metrics import Metrics
 from receiver.report import logs
 from receiver.runbook import load_file
 from receiver.scenario.spec import FleetSpec
@@ -85,7 +86,7 @@ def main() -> int:
     )
     cluster = memory_cluster(runbook, fleet(args.pods, args.workloads))
     registry = CollectorRegistry()
-    service = build(options, runbook, cluster, registry=registry)
+    service = build(options, runbook, cluster, metrics=Metrics(registry))
     _finer_latency(service, registry)
 
     port = free_port()
@@ -122,15 +123,14 @@ def _finer_latency(service: object, registry: CollectorRegistry) -> None:
         buckets=FINE_BUCKETS,
         registry=registry,
     )
-    applier = service.pipeline.applier  # type: ignore[attr-defined]
-    clock = service.clock  # type: ignore[attr-defined]
-    original = applier._on_first_call
+    latency = service.metrics.latency  # type: ignore[attr-defined]
+    original = latency.observe
 
-    def first_call(received_at: float) -> None:
-        original(received_at)
-        fine.observe(max(0.0, clock() - received_at))
+    def observe(seconds: float) -> None:
+        original(seconds)
+        fine.observe(seconds)
 
-    applier._on_first_call = first_call
+    latency.observe = observe
 
 
 if __name__ == "__main__":

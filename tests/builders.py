@@ -23,9 +23,18 @@ from receiver.runbook import Runbook, load_text
 T0: Instant = 1_767_225_600.0
 
 
-def runbook(body: str, *, namespaces: str = "[shop]", settings: str = "") -> Runbook:
-    """A runbook from a YAML snippet of supervisors/rules/notifiers."""
+def runbook(
+    body: str, *, namespaces: str = "[shop]", settings: str = "", settle: str | None = "0s"
+) -> Runbook:
+    """A runbook from a YAML snippet of supervisors/rules/notifiers.
+
+    Restarts and pauses act at once (`settle: 0s`) unless `settle` says otherwise
+    (None: the default window): the tables here are about what follows a step;
+    the settle window has its own (test_settle.py).
+    """
     head = f"apiVersion: remediation/v1\nkind: Runbook\nsettings:\n  namespaces: {namespaces}\n"
+    if settle is not None:
+        head += f"  settle: {settle}\n"
     if settings:
         head += textwrap.indent(textwrap.dedent(settings).strip(), "  ") + "\n"
     return load_text(head + textwrap.dedent(body))

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from receiver.cluster import MemoryCluster
+from receiver.metrics import Metrics
 from receiver.model import Workload
 from receiver.runbook import load_file
 from receiver.service.app import create_app
@@ -27,6 +28,7 @@ apiVersion: remediation/v1
 kind: Runbook
 settings:
   namespaces: [shop]
+  settle: 0s  # restarts at once here; test_settle.py has the settle window through the service
 heartbeats:
   - match: {namespace: shop}
     interval: 5s
@@ -94,7 +96,7 @@ def harness(
         handle_sighup=False,
         **options,
     )
-    service = build(settings, loaded, cluster, registry=registry, clock=clock)
+    service = build(settings, loaded, cluster, metrics=Metrics(registry), clock=clock)
     return Harness(service, cluster, clock, registry, path)
 
 

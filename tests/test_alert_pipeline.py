@@ -110,3 +110,19 @@ def test_a_statefulset_replacement_does_not_inherit_the_alert_its_predecessor_go
     assert h.metric("remediation_blocked_decisions_total", {"reason": "predates_pod"}) == 1
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h.clock.now))
     assert send(h, signals(h, "db-0", starts=later)) == ["restart"]  # a new occurrence is its own
+
+
+def test_a_frozen_subtree_leaves_one_event_per_pod_for_the_whole_freeze(h: Harness) -> None:
+    first, second, third, fourth = names(h)
+    send(h, signals(h, first, second))
+    assert send(h, signals(h, third, starts="2026-01-01T00:01:00Z")) == ["systemic"]
+    events = len(h.cluster.events)
+
+    for minute in range(2, 5):  # three new occurrences while checkout is frozen
+        h.clock.now += 60
+        starts = f"2026-01-01T00:0{minute}:00Z"
+        assert send(h, signals(h, fourth, starts=starts)) == ["frozen"]
+
+    told = [e for e in list(h.cluster.events)[events:] if e.subject == f"shop/{fourth}"]
+    assert [e.reason for e in told] == ["RemediationBlocked"]
+    assert h.metric("remediation_blocked_decisions_total", {"reason": "frozen"}) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +293,7 @@ def test_heartbeats_one_or_a_batch(h: Harness) -> None:
     assert [r["result"] for r in many.json()["results"]] == ["accepted"] * len(names) + [
         "unknown_pod"
     ]
-    assert len(h.service.pipeline.tracker) == len(names)
+    assert len(h.service.pipeline.heartbeats_due.tracker) == len(names)
 
 
 def test_a_degraded_heartbeat_acts_at_once(h: Harness) -> None:
@@ -322,7 +323,7 @@ def test_a_bad_heartbeat_names_its_field(h: Harness) -> None:
     response = h.client().post("/api/v1/heartbeats", content=body(batch), headers=auth(BEAT_TOKEN))
     assert response.status_code == 400
     assert response.json()["field"] == "[1].status"
-    assert len(h.service.pipeline.tracker) == 0
+    assert len(h.service.pipeline.heartbeats_due.tracker) == 0
 
 
 def test_heartbeats_during_an_outage_get_503_and_the_condition_is_announced_again(
@@ -345,6 +346,27 @@ def test_heartbeats_during_an_outage_get_503_and_the_condition_is_announced_agai
 
 
 # -- reading and admin ------------------------------------------------------
+
+
+def test_polling_decisions_with_since_loses_nothing_in_a_storm(h: Harness) -> None:
+    client = h.client()
+    for i, pod in enumerate(pods(h) * 3):  # 12 decisions between two polls
+        starts = f"2026-01-01T00:{i:02d}:00Z"
+        client.post(
+            "/api/v1/alerts", content=body(webhook(alert(pod, starts=starts))), headers=auth()
+        )
+    seen: list[int] = []
+    cursor, more = 0, True
+    while more:
+        page = client.get(f"/api/v1/decisions?since={cursor}&limit=5").json()
+        seen.extend(d["id"] for d in page["decisions"])
+        cursor, more = page["next"], page["more"]
+    assert seen == list(range(1, 13))  # the oldest first, none skipped
+    assert client.get(f"/api/v1/decisions?since={cursor}").json() == {
+        "decisions": [],
+        "next": cursor,
+        "more": False,
+    }
 
 
 def test_status_decisions_page_metrics_and_probes(h: Harness) -> None:
@@ -385,6 +407,25 @@ def test_resume_and_reset(h: Harness) -> None:
     assert client.post("/api/v1/pods/shop/nope/resume", headers=auth()).status_code == 404
     assert client.post("/api/v1/supervisors/checkout/reset", headers=auth()).status_code == 200
     assert client.post("/api/v1/supervisors/nope/reset", headers=auth()).status_code == 404
+
+
+def test_a_human_resume_and_reset_are_in_the_decision_log_and_the_log(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    pod = pods(h)[0]
+    client = h.client()
+    client.post("/api/v1/alerts", content=body(webhook(alert(pod))), headers=auth())
+    caplog.set_level(logging.INFO, logger="receiver.decisions")
+    client.post(f"/api/v1/pods/shop/{pod}/resume", headers=auth())
+    client.post("/api/v1/supervisors/checkout/reset", headers=auth())
+
+    page = client.get("/api/v1/decisions?since=1").json()["decisions"]
+    assert [d["operator"] for d in page] == [
+        f"resume pod shop/{pod} (was drained)",
+        "reset supervisor checkout and its subtree",
+    ]
+    logged = [r.decision["operator"] for r in caplog.records]  # type: ignore[attr-defined]
+    assert logged == [d["operator"] for d in page]
 
 
 def test_reload_keeps_the_old_runbook_when_the_new_one_is_invalid(h: Harness) -> None:

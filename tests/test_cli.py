@@ -30,6 +30,23 @@ def test_check_passes_the_example_rules() -> None:
     assert "shop.test.yaml" not in result.stdout, "test files are not runbooks"
 
 
+def test_check_explains_the_settle_window(tmp_path: Path) -> None:
+    path = tmp_path / "runbook.yaml"
+    path.write_text(
+        "apiVersion: remediation/v1\nkind: Runbook\nsettings: {namespaces: [shop]}\n"
+        "heartbeats: [{match: {namespace: shop}, interval: 30s}]\n"
+        "supervisors:\n"
+        "  - {name: db, match: {app: db}, intensity: {max: 1, period: 1m}, guards: {settle: 0s}}\n",
+        encoding="utf-8",
+    )
+    result = receiver("check", path)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[1] == (
+        "  restarts and pauses settle 1m out of traffic first "
+        "(default: twice the longest heartbeat interval, at least 10s); below db 0s"
+    )
+
+
 def test_check_fails_with_every_error_and_its_line() -> None:
     result = receiver("check", BAD / "many_mistakes.yaml", BAD / "unknown_notifier.yaml")
     assert result.returncode == 1
@@ -50,7 +67,7 @@ def test_check_with_nothing_to_check_fails(tmp_path: Path) -> None:
 def test_test_runs_the_example_rules() -> None:
     result = receiver("test", "rules/")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "8 passed, 0 failed"
+    assert result.stdout.strip().splitlines()[-1] == "12 passed, 0 failed"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from receiver.act import ActionResult
 from receiver.act.apply import Outcome
 from receiver.decide import Plan, decide
-from receiver.model import PodState, Status
+from receiver.metrics import Counts, Metrics
+from receiver.model import PodState, Status, SupervisorState
 from receiver.report.decisions import DecisionLog, iso, plan_json
-from receiver.report.metrics import Counts, Metrics
 
 RB = """
 supervisors:
@@ -35,11 +36,13 @@ def plans() -> list[tuple[str, Plan, list[ActionResult]]]:
     snap = snapshot(fleet("checkout", 3))
     drain = decide(rb, snap, alert("checkout-0"), T0)
     held = with_pod(snap, "checkout-1", lifecycle=in_state(PodState.DRAINED, until=T0 + 60))
+    frozen = replace(snap, supervisors={"checkout": SupervisorState(frozen_until=T0 + 600)})
     return [
         ("an action", drain, [ActionResult(a, Outcome.APPLIED) for a in drain.actions]),
         ("a guard hold", decide(rb, held, alert("checkout-0"), T0), []),
         ("routine", decide(rb, snap, alert("checkout-0", status=Status.RESOLVED), T0), []),
         ("no target", decide(rb, snap, alert(None), T0), []),
+        ("a frozen subtree's hold", decide(rb, frozen, alert("checkout-0"), T0), []),
     ]
 
 
@@ -52,12 +55,11 @@ def test_add_is_plan_json_with_an_id(
     plan: Plan, results: list[ActionResult], unavailable: str | None
 ) -> None:
     by_add = DecisionLog()
-    entry = plan_json(plan, results, "shop/checkout-0")
-    if unavailable:
-        entry["unavailable"] = unavailable
+    entry = plan_json(plan, results, unavailable)
+    assert ("unavailable" in entry) == bool(unavailable)
     expected = {"id": 1, **entry}
 
-    added = by_add.add(plan, results, "shop/checkout-0", unavailable)
+    added = by_add.add(plan, results, unavailable)
 
     assert json.dumps(added) == json.dumps(expected)  # same keys, same order, same text
     assert by_add.since() == [added]
@@ -65,7 +67,12 @@ def test_add_is_plan_json_with_an_id(
 
 @pytest.mark.parametrize(
     ("case", "level"),
-    [("an action", logging.INFO), ("a guard hold", logging.INFO), ("routine", logging.DEBUG)],
+    [
+        ("an action", logging.INFO),
+        ("a guard hold", logging.INFO),
+        ("routine", logging.DEBUG),
+        ("a frozen subtree's hold", logging.DEBUG),  # its escalation said it, at info
+    ],
 )
 def test_actions_and_guard_holds_log_at_info_the_rest_at_debug(
     case: str, level: int, caplog: pytest.LogCaptureFixture
@@ -73,7 +80,7 @@ def test_actions_and_guard_holds_log_at_info_the_rest_at_debug(
     _, plan, results = next(c for c in CASES if c[0] == case)
     caplog.set_level(logging.DEBUG, logger="receiver.decisions")
 
-    entry = DecisionLog().add(plan, results, "shop/checkout-0")
+    entry = DecisionLog().add(plan, results)
 
     (record,) = caplog.records
     assert record.levelno == level

@@ -45,7 +45,7 @@ def states(h: Harness) -> dict[str, str]:
 def decided(h: Harness) -> list[tuple[str, str, str]]:
     """(signal, target, what happened) for every decision on a signal so far."""
     out = []
-    for entry in h.service.pipeline.decisions.since(0, 0):
+    for entry in h.service.pipeline.decisions.since():
         if entry["signal"] is None:
             continue
         what = [a["action"] for a in entry["actions"]] or [b["reason"] for b in entry["blocked"]]
@@ -55,7 +55,7 @@ def decided(h: Harness) -> list[tuple[str, str, str]]:
 
 def test_no_miss_is_declared_within_one_deadline_of_start(h: Harness) -> None:
     tick_at(h, 14)
-    assert h.service.pipeline.tracker.missed_total == 0
+    assert h.service.pipeline.heartbeats_due.tracker.missed_total == 0
     assert decided(h) == []
 
 
@@ -124,7 +124,7 @@ def test_terminating_pods_are_forgotten_and_replacements_get_their_own_grace(h: 
 
 def test_unknown_pods_are_not_tracked(h: Harness) -> None:
     assert push(h, (PodKey("shop", "ghost"), HeartbeatStatus.OK)) == ["unknown_pod"]
-    assert len(h.service.pipeline.tracker) == 0
+    assert len(h.service.pipeline.heartbeats_due.tracker) == 0
 
 
 def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
@@ -136,19 +136,19 @@ def test_an_eviction_a_budget_refuses_is_reported_and_retried_with_back_off(
     )
     h.cluster.set_ready(slow, False)  # the PDB's one allowed disruption is spent
     push(h, (sick, HeartbeatStatus.FAILING))
-    (entry,) = h.service.pipeline.decisions.since(0, 0)
+    (entry,) = h.service.pipeline.decisions.since()
     actions = [(a["action"], a["outcome"], a["reason"]) for a in entry["actions"]]
     assert actions == [("restart", "blocked", "pdb")]
     assert states(h)[sick.name] == "restarted"  # out of traffic while it waits
     tick_at(h, 1)  # the first retry is due 0.5-1 s after the refusal: refused again
     assert h.cluster.evictions == []
-    assert h.service.pipeline.applier.pending_evictions[sick][0] == 2
+    assert h.service.pipeline.applier.evictions.pending[sick][0] == 2
     h.cluster.set_ready(slow, True)
     tick_at(h, 0.4)  # the next one waits 1-2 s
     assert h.cluster.evictions == []
     tick_at(h, 1.7)
     assert h.cluster.evictions == [sick]
-    assert h.service.pipeline.applier.pending_evictions == {}
+    assert h.service.pipeline.applier.evictions.pending == {}
     labels = {"action": "restart", "rule": "silent", "outcome": "blocked"}
     assert h.metric("remediation_actions_total", labels) == 1
 
@@ -171,7 +171,7 @@ def test_a_statefulset_replacement_that_never_beats_is_missed_in_its_own_right(
         push(h, *((k, HeartbeatStatus.OK) for k in everyone_else))
         tick_at(h, 5)
     assert h.cluster.snapshot().pods[silent].uid != original
-    entries = [e for e in h.service.pipeline.decisions.since(0, 0) if e["signal"]]
+    entries = [e for e in h.service.pipeline.decisions.since() if e["signal"]]
     # Its predecessor's miss (at +15 s) was not the successor's to act on again; its own
     # silence, one deadline after it started (+18 s), is, and so on for each successor.
     assert [(e["signal"]["startsAt"][11:19], e["actions"][0]["action"]) for e in entries] == [

@@ -474,13 +474,23 @@ def test_heartbeats_resolve_their_pod_whatever_the_target_labels() -> None:
     assert summary(plans[0]) == ["drain shop/checkout-0"]
 
 
-def test_a_dry_run_restart_leaves_the_fresh_pod_a_live_one_would() -> None:
-    rb = runbook(RUNBOOK, settings="dryRun: true")
+def test_a_dry_run_restart_counts_the_pod_out_until_a_live_one_would_be_back() -> None:
+    rb = runbook(RUNBOOK, settings="dryRun: true\nrestartTime: 30s")
     before = at(PodState.PROBATION, rule="outlier", attempts=2, until=T0 + 60)
     snap = with_pod(snapshot(fleet()), "checkout-0", lifecycle=before)
     snap, plans = run(rb, snap, [alert()], T0)
     assert summary(plans[0]) == ["restart shop/checkout-0 (dry-run)"]
     lifecycle = snap.pods[KEY].lifecycle
-    assert (lifecycle.state, lifecycle.attempts) == (PodState.SERVING, 0)
+    assert lifecycle.state is PodState.RESTARTED  # counted unavailable, as a live restart is
+    assert snap.pods[KEY].out_of_service
     _, plans = run(rb, snap, [alert()], T0 + 10)
+    assert summary(plans[0]) == ["blocked duplicate shop/checkout-0"]
+    snap = fold(snap, tick(rb, snap, T0 + 30))  # restartTime later: the fresh pod
+    lifecycle = snap.pods[KEY].lifecycle
+    assert (lifecycle.state, lifecycle.attempts, lifecycle.last_action_at) == (
+        PodState.SERVING,
+        0,
+        None,
+    )
+    _, plans = run(rb, snap, [alert()], T0 + 40)
     assert summary(plans[0]) == ["blocked duplicate shop/checkout-0"]

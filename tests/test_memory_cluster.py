@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,9 @@ from receiver.cluster.codec import (
 )
 from receiver.cluster.memory import EVENTS_KEPT
 from receiver.model import Lifecycle, Pod, PodKey, PodState, SupervisorState, Workload
+from receiver.runbook import load_text
+from receiver.scenario.spec import load_fleet_file
+from receiver.service.serve import memory_cluster
 
 T0 = 1_795_000_000.0
 TRAFFIC = "remediation/traffic"
@@ -317,7 +321,7 @@ def test_add_deployment_creates_ready_pods_with_shared_labels() -> None:
     assert len(set(keys)) == 3
     for key in keys:
         pod = pods[key]
-        assert re.fullmatch(r"checkout-[0-9a-f]{5}", pod.name)
+        assert re.fullmatch(r"checkout-[0-2]", pod.name)  # as the runbook-test format names them
         assert pod.namespace == "shop"
         assert pod.ready
         assert not pod.terminating
@@ -868,3 +872,26 @@ def test_state_object_is_encoded_when_read_and_again_after_a_write() -> None:
 
     run(world.cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=(T0,))))
     assert decode_state(world.cluster._state_data)[2] == (T0,)
+
+
+def test_a_fleet_file_seeds_the_pods_the_runbook_test_format_means(tmp_path: Path) -> None:
+    """`serve --fleet` and `receiver test` share the format: the same names, notReady honoured."""
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(
+        "fleet:\n"
+        "  - {deployment: checkout, namespace: shop, replicas: 4, notReady: 2,"
+        " labels: {app: checkout}}\n",
+        encoding="utf-8",
+    )
+    runbook = load_text(
+        "apiVersion: remediation/v1\nkind: Runbook\nsettings: {namespaces: [shop]}\n"
+    )
+    cluster = memory_cluster(runbook, load_fleet_file(fleet_file), clock=lambda: T0)
+
+    ready = {p.name: p.ready for p in cluster.snapshot().pods.values()}
+    assert ready == {
+        "checkout-0": False,
+        "checkout-1": False,
+        "checkout-2": True,
+        "checkout-3": True,
+    }

@@ -32,6 +32,7 @@ def make_runbook(
     leaf_max: int,
     group_max: int,
     dry_run: bool,
+    settle: str = "0s",
 ) -> Runbook:
     guards = (
         f"{{maxUnavailable: {max_unavailable}, minAvailable: {min_available}, "
@@ -67,6 +68,7 @@ notifiers:
   oncall: {{log: {{}}}}
 """,
         settings=f"dryRun: {'true' if dry_run else 'false'}",
+        settle=settle,
     )
 
 
@@ -78,6 +80,7 @@ runbooks = st.builds(
     max_unhealthy=st.sampled_from(["1", "50%", "100%"]),
     leaf_max=st.integers(0, 4),
     group_max=st.integers(0, 6),
+    settle=st.sampled_from(["0s", "10s", "1m"]),
     dry_run=st.booleans(),
 )
 

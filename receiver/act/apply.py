@@ -9,9 +9,7 @@ A cluster failure stops the application where it is: what was written
 stays written (its occurrences are remembered on the pods, so a re-delivery
 does not repeat it), the rest is reported failed and the caller answers 503.
 An eviction refused by a disruption budget leaves the pod out of traffic in
-state `restarted`; the eviction is retried from the tick, with jittered
-exponential back-off, until it passes. A replica that takes over adopts the
-pods its predecessor left in that state.
+state `restarted`; evictions.py retries it from the tick until it passes.
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from receiver.act.evictions import Evictions
 from receiver.act.notify import Notifications
 from receiver.cluster import (
     Cluster,
@@ -29,16 +27,20 @@ from receiver.cluster import (
     Conflict,
     Event,
     EventType,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
     Traffic,
 )
 from receiver.decide import Action, ActionKind, Blocked, Plan
-from receiver.model import Instant, PodKey, PodState, Reason, Snapshot
+from receiver.metrics import Metrics
+from receiver.model import Instant, Outcome, PodKey, Reason, Snapshot
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
+FROZEN_TOLD_KEPT = 10_000
+"""Targets remembered as told of a freeze (past freezes are forgotten first)."""
 
 _TRAFFIC = {
     ActionKind.DRAIN: Traffic.OFF,
@@ -54,14 +56,6 @@ _EVENT_REASON = {
     ActionKind.ROLLOUT_RESTART: "RolloutRestarted",
     ActionKind.NOTIFY: "Notified",
 }
-EVICTION_BACKOFF = (1.0, 60.0)  # seconds: after the first refusal, and at most
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    DRY_RUN = "dry_run"
-    FAILED = "failed"
-    BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,27 +74,31 @@ class Applied:
 
 
 class Applier:
+    """Applies plans through the cluster; counts what it does in `metrics`."""
+
     def __init__(
         self,
         cluster: Cluster,
         notifications: Notifications,
+        metrics: Metrics,
         *,
         clock: Callable[[], Instant],
-        on_first_call: Callable[[Instant], None] = lambda started: None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._cluster = cluster
         self._notifications = notifications
+        self._metrics = metrics
         self._clock = clock
-        self._on_first_call = on_first_call
-        self._rng = rng
-        # Refused evictions: pod -> (refusals so far, earliest next try).
-        self.pending_evictions: dict[PodKey, tuple[int, Instant]] = {}
+        self.evictions = Evictions(cluster, metrics, rng=rng)
+        self._frozen_told: dict[tuple[str, str], Instant] = {}  # (target, supervisor) -> until
+
+    def snapshot(self) -> Snapshot:
+        return self._cluster.snapshot()
 
     async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
         done = Applied()
         if plan.actions and plan.signal is not None:
-            self._on_first_call(plan.signal.received_at)
+            self._metrics.latency.observe(max(0.0, self._clock() - plan.signal.received_at))
         try:
             await self._patch_pods(runbook, plan, done)
             for action in plan.actions:
@@ -116,6 +114,8 @@ class Applier:
         except ClusterUnavailable as exc:
             done.unavailable = str(exc) or type(exc).__name__
             done.conflict = isinstance(exc, Conflict)
+            if not done.conflict:
+                self._metrics.cluster_unavailable.inc()
             reported = {id(r.action) for r in done.results}
             done.results.extend(
                 ActionResult(a, Outcome.FAILED, detail=done.unavailable)
@@ -125,30 +125,19 @@ class Applier:
         await self._record_events(plan, done.results)
         return done
 
-    async def retry_evictions(self, now: Instant) -> None:
-        """Try again the refused evictions that are due; a pod gone meanwhile is done."""
-        for key, (refusals, due) in sorted(self.pending_evictions.items()):
-            if due > now:
-                continue
-            try:
-                await self._cluster.evict(key)
-            except EvictionRefused:
-                self._refused(key, now, refusals)
-                continue
-            except LookupError:
-                pass
-            del self.pending_evictions[key]
-
-    def adopt_evictions(self, snapshot: Snapshot, now: Instant) -> None:
-        """Pods left restarted but running (by this replica or the last leader): evict them."""
-        for pod in snapshot.pods.values():
-            if pod.lifecycle.state is PodState.RESTARTED and not pod.terminating:
-                self.pending_evictions.setdefault(pod.key, (0, now))
-
-    def _refused(self, key: PodKey, now: Instant, refusals: int) -> None:
-        first, longest = EVICTION_BACKOFF
-        wait = min(longest, first * 2**refusals) * (0.5 + self._rng() / 2)
-        self.pending_evictions[key] = (refusals + 1, now + wait)
+    def _first_of_freeze(self, blocked: Blocked, now: Instant) -> bool:
+        """One Event per target per frozen period: a frozen subtree holds every signal
+        below it, and an Event for each re-delivery would bury the escalation."""
+        if blocked.reason is not Reason.FROZEN or blocked.supervisor is None:
+            return True
+        until = self._cluster.snapshot().supervisor(blocked.supervisor).frozen_until or now
+        key = (blocked.target, blocked.supervisor)
+        if self._frozen_told.get(key) == until:
+            return False
+        if len(self._frozen_told) >= FROZEN_TOLD_KEPT:
+            self._frozen_told = {k: t for k, t in self._frozen_told.items() if t > now}
+        self._frozen_told[key] = until
+        return True
 
     async def _patch_pods(self, runbook: Runbook, plan: Plan, done: Applied) -> None:
         traffic: dict[PodKey, Traffic] = {}
@@ -175,8 +164,22 @@ class Applier:
             try:
                 await self._cluster.evict(action.pod)
             except EvictionRefused as exc:
-                self._refused(action.pod, plan.at, 0)
+                self.evictions.refused(action.pod, plan.at)
                 done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.PDB, str(exc)))
+                return
+            except EvictionFailed as exc:
+                why = f"{exc}; the pod stays out of traffic until a human resumes or deletes it"
+                done.results.append(
+                    ActionResult(action, Outcome.FAILED, Reason.EVICTION_FAILED, why)
+                )
+                return
+            except Conflict:
+                raise
+            except ClusterUnavailable as exc:
+                # The pod's state is written: retried from the tick, never stranded.
+                self.evictions.refused(action.pod, plan.at)
+                why = f"{exc}; retried from the tick"
+                done.results.append(ActionResult(action, Outcome.BLOCKED, Reason.API_ERROR, why))
                 return
             except LookupError as exc:
                 done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
@@ -205,7 +208,7 @@ class Applier:
                 workload=b.workload,
             )
             for b in plan.blocked
-            if _warrants_event(b)
+            if _warrants_event(b) and self._first_of_freeze(b, plan.at)
         )
         for event in events:
             try:

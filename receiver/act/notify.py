@@ -19,6 +19,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from receiver.decide import Action, Plan
+from receiver.metrics import Metrics
 from receiver.runbook.types import Notifier, NotifierKind
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,17 @@ def context_for(action: Action, plan: Plan) -> dict[str, Any]:
 
 
 class Notifications:
-    """Sends in the background; `on_outcome(notifier, ok)` counts each send."""
+    """Sends in the background; each send is counted in `metrics` by its outcome."""
 
     def __init__(
         self,
         notifiers: Mapping[str, Notifier],
+        metrics: Metrics,
         *,
-        on_outcome: Callable[[str, bool], None] = lambda name, ok: None,
         post: Callable[[str, bytes, float], None] | None = None,
     ) -> None:
         self.notifiers = notifiers
-        self._on_outcome = on_outcome
+        self._metrics = metrics
         self._post = post or _post
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -104,7 +105,7 @@ class Notifications:
         except Exception as exc:
             ok = False
             log.error("notify %s failed: %s", notifier.name, exc)
-        self._on_outcome(notifier.name, ok)
+        self._metrics.notified(notifier.name, ok)
 
 
 def _v2_alerts(url: str) -> str:

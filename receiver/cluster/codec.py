@@ -34,6 +34,8 @@ def encode_lifecycle(lifecycle: Lifecycle) -> dict[str, str]:
         body["handled"] = list(lifecycle.handled)
     if lifecycle.active:
         body["active"] = [[key, expires] for key, expires in lifecycle.active]
+    if lifecycle.pending is not None:
+        body["pending"] = lifecycle.pending
     return {
         STATE_ANNOTATION: str(lifecycle.state),
         LIFECYCLE_ANNOTATION: json.dumps(body, separators=(",", ":")),
@@ -60,6 +62,7 @@ def _lifecycle(body: Mapping[str, Any]) -> Lifecycle:
         last_action_at=_optional_float(body.get("lastActionAt")),
         handled=tuple(str(h) for h in body.get("handled", ())),
         active=tuple((str(k), float(e)) for k, e in body.get("active", ())),
+        pending=_optional_str(body.get("pending")),
     )
 
 

@@ -86,7 +86,12 @@ class MemoryCluster:
         start_after: float = 2.0,
         stop_after: float = 1.0,
     ) -> list[PodKey]:
-        """Create a workload with `replicas` pods that are Ready at once."""
+        """Create a workload with `replicas` pods that are Ready at once.
+
+        They are named as the runbook-test format names them (`checkout-0`,
+        `checkout-1`, ...), so a `--fleet` file means the same pods in both;
+        a Deployment's replacements get fresh names, as a ReplicaSet gives them.
+        """
         # Pods of one workload share one labels mapping until one is relabelled.
         shared = {**labels, self._traffic_label: str(Traffic.ON)}
         spec = WorkloadSpec(
@@ -100,8 +105,9 @@ class MemoryCluster:
         now = self._clock()
         keys = []
         for i in range(replicas):
-            name = f"{workload.name}-{i}" if workload.kind == "StatefulSet" else self._name(spec)
-            keys.append(self._create(spec, name, ready_at=None, now=now, seeded=True))
+            keys.append(
+                self._create(spec, f"{workload.name}-{i}", ready_at=None, now=now, seeded=True)
+            )
         return keys
 
     def set_ready(self, key: PodKey, ready: bool) -> None:

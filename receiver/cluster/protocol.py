@@ -40,6 +40,11 @@ class EvictionRefused(Exception):
     """A disruption budget refused the eviction (HTTP 429); try again later."""
 
 
+class EvictionFailed(Exception):
+    """The cluster refused the eviction for a reason it will repeat (400, 403, 422, or a
+    500 such as two PodDisruptionBudgets on one pod): retrying cannot help, a human must."""
+
+
 class Traffic(StrEnum):
     """Values of the traffic label; Services select `<trafficLabel>: "on"`."""
 

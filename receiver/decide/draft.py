@@ -97,11 +97,12 @@ class Draft:
     def set_recent_actions(self, recent: tuple[Instant, ...]) -> None:
         self._recent = recent
 
-    def plan(self, signal: Signal | None) -> Plan:
+    def plan(self, signal: Signal | None, target: PodKey | Workload | None = None) -> Plan:
         """The decision's outcome. The draft hands its updates over: it is done after this."""
         return Plan(
             at=self.now,
             signal=signal,
+            target=target,
             actions=tuple(self.actions),
             blocked=tuple(self.blocked),
             escalations=tuple(self.escalations),

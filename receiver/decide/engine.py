@@ -1,30 +1,32 @@
 """decide(runbook, snapshot, signal, now) -> Plan: everything one signal leads to.
 
-The order of questions: which target, which rule, is it new (not resolved,
-not a duplicate), may this pod be touched at all, what is its lifecycle
-state, which step comes next, do the guards allow it, and would it exceed a
-supervisor's intensity (then the supervisor escalates instead).
+One path for a signal about a pod and one about a workload (`_Decision.run`),
+as a run of checks that each may block with a reason, then the step:
+
+    target known? -> namespace allowed? -> signal newer than the pod? ->
+    (record the signal) -> resolved, no rule, unsupervised, duplicate? ->
+    protected? -> already in progress or paused? -> which step (exhausted?
+    fit for the target?) -> the guards, in guards.py's order (frozen,
+    cooldown, systemic, availability, rate limits, intensity) -> the step.
+
+A systemic fleet or an exceeded intensity makes the supervisor escalate
+instead of the step.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from receiver.decide import lifecycle
-from receiver.decide.clock import expire, is_dry_run
+from receiver.decide import lifecycle, settle
 from receiver.decide.draft import Draft
-from receiver.decide.escalation import escalate, over_intensity, record_action, rollout_restart
-from receiver.decide.guards import (
-    Verdict,
-    check_frozen,
-    check_pod_action,
-    check_rate_limits,
-    check_target,
-)
+from receiver.decide.escalation import escalate, record_action, rollout_restart
+from receiver.decide.guards import Verdict, check_namespace, check_step, check_target
 from receiver.decide.index import index
-from receiver.decide.intake import resolve_target, track
+from receiver.decide.intake import Target, Unresolved, resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
+from receiver.decide.rules import is_dry_run
+from receiver.decide.timed import expire
 from receiver.decide.tree import Chain, Tree
 from receiver.model import (
     Instant,
@@ -40,18 +42,29 @@ from receiver.model import (
 from receiver.runbook import Rule, Runbook, Step, StepKind, Supervisor
 from receiver.runbook.quantities import format_duration
 
-_POD_ACTION = {
+_ACTION = {
     StepKind.DRAIN: ActionKind.DRAIN,
     StepKind.RESTART: ActionKind.RESTART,
     StepKind.PAUSE: ActionKind.PAUSE,
+    StepKind.ROLLOUT_RESTART: ActionKind.ROLLOUT_RESTART,
+    StepKind.NOTIFY: ActionKind.NOTIFY,
 }
 
 
-def decide(runbook: Runbook, snapshot: Snapshot, signal: Signal, now: Instant) -> Plan:
-    """Everything one signal leads to, as data."""
+def decide(
+    runbook: Runbook,
+    snapshot: Snapshot,
+    signal: Signal,
+    now: Instant,
+    *,
+    target: Target | Unresolved = Unresolved.TARGET,
+) -> Plan:
+    """Everything one signal leads to, as data; `target` if the caller resolved it already."""
+    if target is Unresolved.TARGET:
+        target = resolve_target(runbook.settings, signal)
     decision = _Decision(runbook, snapshot, signal, now)
-    decision.run()
-    plan = decision.draft.plan(signal)
+    decision.run(target)
+    plan = decision.draft.plan(signal, target)
     rule = decision.rule
     if rule is not None and rule.dry_run and not runbook.settings.dry_run:
         # A rule on trial reports what it would do but must not spend the
@@ -81,236 +94,97 @@ class _Decision:
             self._tree = Tree(runbook=self.runbook, draft=self.draft)
         return self._tree
 
-    def run(self) -> None:
-        target = resolve_target(self.settings, self.signal)
+    def run(self, target: Target) -> None:
+        """The one path, for a pod and for a workload: checks that may block, then the step."""
+        subject = self._subject(target)
+        if subject is None:
+            return
+        verdict = check_namespace(self.settings, subject.target.namespace) or _predates(
+            subject, self.signal
+        )
+        if verdict is not None:
+            self._block_verdict(verdict, subject.target)
+            return
+        subject = self._observe(subject)
+        chain = self.index.chain(subject.pod)
+        self.rule = self._match_rule(chain)
+        verdict = (
+            self._nothing_to_do(chain, subject)
+            or (check_target(self.settings, subject.pod) if subject.is_pod else None)
+            or _in_progress(subject)
+        )
+        if verdict is not None:
+            self._block_verdict(verdict, subject.target)
+            return
+        rule = self.rule
+        assert rule is not None
+        attempt = lifecycle.next_attempt(subject.lifecycle, rule, self.now)
+        step = rule.step(attempt)
+        verdict = _unfit(step, rule, subject)
+        if verdict is not None:
+            self._block_verdict(verdict, subject.target)
+            return
+        assert step is not None
+        if self._guards_allow(subject, chain, step) and self._take(subject, chain, step, attempt):
+            self._after_step(subject, step, attempt)
+
+    # -- the subject --------------------------------------------------------
+
+    def _subject(self, target: Target) -> _Subject | None:
         if target is None:
             self.rule = self._match_rule(())
             names = self.settings.target_labels
             self._block(
                 Reason.NO_TARGET, detail=f"signal has no {names.namespace} and {names.pod} labels"
             )
-        elif isinstance(target, PodKey):
-            self._pod_signal(target)
-        else:
-            self._workload_signal(target)
-
-    # -- pods ---------------------------------------------------------------
-
-    def _pod_signal(self, key: PodKey) -> None:
-        pod = self.draft.pod(key)
-        if pod is None:
-            self.rule = self._match_rule(())
-            self._block(Reason.UNKNOWN_TARGET, pod=key, detail=f"no pod {key} is known")
-            return
-        target_verdict = check_target(self.settings, pod)
-        if target_verdict and target_verdict.reason is Reason.NAMESPACE_NOT_ALLOWED:
-            self._block_verdict(target_verdict, pod=key)
-            return
-        draft, signal = self.draft, self.signal
-        if pod.predates(signal.starts_at):
-            assert pod.created_at is not None
-            earlier = format_duration(max(pod.created_at - signal.starts_at, 0.001))
-            self._block(
-                Reason.PREDATES_POD,
-                pod=key,
-                detail=f"the signal started {earlier} before this pod was created: "
-                "it is about an earlier pod of the same name",
-            )
-            return
-        expire(self.runbook, draft, key, self.now)
-        current = draft.lifecycle(key)
-        tracked = self._track(current)
-        if tracked is not current:
-            draft.set_lifecycle(key, tracked)
-        if tracked is not pod.lifecycle:  # expired or tracked: read the pod as it is now
-            pod = draft.pod(key)
-        assert pod is not None
-        chain = self.index.chain(pod)
-        self.rule = self._match_rule(chain)
-        reason = self._why_not(chain, pod.lifecycle.has_handled(signal.occurrence))
-        if reason is not None:
-            self._block(reason, pod=key)
-            return
-        if target_verdict is not None:
-            self._block_verdict(target_verdict, pod=key)
-            return
-        if pod.terminating or pod.lifecycle.state in (PodState.DRAINED, PodState.RESTARTED):
-            self._block(Reason.IN_PROGRESS, pod=key, detail=f"pod is {pod.lifecycle.state}")
-            return
-        if pod.lifecycle.state is PodState.PAUSED:
-            self._block(Reason.PAUSED, pod=key, detail="pod is paused until a human resumes it")
-            return
-        assert self.rule is not None
-        attempt = lifecycle.next_attempt(pod.lifecycle, self.rule)
-        step = self.rule.step(attempt)
-        if step is None:
-            self._block(Reason.EXHAUSTED, pod=key, detail=f"all {len(self.rule.steps)} steps used")
-            return
-        self._pod_step(pod, chain, step, attempt)
-
-    def _pod_step(self, pod: Pod, chain: Chain, step: Step, attempt: int) -> None:
-        assert self.rule is not None
-        dry_run = is_dry_run(self.settings, self.rule)
-        if step.kind is StepKind.NOTIFY:
-            if not self._notify(step, attempt, chain, pod.key):
-                return
-        elif step.kind is StepKind.ROLLOUT_RESTART:
-            if pod.owner is None:
-                self._block(Reason.INVALID_TARGET, pod=pod.key, detail="pod has no controller")
-                return
-            if not self._workload_action(pod, chain, pod.owner, dry_run, pod.key):
-                return
-        else:
-            verdict = check_pod_action(self.runbook, self.tree, self.draft, pod, chain, self.now)
-            if verdict is not None:
-                self._block_verdict(verdict, pod=pod.key, wanted=_POD_ACTION[step.kind])
-                if verdict.reason is Reason.SYSTEMIC and verdict.supervisor is not None:
-                    self._escalate(self.runbook.by_name[verdict.supervisor], Reason.SYSTEMIC, pod)
-                return
-            if self._escalates_instead(pod, chain, _POD_ACTION[step.kind], pod.key):
-                return
-            record_action(self.runbook, self.draft, chain, self.now)
-            until = self.now + step.duration if step.duration else None
-            self.draft.actions.append(
-                Action(
-                    kind=_POD_ACTION[step.kind],
-                    pod=pod.key,
-                    rule=self.rule.name,
-                    until=until,
-                    attempt=attempt + 1,
-                    dry_run=dry_run,
-                    detail=_step_detail(step, attempt, self.rule),
-                )
-            )
-        updated = lifecycle.after_step(
-            pod.lifecycle, self.rule, step, attempt, self.signal.occurrence, self.now
-        )
-        if dry_run and step.kind is StepKind.RESTART:
-            updated = lifecycle.replaced(updated, self.now)
-        self.draft.set_lifecycle(pod.key, updated)
-
-    def _escalates_instead(
-        self, pod: Pod, chain: Chain, wanted: ActionKind, target: PodKey | Workload
-    ) -> bool:
-        """If the action would exceed a supervisor's intensity, escalate instead.
-
-        The occurrence counts as handled on its target, so a re-delivery does
-        not escalate a second time.
-        """
-        supervisor = over_intensity(self.draft, chain, self.now)
-        if supervisor is None:
-            return False
-        intensity = supervisor.intensity
-        self._block(
-            Reason.ESCALATED,
-            pod=target if isinstance(target, PodKey) else None,
-            workload=target if isinstance(target, Workload) else None,
-            wanted=wanted,
-            supervisor=supervisor.name,
-            detail=f"supervisor {supervisor.name} would exceed its intensity of "
-            f"{intensity.max} in {format_duration(intensity.period)}",
-        )
-        self._escalate(supervisor, Reason.INTENSITY, pod, str(target))
-        occurrence = self.signal.occurrence
+            return None
         if isinstance(target, PodKey):
-            self.draft.set_lifecycle(target, self.draft.lifecycle(target).remember(occurrence))
+            pod = self.draft.pod(target)
+            if pod is not None:
+                return _Subject(target, pod, pod.lifecycle)
+            missing = f"no pod {target} is known"
         else:
-            self.draft.set_workload(target, self.draft.workload(target).remember(occurrence))
-        return True
-
-    # -- workloads ----------------------------------------------------------
-
-    def _workload_signal(self, workload: Workload) -> None:
-        pods = sorted((p for p in self.draft.pods() if p.owner == workload), key=lambda p: p.name)
-        if not pods:
-            self.rule = self._match_rule(())
-            self._block(Reason.UNKNOWN_TARGET, workload=workload, detail=f"no pods of {workload}")
-            return
-        if not self.settings.namespace_allowed(workload.namespace):
-            self._block(
-                Reason.NAMESPACE_NOT_ALLOWED,
-                workload=workload,
-                detail=f"namespace {workload.namespace} is not in settings.namespaces",
-            )
-            return
-        state = self._track(self.draft.workload(workload))
-        self.draft.set_workload(workload, state)
-        chain = self.tree.chain(pods[0])
-        self.rule = self._match_rule(chain)
-        reason = self._why_not(chain, state.has_handled(self.signal.occurrence))
-        if reason is not None:
-            self._block(reason, workload=workload)
-            return
-        rule = self.rule
-        assert rule is not None
-        recent = (
-            state.last_action_at is not None and self.now - state.last_action_at < rule.probation
-        )
-        attempt = state.attempts if state.rule == rule.name and recent else 0
-        step = rule.step(attempt)
-        if step is None:
-            self._block(
-                Reason.EXHAUSTED, workload=workload, detail=f"all {len(rule.steps)} steps used"
-            )
-            return
-        if step.kind.disruptive:
-            self._block(
-                Reason.INVALID_TARGET,
-                workload=workload,
-                detail=f"step {step.kind} acts on a pod, the signal names a workload",
-            )
-            return
-        if step.kind is StepKind.NOTIFY:
-            if not self._notify(step, attempt, chain, workload):
-                return
-        elif not self._workload_action(
-            pods[0], chain, workload, is_dry_run(self.settings, rule), workload
-        ):
-            return
-        updated = replace(
-            self.draft.workload(workload),
-            rule=rule.name,
-            attempts=attempt + 1,
-            last_action_at=self.now,
-        )
-        self.draft.set_workload(workload, updated.remember(self.signal.occurrence))
-
-    def _workload_action(
-        self, pod: Pod, chain: Chain, workload: Workload, dry_run: bool, target: PodKey | Workload
-    ) -> bool:
-        """A rule's rolloutRestart: frozen subtrees and rate limits apply, and it counts."""
-        verdict = check_frozen(self.draft, chain, self.now) or check_rate_limits(
-            self.runbook, self.draft, chain, self.now
-        )
-        if verdict is not None:
-            self._block_verdict(verdict, workload=workload, wanted=ActionKind.ROLLOUT_RESTART)
-            return False
-        if self._escalates_instead(pod, chain, ActionKind.ROLLOUT_RESTART, target):
-            return False
-        rule = self.rule.name if self.rule else None
-        if not rollout_restart(
-            self.runbook, self.tree, self.draft, workload, None, rule, dry_run, self.now
-        ):
-            return False
-        record_action(self.runbook, self.draft, chain, self.now)
-        return True
-
-    # -- shared -------------------------------------------------------------
-
-    def _why_not(self, chain: Chain, handled: bool) -> Reason | None:
-        """Reasons a signal leads nowhere, before any guard is asked."""
-        if not self.signal.firing:
-            return Reason.RESOLVED
-        if self.rule is None:
-            return Reason.NO_RULE
-        if not chain:
-            return Reason.UNSUPERVISED
-        if handled:
-            return Reason.DUPLICATE
+            pods = sorted((p for p in self.draft.pods() if p.owner == target), key=lambda p: p.name)
+            if pods:
+                return _Subject(target, pods[0], self.draft.workload(target))
+            missing = f"no pods of {target}"
+        self.rule = self._match_rule(())
+        self._block(Reason.UNKNOWN_TARGET, target, detail=missing)
         return None
 
-    def _track(self, state: Lifecycle) -> Lifecycle:
-        return track(state, self.signal, self.settings, self.now)
+    def _observe(self, subject: _Subject) -> _Subject:
+        """Time-driven changes first (a drain that ended), then the signal recorded."""
+        draft, target = self.draft, subject.target
+        if isinstance(target, PodKey):
+            expire(self.runbook, draft, target, self.now)
+            current = draft.lifecycle(target)
+            tracked = track(current, self.signal, self.settings, self.now)
+            if tracked is not current:
+                draft.set_lifecycle(target, tracked)
+            if tracked is subject.pod.lifecycle:
+                return subject
+            pod = draft.pod(target)  # expired or tracked: read the pod as it is now
+            assert pod is not None
+            return _Subject(target, pod, pod.lifecycle)
+        tracked = track(subject.lifecycle, self.signal, self.settings, self.now)
+        draft.set_workload(target, tracked)
+        return _Subject(target, subject.pod, tracked)
+
+    def _nothing_to_do(self, chain: Chain, subject: _Subject) -> Verdict | None:
+        """Reasons a signal leads nowhere, before any guard is asked."""
+        signal = self.signal
+        reason = None
+        if not signal.firing:
+            reason = Reason.RESOLVED
+        elif self.rule is None:
+            reason = Reason.NO_RULE
+        elif not chain:
+            reason = Reason.UNSUPERVISED
+        elif subject.lifecycle.has_handled(signal.occurrence) or (
+            subject.lifecycle.handled_nearby(signal.fingerprint, signal.starts_at)
+        ):
+            reason = Reason.DUPLICATE
+        return None if reason is None else Verdict(reason, _DEFAULT_DETAIL[reason])
 
     def _match_rule(self, chain: Chain) -> Rule | None:
         for rule in self.index.rules_matching(self.signal.labels):
@@ -318,28 +192,104 @@ class _Decision:
                 return rule
         return None
 
-    def _notify(self, step: Step, attempt: int, chain: Chain, target: PodKey | Workload) -> bool:
-        """A rule's notify step: frozen subtrees stay quiet too; the escalation already told."""
-        assert self.rule is not None
-        pod = target if isinstance(target, PodKey) else None
-        workload = target if isinstance(target, Workload) else None
-        verdict = check_frozen(self.draft, chain, self.now)
-        if verdict is not None:
-            self._block_verdict(verdict, pod=pod, workload=workload, wanted=ActionKind.NOTIFY)
-            return False
-        self.draft.actions.append(
-            Action(
-                kind=ActionKind.NOTIFY,
-                notifier=step.notifier,
-                pod=pod,
-                workload=workload,
-                rule=self.rule.name,
-                attempt=attempt + 1,
-                dry_run=is_dry_run(self.settings, self.rule),
-                detail=_step_detail(step, attempt, self.rule),
-            )
+    # -- guards and the step ------------------------------------------------
+
+    def _guards_allow(self, subject: _Subject, chain: Chain, step: Step) -> bool:
+        """Ask the guards; a systemic fleet or an exceeded intensity escalates instead."""
+        verdict = check_step(
+            step.kind, self.runbook, self.tree, self.draft, subject.pod, chain, self.now
         )
+        if verdict is None:
+            return True
+        wanted = _ACTION[step.kind]
+        blamed: PodKey | Workload = subject.target
+        if step.kind is StepKind.ROLLOUT_RESTART and verdict.reason is not Reason.ESCALATED:
+            assert subject.pod.owner is not None
+            blamed = subject.pod.owner
+        self._block_verdict(verdict, blamed, wanted=wanted)
+        if verdict.supervisor is None:
+            return False
+        supervisor = self.runbook.by_name[verdict.supervisor]
+        if verdict.reason is Reason.SYSTEMIC:
+            self._escalate(supervisor, Reason.SYSTEMIC, subject.pod)
+        elif verdict.reason is Reason.ESCALATED:
+            # The occurrence counts as handled, so a re-delivery does not escalate again.
+            self._escalate(supervisor, Reason.INTENSITY, subject.pod, str(subject.target))
+            self._set(subject, self._lifecycle(subject).remember(self.signal.occurrence))
+        return False
+
+    def _take(self, subject: _Subject, chain: Chain, step: Step, attempt: int) -> bool:
+        """Plan the step's action; False if it could not be planned after all."""
+        rule = self.rule
+        assert rule is not None
+        dry_run = is_dry_run(self.settings, rule)
+        kind = _ACTION[step.kind]
+        pod = subject.target if isinstance(subject.target, PodKey) else None
+        workload = subject.target if isinstance(subject.target, Workload) else None
+        if step.kind in settle.IRREVERSIBLE and isinstance(pod, PodKey):
+            seconds = settle.window(self.runbook, chain)
+            if seconds > 0:
+                settle.defer(
+                    self.runbook,
+                    self.draft,
+                    pod,
+                    rule=rule,
+                    step=step,
+                    attempt=attempt,
+                    occurrence=self.signal.occurrence,
+                    seconds=seconds,
+                    now=self.now,
+                )
+                return False
+        if step.kind is StepKind.ROLLOUT_RESTART:
+            owner = subject.pod.owner
+            assert owner is not None
+            planned = rollout_restart(
+                self.runbook, self.tree, self.draft, owner, None, rule.name, dry_run, self.now
+            )
+            if not planned:
+                return False
+        else:
+            until = self.now + step.duration if step.duration and step.kind.disruptive else None
+            self.draft.actions.append(
+                Action(
+                    kind=kind,
+                    pod=pod,
+                    workload=workload,
+                    notifier=step.notifier if step.kind is StepKind.NOTIFY else None,
+                    rule=rule.name,
+                    until=until,
+                    attempt=attempt + 1,
+                    dry_run=dry_run,
+                    detail=_step_detail(step, attempt, rule),
+                )
+            )
+        if step.kind is not StepKind.NOTIFY:
+            record_action(self.runbook, self.draft, chain, self.now)
         return True
+
+    def _after_step(self, subject: _Subject, step: Step, attempt: int) -> None:
+        rule = self.rule
+        assert rule is not None
+        updated = lifecycle.after_step(
+            self._lifecycle(subject), rule, step, attempt, self.signal.occurrence, self.now
+        )
+        if subject.is_pod and step.kind is StepKind.RESTART and is_dry_run(self.settings, rule):
+            updated = lifecycle.dry_run_restarted(updated, self.settings.restart_time, self.now)
+        self._set(subject, updated)
+
+    def _lifecycle(self, subject: _Subject) -> Lifecycle:
+        target = subject.target
+        if isinstance(target, PodKey):
+            return self.draft.lifecycle(target)
+        return self.draft.workload(target)
+
+    def _set(self, subject: _Subject, updated: Lifecycle) -> None:
+        target = subject.target
+        if isinstance(target, PodKey):
+            self.draft.set_lifecycle(target, updated)
+        else:
+            self.draft.set_workload(target, updated)
 
     def _escalate(
         self, supervisor: Supervisor, cause: Reason, pod: Pod, about: str | None = None
@@ -357,12 +307,13 @@ class _Decision:
             origin_name=about,
         )
 
+    # -- blocks -------------------------------------------------------------
+
     def _block(
         self,
         reason: Reason,
+        target: PodKey | Workload | None = None,
         *,
-        pod: PodKey | None = None,
-        workload: Workload | None = None,
         wanted: ActionKind | None = None,
         supervisor: str | None = None,
         detail: str = "",
@@ -371,30 +322,79 @@ class _Decision:
             _blocked(
                 reason,
                 wanted,
-                pod,
-                workload,
+                target if isinstance(target, PodKey) else None,
+                target if isinstance(target, Workload) else None,
                 self.rule.name if self.rule else None,
                 supervisor,
-                detail or _DEFAULT_DETAIL.get(reason) or str(reason),
+                detail or str(reason),
             )
         )
 
     def _block_verdict(
-        self,
-        verdict: Verdict,
-        *,
-        pod: PodKey | None = None,
-        workload: Workload | None = None,
-        wanted: ActionKind | None = None,
+        self, verdict: Verdict, target: PodKey | Workload, *, wanted: ActionKind | None = None
     ) -> None:
         self._block(
             verdict.reason,
-            pod=pod,
-            workload=workload,
+            target,
             wanted=wanted,
             supervisor=verdict.supervisor,
             detail=verdict.detail,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """What a signal is about, seen one way whether it names a pod or a workload."""
+
+    target: PodKey | Workload
+    pod: Pod  # the pod itself, or the workload's first pod (whose chain and fleet count)
+    lifecycle: Lifecycle  # the pod's, or the workload's
+
+    @property
+    def is_pod(self) -> bool:
+        return isinstance(self.target, PodKey)
+
+
+def _predates(subject: _Subject, signal: Signal) -> Verdict | None:
+    """A signal that began before the pod object existed is about an earlier pod of its name."""
+    pod = subject.pod
+    if not subject.is_pod or not pod.predates(signal.starts_at):
+        return None
+    assert pod.created_at is not None
+    earlier = format_duration(max(pod.created_at - signal.starts_at, 0.001))
+    return Verdict(
+        Reason.PREDATES_POD,
+        f"the signal started {earlier} before this pod was created: "
+        "it is about an earlier pod of the same name",
+    )
+
+
+_IN_PROGRESS = frozenset({PodState.SETTLING, PodState.DRAINED, PodState.RESTARTED})
+
+
+def _in_progress(subject: _Subject) -> Verdict | None:
+    """A pod already out of traffic, being replaced, or held for a human."""
+    if not subject.is_pod:
+        return None
+    pod = subject.pod
+    if pod.terminating or pod.lifecycle.state in _IN_PROGRESS:
+        return Verdict(Reason.IN_PROGRESS, f"pod is {pod.lifecycle.state}")
+    if pod.lifecycle.state is PodState.PAUSED:
+        return Verdict(Reason.PAUSED, "pod is paused until a human resumes it")
+    return None
+
+
+def _unfit(step: Step | None, rule: Rule, subject: _Subject) -> Verdict | None:
+    """No step left, or a step the target cannot take."""
+    if step is None:
+        return Verdict(Reason.EXHAUSTED, f"all {len(rule.steps)} steps used")
+    if not subject.is_pod and step.kind.disruptive:
+        return Verdict(
+            Reason.INVALID_TARGET, f"step {step.kind} acts on a pod, the signal names a workload"
+        )
+    if step.kind is StepKind.ROLLOUT_RESTART and subject.pod.owner is None:
+        return Verdict(Reason.INVALID_TARGET, "pod has no controller")
+    return None
 
 
 _DEFAULT_DETAIL = {

@@ -13,27 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.draft import Draft
-from receiver.decide.guards import Verdict, check_target
+from receiver.decide.guards import Verdict, check_intensity, check_target, recent
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Pod, Reason, Workload
 from receiver.runbook import Runbook, Supervisor
 from receiver.runbook.types import EscalationKind, Strategy
-
-
-def recent(times: tuple[Instant, ...], window: float, now: Instant) -> tuple[Instant, ...]:
-    return tuple(t for t in times if t > now - window)
-
-
-def over_intensity(draft: Draft, chain: Chain, now: Instant) -> Supervisor | None:
-    """The nearest supervisor that one more action would push over its intensity."""
-    for supervisor in chain:
-        counted = recent(
-            draft.supervisor(supervisor.name).counted, supervisor.intensity.period, now
-        )
-        if len(counted) + 1 > supervisor.intensity.max:
-            return supervisor
-    return None
 
 
 def record_action(runbook: Runbook, draft: Draft, chain: Chain, now: Instant) -> None:
@@ -117,7 +102,7 @@ def _count_against_parent(
     if parent_name is None:
         return
     parent = runbook.by_name[parent_name]
-    if over_intensity(draft, (parent,), now) is parent:
+    if check_intensity(draft, (parent,), now) is not None:
         escalate(
             runbook,
             tree,

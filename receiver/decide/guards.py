@@ -1,4 +1,17 @@
-"""Fleet-wide guards, checked before every disruptive action on a pod.
+"""The guards, in the order they are asked before every step (check_step).
+
+    target      namespace allow-list, protect selector (check_target, asked
+                before the step is chosen: such pods are never touched)
+    frozen      a supervisor above is frozen after an escalation
+    cooldown    the pod was acted on too recently
+    systemic    more of the fleet is signalling than maxUnhealthy
+    availability  maxUnavailable / minAvailable, counting this action
+    rate limits per supervisor and for the whole receiver
+    intensity   one more action would exceed a supervisor's intensity: it
+                escalates instead (reason `escalated`)
+
+A notification asks only `frozen`; a rollout restart `frozen`, rate limits
+and intensity; a disruptive step (drain, restart, pause) all of them.
 
 Each guard is a pure function of the runbook, the pod's fleet as the draft
 sees it (so actions planned earlier in the same batch count) and `now`. It
@@ -17,7 +30,7 @@ from dataclasses import dataclass
 from receiver.decide.draft import Draft
 from receiver.decide.tree import Chain, Tree, pod_labels
 from receiver.model import Instant, Pod, Reason
-from receiver.runbook import Runbook
+from receiver.runbook import Runbook, StepKind
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import PROTECT_LABEL, RateLimit, Settings
 
@@ -29,13 +42,19 @@ class Verdict:
     supervisor: str | None = None
 
 
+def check_namespace(settings: Settings, namespace: str) -> Verdict | None:
+    if settings.namespace_allowed(namespace):
+        return None
+    return Verdict(
+        Reason.NAMESPACE_NOT_ALLOWED, f"namespace {namespace} is not in settings.namespaces"
+    )
+
+
 def check_target(settings: Settings, pod: Pod) -> Verdict | None:
     """Pods the receiver may never touch, whatever the action."""
-    if not settings.namespace_allowed(pod.namespace):
-        return Verdict(
-            Reason.NAMESPACE_NOT_ALLOWED,
-            f"namespace {pod.namespace} is not in settings.namespaces",
-        )
+    verdict = check_namespace(settings, pod.namespace)
+    if verdict is not None:
+        return verdict
     if pod.labels.get(PROTECT_LABEL) == "true":
         return Verdict(Reason.PROTECTED, f"pod has label {PROTECT_LABEL}=true")
     if not settings.protect:
@@ -61,17 +80,48 @@ def check_frozen(draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
     return None
 
 
-def check_pod_action(
-    runbook: Runbook, tree: Tree, draft: Draft, pod: Pod, chain: Chain, now: Instant
+def check_step(
+    kind: StepKind, runbook: Runbook, tree: Tree, draft: Draft, pod: Pod, chain: Chain, now: Instant
 ) -> Verdict | None:
-    """Everything that must allow a disruptive action (drain, restart, pause) on `pod`."""
+    """The guards a step of `kind` must pass, in order; `pod` is the target (or the
+    workload's first pod, for its chain)."""
+    if kind is StepKind.NOTIFY:
+        return check_frozen(draft, chain, now)
+    if kind is StepKind.ROLLOUT_RESTART:
+        return (
+            check_frozen(draft, chain, now)
+            or check_rate_limits(runbook, draft, chain, now)
+            or check_intensity(draft, chain, now)
+        )
     return (
         check_frozen(draft, chain, now)
         or check_cooldown(pod, chain, now)
         or check_systemic(tree, pod, chain, now)
         or check_availability(tree, pod, chain)
         or check_rate_limits(runbook, draft, chain, now)
+        or check_intensity(draft, chain, now)
     )
+
+
+def check_intensity(draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
+    """The nearest supervisor that one more action would push over its intensity."""
+    for supervisor in chain:
+        counted = recent(
+            draft.supervisor(supervisor.name).counted, supervisor.intensity.period, now
+        )
+        if len(counted) + 1 > supervisor.intensity.max:
+            intensity = supervisor.intensity
+            return Verdict(
+                Reason.ESCALATED,
+                f"supervisor {supervisor.name} would exceed its intensity of "
+                f"{intensity.max} in {format_duration(intensity.period)}",
+                supervisor.name,
+            )
+    return None
+
+
+def recent(times: tuple[Instant, ...], window: float, now: Instant) -> tuple[Instant, ...]:
+    return tuple(t for t in times if t > now - window)
 
 
 def check_cooldown(pod: Pod, chain: Chain, now: Instant) -> Verdict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum, auto
 
 from receiver.decide.draft import Draft
 from receiver.decide.plan import Plan
@@ -35,7 +36,22 @@ def resolve_target(settings: Settings, signal: Signal) -> PodKey | Workload | No
     return None
 
 
-def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now: Instant) -> Plan:
+class Unresolved(Enum):
+    """A target not yet looked up: decide() resolves it from the signal's labels."""
+
+    TARGET = auto()
+
+
+Target = PodKey | Workload | None
+
+
+def observe(
+    runbook: Runbook,
+    snapshot: Snapshot,
+    signals: Sequence[Signal],
+    now: Instant,
+    targets: Sequence[Target] | None = None,
+) -> Plan:
     """Record a batch's signals (one webhook, one heartbeat push) as firing or resolved.
 
     Callers apply this plan, then decide() each signal in turn, so fleet health
@@ -44,8 +60,9 @@ def observe(runbook: Runbook, snapshot: Snapshot, signals: Sequence[Signal], now
     """
     draft = Draft(snapshot, now)
     settings, pods = runbook.settings, snapshot.pods
-    for signal in signals:
-        target = resolve_target(settings, signal)
+    if targets is None:
+        targets = [resolve_target(settings, s) for s in signals]
+    for signal, target in zip(signals, targets, strict=True):
         if (
             isinstance(target, PodKey)
             and target in pods

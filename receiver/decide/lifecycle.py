@@ -21,13 +21,17 @@ _STATE_AFTER = {
 }
 
 
-def next_attempt(lifecycle: Lifecycle, rule: Rule) -> int:
-    """0-based index of the step a new occurrence takes.
+def next_attempt(lifecycle: Lifecycle, rule: Rule, now: Instant) -> int:
+    """0-based index of the step a new occurrence takes, for a pod or a workload alike.
 
-    Only a recurrence during probation continues the sequence; a pod that
+    Only a recurrence during probation continues the sequence; a target that
     passed probation (or a different rule) starts from the first step.
     """
-    if lifecycle.state is PodState.PROBATION and lifecycle.rule == rule.name:
+    if (
+        lifecycle.state is PodState.PROBATION
+        and lifecycle.rule == rule.name
+        and (lifecycle.until is None or now < lifecycle.until)
+    ):
         return lifecycle.attempts
     return 0
 
@@ -61,12 +65,20 @@ def after_step(
     ).remember(occurrence)
 
 
-def replaced(lifecycle: Lifecycle, now: Instant) -> Lifecycle:
-    """What a dry-run restart leaves: the fresh pod a live restart would bring.
+def dry_run_restarted(lifecycle: Lifecycle, restart_time: float, now: Instant) -> Lifecycle:
+    """A dry-run restart: counted unavailable for as long as a live one would be
+    (`settings.restartTime`), then the fresh pod a live restart would bring."""
+    return replace(lifecycle, until=now + restart_time)
 
-    It keeps the handled occurrences, so a re-delivery is still recognized.
-    """
-    return Lifecycle(last_action_at=now, handled=lifecycle.handled)
+
+def replaced(lifecycle: Lifecycle) -> Lifecycle:
+    """The fresh pod a restart brings; the handled occurrences stay, so a re-delivery
+    is still recognized (a live replacement tells it by its creation time)."""
+    return Lifecycle(handled=lifecycle.handled)
+
+
+def dry_run_restart_over(lifecycle: Lifecycle, now: Instant) -> bool:
+    return lifecycle.state is PodState.RESTARTED and _due(lifecycle, now)
 
 
 def drain_over(lifecycle: Lifecycle, now: Instant) -> bool:

@@ -12,12 +12,12 @@ from receiver.runbook import Runbook
 
 
 def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> Plan:
-    """A human puts a paused (or drained) pod back into traffic with a clean slate."""
+    """A human puts a paused (or drained, or settling) pod back into traffic with a clean slate."""
     pod = snapshot.pods.get(key)
     if pod is None:
         raise LookupError(f"no pod {key}")
     draft = Draft(snapshot, now)
-    if pod.lifecycle.state in (PodState.PAUSED, PodState.DRAINED):
+    if pod.lifecycle.state in (PodState.PAUSED, PodState.DRAINED, PodState.SETTLING):
         draft.actions.append(
             Action(
                 kind=ActionKind.RESTORE,
@@ -27,8 +27,8 @@ def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> P
                 detail=f"resumed by a human from {pod.lifecycle.state}",
             )
         )
-    draft.set_lifecycle(key, lifecycle.serving(pod.lifecycle))
-    return draft.plan(None)
+    draft.set_lifecycle(key, replace(lifecycle.serving(pod.lifecycle), pending=None))
+    return replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
 
 
 def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
@@ -42,4 +42,4 @@ def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -
         state = draft.supervisor(current.name)
         draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
         pending.extend(current.children)
-    return draft.plan(None)
+    return replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")

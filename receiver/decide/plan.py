@@ -70,6 +70,7 @@ class Escalation:
 class Plan:
     at: Instant
     signal: Signal | None = None
+    target: PodKey | Workload | None = None  # what the signal is about, resolved once
     actions: tuple[Action, ...] = ()
     blocked: tuple[Blocked, ...] = ()
     escalations: tuple[Escalation, ...] = ()
@@ -77,6 +78,7 @@ class Plan:
     workloads: Mapping[Workload, Lifecycle] = field(default_factory=dict)
     supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
     recent_actions: tuple[Instant, ...] | None = None  # None: unchanged
+    operator: str | None = None  # what a human asked for (resume, reset), when it was one
 
     @property
     def changes_state(self) -> bool:

@@ -107,7 +107,7 @@ async def _story(
         printer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await printer
-    entries = service.pipeline.decisions.since(0, 0)
+    entries = service.pipeline.decisions.since()
     print("\nsummary")
     for line in show.summary(entries):
         print("  " + line)
@@ -129,7 +129,7 @@ async def _print(service: Service, started: float, verbose: bool) -> None:
             scene = SCENES[told]
             print(f"{scene.start:6.1f}s  --- {scene.title} ---")
             told += 1
-        for entry in service.pipeline.decisions.since(seen, 0):
+        for entry in service.pipeline.decisions.since(seen):
             seen = entry["id"]
             for line in show.lines(entry, started, verbose=verbose):
                 print(line)

@@ -7,8 +7,6 @@ nothing applied; Alertmanager does not retry a 4xx.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +20,7 @@ from receiver.ingest.payload import (
     string_map,
     timestamp,
 )
-from receiver.model import Instant, Signal, Source, Status
+from receiver.model import Instant, Signal, Source, Status, alert_fingerprint
 
 VERSION = "4"
 _STATUSES = {"firing": Status.FIRING, "resolved": Status.RESOLVED}
@@ -96,7 +94,7 @@ def _well_formed(alert: object, now: Instant) -> Signal | None:
         name=labels.get("alertname", ""),
         status=_STATUSES[status],
         labels=labels,
-        fingerprint=_fingerprint(labels) if fingerprint is None else fingerprint,
+        fingerprint=alert_fingerprint(labels) if fingerprint is None else fingerprint,
         starts_at=starts_at,
         received_at=now,
         ends_at=ends_at,  # type: ignore[arg-type]  # not _UNKNOWN: checked
@@ -127,7 +125,7 @@ def _signal(value: object, field: str, now: Instant) -> Signal:
     ends = None if alert.get("endsAt") is None else timestamp(alert["endsAt"], f"{field}.endsAt")
     fingerprint = alert.get("fingerprint")
     if fingerprint is None:
-        fingerprint = _fingerprint(labels)
+        fingerprint = alert_fingerprint(labels)
     return Signal(
         source=Source.ALERTMANAGER,
         name=labels.get("alertname", ""),
@@ -139,12 +137,6 @@ def _signal(value: object, field: str, now: Instant) -> Signal:
         ends_at=ends,
         annotations=annotations,
     )
-
-
-def _fingerprint(labels: Mapping[str, str]) -> str:
-    """For senders that omit it: stable per label set, as Alertmanager's is."""
-    text = "\xff".join(f"{k}\xff{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _optional_str(value: Any) -> str:

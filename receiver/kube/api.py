@@ -29,6 +29,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from receiver.cluster import ClusterUnavailable
+from receiver.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Api:
         self,
         api_client: client.ApiClient,
         *,
-        on_request: Callable[[str, str], None] = lambda verb, code: None,
+        metrics: Metrics | None = None,
         retry: RetryPolicy = RetryPolicy(),
         workers: int = 4,
         timeout: tuple[float, float] = TIMEOUT,
@@ -70,7 +71,7 @@ class Api:
         self.apps = client.AppsV1Api(api_client)
         self.coordination = client.CoordinationV1Api(api_client)
         self.authentication = client.AuthenticationV1Api(api_client)
-        self.on_request = on_request
+        self.metrics = metrics
         self.retry = retry
         self.timeout = timeout
         self._rng = rng
@@ -83,10 +84,12 @@ class Api:
         *args: Any,
         retry: RetryPolicy | None = None,
         retry_429: bool = True,
+        give_up: Callable[[ApiException], bool] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """The response body of `method(*args, **kwargs)`; ApiException for an answer
-        not worth retrying (404, 409, 422, a 429 the caller interprets, ...)."""
+        not worth retrying (404, 409, 422, a 429 the caller interprets, what
+        `give_up` says the server will repeat, ...)."""
         policy = retry or self.retry
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -100,6 +103,8 @@ class Api:
                 return await loop.run_in_executor(self._pool, request)
             except ApiException as exc:
                 if not (exc.status >= 500 or (exc.status == 429 and retry_429)):
+                    raise
+                if give_up is not None and give_up(exc):
                     raise
                 problem, retry_after = _describe(exc), _retry_after(exc)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -117,13 +122,18 @@ class Api:
         try:
             response = method(*args, _preload_content=False, **kwargs)
         except ApiException as exc:
-            self.on_request(verb, str(exc.status))
+            self.counted(verb, str(exc.status))
             raise
         except (urllib3.exceptions.HTTPError, OSError):
-            self.on_request(verb, "error")
+            self.counted(verb, "error")
             raise
-        self.on_request(verb, str(response.status))
+        self.counted(verb, str(response.status))
         return json.loads(response.data) if response.data else {}
+
+    def counted(self, verb: str, code: str) -> None:
+        """One request in remediation_kubernetes_requests_total (when there are metrics)."""
+        if self.metrics is not None:
+            self.metrics.kubernetes_request(verb, code)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -37,6 +37,7 @@ from receiver.cluster import (
     ClusterUnavailable,
     Conflict,
     Event,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
@@ -189,6 +190,7 @@ class KubernetesCluster:
                 key.namespace,
                 body,
                 retry_429=False,
+                give_up=_eviction_will_repeat,
             )
         except ApiException as exc:
             if exc.status == 429:
@@ -199,6 +201,8 @@ class KubernetesCluster:
                 raise LookupError(f"pod {key} not found") from exc
             if exc.status == 400:  # perhaps a version the server no longer serves
                 self._eviction.forget()
+            if _eviction_will_repeat(exc):
+                raise EvictionFailed(_failed("evict", key, exc)) from exc
             raise ClusterUnavailable(_failed("evict", key, exc)) from exc
         self._terminating(key, pod.uid)
 
@@ -380,3 +384,11 @@ class KubernetesCluster:
 def _failed(verb: str, subject: object, exc: ApiException) -> str:
     hint = " (check the receiver's RBAC)" if exc.status == 403 else ""
     return f"{verb} {subject}: HTTP {exc.status} {status_message(exc)}{hint}"
+
+
+def _eviction_will_repeat(exc: ApiException) -> bool:
+    """An eviction answer that asking again cannot change: a bad or forbidden request,
+    or a pod with more than one PodDisruptionBudget (a 500 the server always repeats)."""
+    if exc.status in (400, 403, 422):
+        return True
+    return exc.status == 500 and "PodDisruptionBudget" in status_message(exc)

@@ -230,7 +230,7 @@ class _Watcher(threading.Thread):
             _preload_content=False,
             _request_timeout=(self._api.timeout[0], WATCH_TIMEOUT + 30),
         )
-        self._api.on_request("watch", str(response.status))
+        self._api.counted("watch", str(response.status))
         self._response = response
         try:
             for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]

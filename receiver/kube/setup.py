@@ -12,6 +12,7 @@ from receiver.kube.connect import api_client, own_identity, own_namespace
 from receiver.kube.lease import LeaderElector
 from receiver.kube.replica import KubernetesReplica
 from receiver.kube.tokens import PodTokens
+from receiver.metrics import Metrics
 
 DEFAULT_NAME = "remediation-receiver"
 
@@ -37,9 +38,18 @@ class Adapter:
     pod_tokens: PodTokens | None
 
 
-def connect(options: KubeOptions, namespaces: Collection[str], api: Api | None = None) -> Adapter:
-    """The adapter for `namespaces` (the runbook's); nothing is contacted until it runs."""
-    api = api or Api(api_client(options.kubeconfig))
+def connect(
+    options: KubeOptions,
+    namespaces: Collection[str],
+    *,
+    api: Api | None = None,
+    metrics: Metrics | None = None,
+) -> Adapter:
+    """The adapter for `namespaces` (the runbook's); nothing is contacted until it runs.
+
+    Its API requests are counted in `metrics` (the service's).
+    """
+    api = api or Api(api_client(options.kubeconfig), metrics=metrics)
     namespace = own_namespace(options.namespace)
     identity = own_identity(options.identity)
     cluster = KubernetesCluster(

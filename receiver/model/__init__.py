@@ -13,7 +13,7 @@ from receiver.model.fleet import (
     SupervisorState,
     Workload,
 )
-from receiver.model.reason import Reason
+from receiver.model.reason import Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
     HeartbeatStatus,
@@ -21,6 +21,7 @@ from receiver.model.signal import (
     Signal,
     Source,
     Status,
+    alert_fingerprint,
     heartbeat_signal,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "HeartbeatStatus",
     "Instant",
     "Lifecycle",
+    "Outcome",
     "Pod",
     "PodKey",
     "PodState",
@@ -39,5 +41,6 @@ __all__ = [
     "Status",
     "SupervisorState",
     "Workload",
+    "alert_fingerprint",
     "heartbeat_signal",
 ]

@@ -17,10 +17,16 @@ from receiver.model.signal import Instant
 
 HANDLED_KEPT = 32
 """How many handled alert occurrences a pod remembers (newest kept)."""
+SAME_INCIDENT = 10.0
+"""Seconds apart two starts of one still-firing alert may be and still be one occurrence."""
+ACTIVE_KEPT = 64
+"""How many firing signals a pod remembers (those expiring last kept): senders choose
+how many distinct alerts name one pod, and every new one is compared with these."""
 
 
 class PodState(StrEnum):
     SERVING = "serving"
+    SETTLING = "settling"  # out of traffic; an irreversible step waits for its settle window
     DRAINED = "drained"
     PROBATION = "probation"
     RESTARTED = "restarted"
@@ -68,9 +74,10 @@ class Workload(NamedTuple):
 class Lifecycle:
     """Remediation state of one pod (or one workload), persisted with it.
 
-    `until` is the end of the current drain or probation. `active` holds the
-    firing signals seen for the target with the time each one expires, which
-    is what the maxUnhealthy guard counts.
+    `until` is the end of the current drain, probation or settle window.
+    `pending` is the step (restart, pause) that waits for the settle window.
+    `active` holds the firing signals seen for the target with the time each
+    one expires, which is what the maxUnhealthy guard counts.
     """
 
     state: PodState = PodState.SERVING
@@ -80,12 +87,24 @@ class Lifecycle:
     last_action_at: Instant | None = None
     handled: tuple[str, ...] = ()
     active: tuple[tuple[str, Instant], ...] = ()
+    pending: str | None = None
 
     def signalling(self, now: Instant) -> bool:
         return any(expires > now for _, expires in self.active)
 
     def has_handled(self, occurrence: str) -> bool:
         return occurrence in self.handled
+
+    def handled_nearby(self, fingerprint: str, starts_at: Instant) -> bool:
+        """Whether this alert was handled with a start less than SAME_INCIDENT seconds from
+        `starts_at`: one incident whose start each Alertmanager of an HA pair set itself
+        (for a sender that gives none, such as amtool), not a new occurrence."""
+        prefix = f"{fingerprint}@"
+        return any(
+            abs(float(h[len(prefix) :]) - starts_at) < SAME_INCIDENT
+            for h in self.handled
+            if h.startswith(prefix)
+        )
 
     def remember(self, occurrence: str) -> Lifecycle:
         kept = (*self.handled, occurrence)[-HANDLED_KEPT:]
@@ -96,6 +115,8 @@ class Lifecycle:
         kept = tuple((k, e) for k, e in self.active if k != key and e > now)
         if expires is not None:
             kept = (*kept, (key, expires))
+        if len(kept) > ACTIVE_KEPT:
+            kept = tuple(sorted(kept, key=lambda item: item[1])[-ACTIVE_KEPT:])
         return replace(self, active=kept)
 
 
@@ -127,11 +148,7 @@ class Pod:
     @property
     def out_of_service(self) -> bool:
         """Unavailable to users, whoever caused it: guards count these."""
-        return (
-            not self.ready
-            or self.terminating
-            or self.lifecycle.state in (PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED)
-        )
+        return not self.ready or self.terminating or self.lifecycle.state in OUT_OF_TRAFFIC
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,8 +199,13 @@ _NO_BUDGET_SPENT = SupervisorState()
 _FRESH = Lifecycle()
 
 
-TIMED = frozenset({PodState.DRAINED, PodState.PROBATION})
-"""Lifecycle states that end by themselves when their time is up (Snapshot.timed)."""
+OUT_OF_TRAFFIC = frozenset(
+    {PodState.SETTLING, PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED}
+)
+"""States the receiver took a pod out of traffic in: guards count them as unavailable."""
+TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED})
+"""Lifecycle states that end by themselves when their time is up (Snapshot.timed);
+a restart does only in dry-run, where no replacement comes."""
 
 
 def index_owners(pods: Iterable[Pod]) -> dict[Workload, set[PodKey]]:

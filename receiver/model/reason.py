@@ -20,6 +20,8 @@ class Reason(StrEnum):
     PAUSED = "paused"
     EXHAUSTED = "exhausted"
     INVALID_TARGET = "invalid_target"
+    # Deferred: an irreversible step waits for its settle window, then is decided again.
+    SETTLING = "settling"
     # Guards: the action was wanted and something made it unsafe.
     NAMESPACE_NOT_ALLOWED = "namespace_not_allowed"
     PROTECTED = "protected"
@@ -31,13 +33,24 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"
     ESCALATED = "escalated"
     # Reported by the cluster edge when applying a plan.
-    PDB = "pdb"
+    PDB = "pdb"  # a disruption budget refused an eviction: retried from the tick
+    API_ERROR = "api_error"  # the API failed or timed out: retried from the tick
+    EVICTION_FAILED = "eviction_failed"  # refused for good (400, 403, 422, two PDBs)
     # Why a supervisor escalated (SYSTEMIC above is the other cause).
     INTENSITY = "intensity"
 
     @property
     def is_guard(self) -> bool:
         return self in _GUARDS
+
+
+class Outcome(StrEnum):
+    """What became of an action when it was applied."""
+
+    APPLIED = "applied"
+    DRY_RUN = "dry_run"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
 
 
 _GUARDS = frozenset(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,8 +23,6 @@ class Status(StrEnum):
 
 
 _FIRING = Status.FIRING  # an enum member read through its class costs a lookup hook (3.11)
-_MILLIS: dict[float, str] = {}  # starts_at as written in occurrences: a group shares one
-_MILLIS_KEPT = 4096
 
 HEARTBEAT_MISSED = "HeartbeatMissed"
 HEARTBEAT_DEGRADED = "HeartbeatDegraded"
@@ -44,16 +44,17 @@ class Signal:
     @property
     def occurrence(self) -> str:
         """Identity of one occurrence: Alertmanager re-sends it, we act on it once."""
-        starts = _MILLIS.get(self.starts_at)
-        if starts is None:
-            if len(_MILLIS) >= _MILLIS_KEPT:
-                _MILLIS.clear()
-            starts = _MILLIS[self.starts_at] = f"{self.starts_at:.3f}"
-        return f"{self.fingerprint}@{starts}"
+        return f"{self.fingerprint}@{_millis(self.starts_at)}"
 
     @property
     def firing(self) -> bool:
         return self.status is _FIRING
+
+
+@functools.lru_cache(maxsize=4096)
+def _millis(at: Instant) -> str:
+    """starts_at as written in occurrences, remembered: a webhook's alerts share one."""
+    return f"{at:.3f}"
 
 
 class HeartbeatStatus(StrEnum):
@@ -97,3 +98,9 @@ def heartbeat_signal(
         received_at=now,
         annotations={"reason": reason} if reason else {},
     )
+
+
+def alert_fingerprint(labels: Mapping[str, str]) -> str:
+    """For senders that omit it: stable per label set, as Alertmanager's is."""
+    text = "\xff".join(f"{k}\xff{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

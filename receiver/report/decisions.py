@@ -7,6 +7,7 @@ structured log, so nothing the API shows is missing from the logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -22,28 +23,16 @@ log = logging.getLogger("receiver.decisions")
 KEPT = 2000
 
 
-_ISO_KEPT = 4096
-_iso_memo: dict[Instant, str] = {}
-
-
 def iso(at: Instant | None) -> str | None:
-    """RFC 3339 in UTC with milliseconds, as every time in the API and the logs is written.
+    """RFC 3339 in UTC with milliseconds and `Z`: every time in the API and the logs."""
+    return None if at is None else _iso(at)
 
-    Remembered: one webhook's decisions share their time and often their
-    alerts' startsAt, and formatting a datetime costs more than the lookup.
-    """
-    if at is None:
-        return None
-    text = _iso_memo.get(at)
-    if text is None:
-        if len(_iso_memo) >= _ISO_KEPT:
-            _iso_memo.clear()
-        text = _iso_memo[at] = (
-            datetime.fromtimestamp(at, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
-    return text
+
+@functools.lru_cache(maxsize=4096)
+def _iso(at: Instant) -> str:
+    """Remembered: one webhook's decisions share their time and often their alerts'
+    startsAt, and formatting a datetime costs more than the lookup."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # StrEnum values go into entries as they are: they are str, so JSON (the API's
@@ -77,15 +66,23 @@ def results_json(results: Iterable[ActionResult]) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan, results: Iterable[ActionResult], target: str) -> dict[str, Any]:
+def plan_json(
+    plan: Plan, results: Iterable[ActionResult], unavailable: str | None = None
+) -> dict[str, Any]:
     """What one decision did and did not do, as the API and the logs show it."""
-    return {
+    signal = plan.signal
+    entry: dict[str, Any] = {
         "at": iso(plan.at),
-        "signal": signal_json(plan.signal, target) if plan.signal else None,
-        "actions": results_json(results),
-        "blocked": blocked_json(plan.blocked),
-        "escalations": escalations_json(plan.escalations),
+        "signal": signal_json(signal, str(plan.target or "")) if signal else None,
+        "actions": results_json(results) if results else [],
+        "blocked": blocked_json(plan.blocked) if plan.blocked else [],
+        "escalations": escalations_json(plan.escalations) if plan.escalations else [],
     }
+    if plan.operator is not None:
+        entry["operator"] = plan.operator
+    if unavailable:
+        entry["unavailable"] = unavailable
+    return entry
 
 
 def blocked_json(blocked: Iterable[Blocked]) -> list[dict[str, Any]]:
@@ -115,7 +112,9 @@ def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
     ]
 
 
-_GUARDS = frozenset(r for r in Reason if r.is_guard)
+_LOUD = frozenset(r for r in Reason if r.is_guard and r is not Reason.FROZEN)
+"""Holds logged at info. A frozen subtree holds everything below it until it thaws:
+those log at debug, the escalation that froze it at info (the API keeps them all)."""
 
 
 class DecisionLog:
@@ -124,42 +123,46 @@ class DecisionLog:
         self._next = 1
 
     def add(
-        self,
-        plan: Plan,
-        results: list[ActionResult],
-        target: str,
-        unavailable: str | None = None,
+        self, plan: Plan, results: list[ActionResult], unavailable: str | None = None
     ) -> dict[str, Any]:
-        """Keep and log plan_json() (plus `unavailable`) with the next id, built in one go.
+        """Keep and log plan_json() with the next id.
 
-        Actions, escalations and guard holds log at info; routine non-actions
+        Actions, escalations and guard holds (not the holds of a frozen subtree)
+        log at info; routine non-actions
         at debug: re-deliveries alone (`duplicate`) are most of a busy
         receiver's decisions, and logging each at info cost a quarter of the
         webhook path's CPU (bench/). The API's decision log keeps them all.
         """
-        signal = plan.signal
-        entry: dict[str, Any] = {
-            "id": self._next,
-            "at": iso(plan.at),
-            "signal": signal_json(signal, target) if signal else None,
-            "actions": results_json(results) if results else [],
-            "blocked": blocked_json(plan.blocked) if plan.blocked else [],
-            "escalations": escalations_json(plan.escalations) if plan.escalations else [],
-        }
-        if unavailable:
-            entry["unavailable"] = unavailable
+        entry = {"id": self._next, **plan_json(plan, results, unavailable)}
         self._next += 1
         self._entries.append(entry)
-        if results or plan.escalations or any(b.reason in _GUARDS for b in plan.blocked):
+        if (
+            results
+            or plan.escalations
+            or plan.operator is not None
+            or any(b.reason in _LOUD for b in plan.blocked)
+        ):
             log.info("decision", extra={"decision": entry})
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
 
-    def since(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Entries newer than id `after`, oldest first, at most `limit` (the newest ones)."""
-        newer = [e for e in self._entries if e["id"] > after]
-        return newer[-limit:] if limit else newer
+    def since(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every kept entry newer than id `after`, oldest first."""
+        return [e for e in self._entries if e["id"] > after]
+
+    def page(self, after: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The oldest `limit` entries newer than id `after`, and whether more follow.
+
+        A client that polls with the last id it saw misses nothing, however
+        many decisions a storm makes between two polls (as long as they are kept).
+        """
+        newer = self.since(after)
+        return newer[:limit], len(newer) > limit
+
+    def latest(self, count: int) -> list[dict[str, Any]]:
+        """The newest `count` entries, oldest first (for pages that show what is recent)."""
+        return list(self._entries)[-count:] if count else []
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -36,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(out, default=str)
 
     def _time(self, created: float) -> str:
-        """RFC 3339 with milliseconds, as `datetime.isoformat` writes it.
+        """RFC 3339 in UTC with milliseconds and `Z`, as every time in the API is written.
 
         Formatting a datetime costs a third of a line; lines come many to a
         second, so the part up to the second is formatted once per second.
@@ -46,7 +46,7 @@ class JsonFormatter(logging.Formatter):
         if second != last:
             text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = (second, text)
-        return f"{text}.{micros // 1000:03d}+00:00"
+        return f"{text}.{micros // 1000:03d}Z"
 
 
 def setup(level: str = "info") -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import PodState
 from receiver.report.decisions import iso
-from receiver.report.metrics import Reading
+from receiver.report.gauges import Reading
 from receiver.runbook.quantities import format_duration
 
 PODS_LISTED = 500

@@ -30,6 +30,8 @@ SETTINGS = {
     "rateLimit": "a mapping {max, per}",
     "protect": "a list of label selectors",
     "signalTTL": "a duration",
+    "settle": "a duration (0s: irreversible steps act at once)",
+    "restartTime": "a duration: how long a dry-run restart counts its pod unavailable",
 }
 TARGET_LABELS = {
     "namespace": "a label name",
@@ -60,6 +62,7 @@ GUARDS = {
     "maxUnhealthy": "a count or percentage",
     "cooldown": "a duration",
     "rateLimit": "a mapping {max, per}",
+    "settle": "a duration (0s: irreversible steps act at once)",
 }
 ESCALATION = {"rolloutRestart": "an empty mapping {}", "notify": "a notifier name"}
 RULE = {

@@ -34,6 +34,8 @@ from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
 from receiver.runbook.types import (
+    DEFAULT_MISS_AFTER,
+    DEFAULT_PROBATION,
     EscalationKind,
     EscalationStep,
     Exhausted,
@@ -158,6 +160,12 @@ class _Loader:
             out = _with(out, protect=protect)
         if "signalTTL" in f:
             out = _with(out, signal_ttl=r.duration(f["signalTTL"], "settings.signalTTL"))
+        if "settle" in f:
+            settle = r.duration(f["settle"], "settings.settle", allow_zero=True)
+            out = _with(out, settle=settle)
+        if "restartTime" in f:
+            restart = r.duration(f["restartTime"], "settings.restartTime", allow_zero=True)
+            out = _with(out, restart_time=restart)
         return out if "namespaces" in f else None
 
     def _namespace(self, node: Node, path: str) -> str | None:
@@ -213,7 +221,9 @@ class _Loader:
         match = r.selector(f["match"], f"{path}.match")
         interval = r.duration(f["interval"], f"{path}.interval")
         miss_after = (
-            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1) if "missAfter" in f else 3
+            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1)
+            if "missAfter" in f
+            else DEFAULT_MISS_AFTER
         )
         if match is None or interval is None or miss_after is None:
             return None
@@ -294,6 +304,8 @@ class _Loader:
             )
         if "rateLimit" in f:
             out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], f"{path}.rateLimit"))
+        if "settle" in f:
+            out = _with(out, settle=r.duration(f["settle"], f"{path}.settle", allow_zero=True))
         return out
 
     def escalation(self, node: Node, path: str) -> EscalationStep | None:
@@ -327,7 +339,11 @@ class _Loader:
         if isinstance(f.get("steps"), yaml.SequenceNode) and not f["steps"].value:
             r.wrong(f["steps"], f"{path}.steps", "at least one step")
         exhausted = self._enum(f.get("exhausted"), f"{path}.exhausted", Exhausted, Exhausted.PAUSE)
-        probation = r.duration(f["probation"], f"{path}.probation") if "probation" in f else 600.0
+        probation = (
+            r.duration(f["probation"], f"{path}.probation")
+            if "probation" in f
+            else DEFAULT_PROBATION
+        )
         dry_run = r.boolean(f["dryRun"], f"{path}.dryRun") if "dryRun" in f else False
         supervisor = None
         if "supervisor" in f:

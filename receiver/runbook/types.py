@@ -17,6 +17,14 @@ DEFAULT_TRAFFIC_LABEL = "remediation/traffic"
 PROTECT_LABEL = "remediation/protect"
 
 
+DEFAULT_PROBATION = 600.0
+"""Seconds a pod stays on probation after a step, unless its rule says (`probation`)."""
+SETTLE_FLOOR = 10.0
+"""Seconds: the shortest default settle window (Runbook.settle_default)."""
+DEFAULT_MISS_AFTER = 3
+"""Silent heartbeat intervals before HeartbeatMissed, unless the runbook says (`missAfter`)."""
+
+
 class Strategy(StrEnum):
     ONE_FOR_ONE = "one_for_one"
     ONE_FOR_ALL = "one_for_all"
@@ -57,7 +65,7 @@ class Rule:
     match: Selector
     steps: tuple[Step, ...]
     exhausted: Exhausted = Exhausted.PAUSE
-    probation: float = 600.0
+    probation: float = DEFAULT_PROBATION
     dry_run: bool = False
     supervisor: str | None = None
 
@@ -89,6 +97,7 @@ class Guards:
     max_unhealthy: Quantity | None = None
     cooldown: float = 0.0
     rate_limit: RateLimit | None = None
+    settle: float | None = None  # None: the nearest ancestor's, else settings.settle
 
 
 class EscalationKind(StrEnum):
@@ -123,7 +132,7 @@ class Supervisor:
 class HeartbeatExpectation:
     match: Selector
     interval: float
-    miss_after: int = 3
+    miss_after: int = DEFAULT_MISS_AFTER
 
     @property
     def deadline(self) -> float:
@@ -168,6 +177,8 @@ class Settings:
     rate_limit: RateLimit | None = None
     protect: tuple[Selector, ...] = ()
     signal_ttl: float = 300.0
+    settle: float | None = None  # None: settle_default(runbook)
+    restart_time: float = 30.0  # how long a dry-run restart counts the pod unavailable
 
     def namespace_allowed(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -185,9 +196,15 @@ class Runbook:
     by_name: Mapping[str, Supervisor] = field(default_factory=dict)
     parent: Mapping[str, str] = field(default_factory=dict)
 
-    def ancestors(self, name: str) -> tuple[Supervisor, ...]:
-        """The named supervisor and every ancestor up to its root, nearest first."""
-        out = [self.by_name[name]]
-        while out[-1].name in self.parent:
-            out.append(self.by_name[self.parent[out[-1].name]])
-        return tuple(out)
+    @property
+    def settle_default(self) -> float:
+        """The settle window where neither a supervisor nor the settings set one.
+
+        Twice the longest heartbeat interval, and at least SETTLE_FLOOR: a fleet
+        failing as a whole reports within one interval (pushes, or deadlines
+        expiring one by one), so by then the fleet guard has seen it whole.
+        """
+        if self.settings.settle is not None:
+            return self.settings.settle
+        longest = max((h.interval for h in self.heartbeats), default=0.0)
+        return max(SETTLE_FLOOR, 2 * longest)

@@ -7,7 +7,8 @@ decisions and pod states are compared where an expectation lists them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,12 +66,16 @@ def run_case(
         result.failures.append(f"the timeline names something that does not exist: {exc}")
         return result
     expected = _merge(case.expect)
+    if case.totals is not None:
+        _compare_totals(result, case.totals, sim.events.values())
     for t in sorted(set(sim.events) | set(expected)):
         events = sim.events.get(t, Events())
         exp = expected.get(t)
         where = f"at {format_duration(t)}" + (f" ({spec.path}:{exp.line})" if exp else "")
         for kind in ("actions", "escalations"):
-            _compare(result, where, kind, getattr(exp, kind, None) or (), getattr(events, kind))
+            want = getattr(exp, kind, None)
+            if want is not None or case.totals is None:
+                _compare(result, where, kind, want or (), getattr(events, kind))
         if exp is not None and exp.blocked is not None:
             _compare(result, where, "blocked", exp.blocked, events.blocked)
         if exp is not None and exp.states:
@@ -81,6 +86,21 @@ def run_case(
         for line in events.details:
             result.timeline.append(f"{format_duration(t):>8}  {line}")
     return result
+
+
+def _compare_totals(
+    result: CaseResult, totals: Mapping[str, int], events: Iterable[Events]
+) -> None:
+    """Whole-test counts: actions by kind (the word before the target) and escalations."""
+    got: Counter[str] = Counter()
+    for at in events:
+        got.update(action.split(" ", 1)[0] for action in at.actions)
+        got["escalations"] += len(at.escalations)
+    for kind, want in sorted(totals.items()):
+        if got[kind] != want:
+            result.failures.append(
+                f"in all: {kind}\n    expected: {want}\n    got:      {got[kind]}"
+            )
 
 
 def _merge(expects: Iterable[ExpectSpec]) -> dict[float, ExpectSpec]:

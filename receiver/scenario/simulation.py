@@ -1,23 +1,30 @@
 """A simulated fleet on a simulated clock, driven by a test case's timeline.
 
-The decision core is used exactly as the server uses it: tick() at every
-evaluation step, decide() for every signal, fold() to persist. Around it the
-simulation plays the cluster's part: an evicted pod terminates and a fresh
-pod of the same name replaces it after `restartTime`, and so does every pod
-of a rollout-restarted workload.
+The decision core is driven exactly as the server drives it: the same
+batch stage (act/batch.py: observe a batch whole, then decide and apply each
+signal) and tick() at every evaluation step. Around it the simulation plays
+the cluster's part (`Applies`): a plan is folded into the snapshot, an
+evicted pod terminates and a fresh pod of the same name replaces it after
+`restartTime`, and so does every pod of a rollout-restarted workload.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import functools
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from receiver.decide import ActionKind, Plan, decide, fold, observe, reset, resume, tick
+from receiver.act import ActionResult, Applied
+from receiver.act.batch import decide_batch, settle
+from receiver.decide import ActionKind, Plan, fold, reset, resume, tick
 from receiver.model import (
     HEARTBEAT_SIGNALS,
     HeartbeatStatus,
     Instant,
+    Outcome,
     Pod,
     PodKey,
     Signal,
@@ -25,12 +32,14 @@ from receiver.model import (
     Source,
     Status,
     Workload,
+    alert_fingerprint,
     heartbeat_signal,
 )
 from receiver.runbook import Runbook
 from receiver.runbook.quantities import format_duration
 from receiver.scenario.spec import Case, FleetSpec, SignalSpec
 
+T = TypeVar("T")
 EPOCH = 1_767_225_600.0
 """Simulated time 0 (2026-01-01T00:00:00Z)."""
 
@@ -60,16 +69,11 @@ def build_fleet(fleet: tuple[FleetSpec, ...]) -> dict[PodKey, Pod]:
     return pods
 
 
-def fingerprint(labels: dict[str, str]) -> str:
-    text = "\x00".join(f"{k}\x00{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 class Simulation:
     def __init__(self, runbook: Runbook, case: Case) -> None:
         self.runbook = runbook
         self.case = case
-        self.snapshot = Snapshot(pods=build_fleet(case.fleet))
+        self.current = Snapshot(pods=build_fleet(case.fleet))
         self.replacing: dict[PodKey, Instant] = {}
         self.firing: dict[str, Instant] = {}  # alert fingerprint -> startsAt
         self.generation = 0
@@ -77,6 +81,14 @@ class Simulation:
         self.states: dict[float, dict[str, str]] = {}
 
     def run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self._timeline(loop)
+        finally:
+            loop.close()
+
+    def _timeline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         case = self.case
         marks = {s.at for s in case.signals} | {e.at for e in case.expect}
         end = max(marks, default=0.0)
@@ -85,7 +97,7 @@ class Simulation:
         for t in times:
             now = EPOCH + t
             self._replace_due(now)
-            self._apply(tick(self.runbook, self.snapshot, now), t)
+            self._one(functools.partial(tick, self.runbook, now=now), t)
             batch: list[Signal] = []
             for spec in (s for s in case.signals if s.at == t):
                 if spec.resume is None and spec.reset is None:
@@ -96,25 +108,34 @@ class Simulation:
                 self._human(spec, now, t)
             self._decide(batch, now, t)
             self.states[t] = {
-                str(key): str(pod.lifecycle.state) for key, pod in self.snapshot.pods.items()
+                str(key): str(pod.lifecycle.state) for key, pod in self.current.pods.items()
             }
 
     # -- inputs -------------------------------------------------------------
 
+    def run_until_complete(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run one step of the timeline (the Kubernetes tests run it on the adapter's loop)."""
+        return self._loop.run_until_complete(work)
+
     def _decide(self, batch: list[Signal], now: Instant, t: float) -> None:
         """Signals given at one instant arrive together, as one webhook would bring them."""
-        if not batch:
-            return
-        self._apply(observe(self.runbook, self.snapshot, batch, now), t)
-        for signal in batch:
-            self._apply(decide(self.runbook, self.snapshot, signal, now), t)
+        if batch:
+            record = functools.partial(self._record, t=t)
+            self.run_until_complete(decide_batch(self.runbook, batch, now, self, record))
+
+    def _one(self, make: Callable[[Snapshot], Plan], t: float) -> None:
+        record = functools.partial(self._record, t=t)
+        self.run_until_complete(settle(self.runbook, self, make, record))
 
     def _human(self, spec: SignalSpec, now: Instant, t: float) -> None:
+        runbook = self.runbook
         if spec.resume is not None:
             namespace, _, name = spec.resume.partition("/")
-            self._apply(resume(self.runbook, self.snapshot, PodKey(namespace, name), now), t)
+            key = PodKey(namespace, name)
+            self._one(lambda snapshot: resume(runbook, snapshot, key, now), t)
         elif spec.reset is not None:
-            self._apply(reset(self.runbook, self.snapshot, spec.reset, now), t)
+            name = spec.reset
+            self._one(lambda snapshot: reset(runbook, snapshot, name, now), t)
 
     def _signals(self, spec: SignalSpec, now: Instant) -> list[Signal]:
         if spec.alert is not None:
@@ -130,7 +151,7 @@ class Simulation:
     def _alert(self, spec: SignalSpec, pod: str | None, now: Instant) -> Signal:
         assert spec.alert is not None
         labels = dict(spec.alert) | ({"pod": pod} if pod else {})
-        key = fingerprint(labels)
+        key = alert_fingerprint(labels)
         # Given again while still firing, an alert is a re-delivery of one occurrence.
         starts = self.firing.get(key, now) if spec.starts_at is None else EPOCH + spec.starts_at
         if spec.status is Status.FIRING:
@@ -148,7 +169,7 @@ class Simulation:
         )
 
     def _heartbeat(self, key: PodKey, status: HeartbeatStatus, now: Instant) -> list[Signal]:
-        pod = self.snapshot.pods.get(key)
+        pod = self.current.pods.get(key)
         labels = dict(pod.labels) if pod else {}
         wanted = HEARTBEAT_SIGNALS.get(status)
         out = []
@@ -178,14 +199,22 @@ class Simulation:
 
     # -- the cluster's part -------------------------------------------------
 
-    def _apply(self, plan: Plan, t: float) -> None:
-        self.snapshot = fold(self.snapshot, plan)
-        self._record(plan, t)
+    def snapshot(self) -> Snapshot:
+        return self.current
+
+    async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
+        self.current = fold(self.current, plan)
         for action in plan.actions:
             if not action.dry_run:
-                self._cluster_effect(action.kind, action.pod, action.workload, EPOCH + t)
+                self._cluster_effect(action.kind, action.pod, action.workload, plan.at)
+        return Applied(
+            [
+                ActionResult(a, Outcome.DRY_RUN if a.dry_run else Outcome.APPLIED)
+                for a in plan.actions
+            ]
+        )
 
-    def _record(self, plan: Plan, t: float) -> None:
+    def _record(self, plan: Plan, applied: Applied, *, t: float) -> None:
         """What the test's expectations are compared with."""
         events = self.events[t]
         for action in plan.actions:
@@ -204,7 +233,7 @@ class Simulation:
     def _cluster_effect(
         self, kind: ActionKind, pod: PodKey | None, workload: Workload | None, now: Instant
     ) -> None:
-        pods = dict(self.snapshot.pods)
+        pods = dict(self.current.pods)
         if kind is ActionKind.RESTART and pod in pods:
             pods[pod] = replace(pods[pod], terminating=True, ready=False)
             self.replacing[pod] = now + self.case.restart_time
@@ -212,13 +241,13 @@ class Simulation:
             for key, member in pods.items():
                 if member.owner == workload:
                     self.replacing.setdefault(key, now + self.case.restart_time)
-        self.snapshot = replace(self.snapshot, pods=pods)
+        self.current = replace(self.current, pods=pods)
 
     def _replace_due(self, now: Instant) -> None:
         due = [key for key, at in self.replacing.items() if at <= now]
         if not due:
             return
-        pods = dict(self.snapshot.pods)
+        pods = dict(self.current.pods)
         for key in due:
             del self.replacing[key]
             self.generation += 1
@@ -233,7 +262,7 @@ class Simulation:
             )
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]
-        self.snapshot = replace(self.snapshot, pods=pods)
+        self.current = replace(self.current, pods=pods)
 
 
 def format_action(kind: ActionKind, target: str, dry_run: bool) -> str:

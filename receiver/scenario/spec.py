@@ -19,6 +19,7 @@ tests:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,7 @@ CASE = {
     "fleet": "a list of workloads",
     "signals": "a list of signals at given times",
     "expect": "a list of expectations at given times",
+    "totals": "a mapping of action kind (or escalations) to how many the whole test has",
 }
 FLEET = {
     **{k: "a workload name" for k in WORKLOAD_KINDS},
@@ -58,11 +60,18 @@ FLEET = {
     "labels": "a mapping of labels",
     "notReady": "how many of its pods are not Ready",
 }
+MAX_RANGE = 10_000
+_RANGE = re.compile(r"(.*)\{(\d{1,5})\.\.(\d{1,5})\}(.*)")
+TOTALS = {
+    kind: "how many the whole test has"
+    for kind in ("drain", "restore", "restart", "pause", "rolloutRestart", "notify", "escalations")
+}
 SIGNAL = {
     "at": "a time like 90s",
     "alert": "a mapping of alert labels",
     "heartbeat": "a mapping {namespace, pod, status}",
-    "pods": "a list of pod names, one signal each",
+    "pods": "a list of pod names (or ranges like checkout-{0..59}), one signal each",
+    "spread": "a duration: the pods' signals one after another, this far apart",
     "status": "firing or resolved",
     "startsAt": "a time like 90s",
     "resume": "a pod as namespace/name",
@@ -99,6 +108,7 @@ class SignalSpec:
     alert: Mapping[str, str] | None = None
     heartbeat: tuple[str, str, HeartbeatStatus] | None = None
     pods: tuple[str, ...] = ()
+    spread: float = 0.0  # the pods' signals one after another, this far apart
     status: Status = Status.FIRING
     starts_at: float | None = None
     resume: str | None = None
@@ -124,6 +134,8 @@ class Case:
     expect: tuple[ExpectSpec, ...]
     interval: float = 10.0
     restart_time: float = 30.0
+    # With totals, instants not named in `expect` are not compared one by one.
+    totals: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +188,7 @@ class _SpecReader:
         fleet = r.items(f["fleet"], f"{path}.fleet", CASE["fleet"], self.fleet)
         signals = r.items(f["signals"], f"{path}.signals", CASE["signals"], self.signal)
         expect = r.items(f.get("expect"), f"{path}.expect", CASE["expect"], self.expect)
+        totals = self._totals(f["totals"], f"{path}.totals") if "totals" in f else None
         interval = r.duration(f["interval"], f"{path}.interval") if "interval" in f else 10.0
         restart = (
             r.duration(f["restartTime"], f"{path}.restartTime", allow_zero=True)
@@ -188,7 +201,8 @@ class _SpecReader:
             name=name,
             line=line_of(node),
             fleet=fleet,
-            signals=signals,
+            signals=_spread_out(signals),
+            totals=totals,
             expect=expect,
             interval=interval,
             restart_time=restart,
@@ -232,14 +246,19 @@ class _SpecReader:
             r.wrong(node, path, "exactly one of alert, heartbeat, resume, reset")
             return None
         out = SignalSpec(at=at or 0.0, line=line_of(node))
-        allowed = {"alert": {"pods", "status", "startsAt"}, "heartbeat": {"pods"}}.get(
-            kinds[0], set()
-        )
+        allowed = {
+            "alert": {"pods", "spread", "status", "startsAt"},
+            "heartbeat": {"pods", "spread"},
+        }.get(kinds[0], set())
         for extra in sorted(set(f) - {"at", kinds[0]} - allowed):
             r.problem(f[extra], f"{path}.{extra}", f"{extra} beside {kinds[0]}", "it alone")
         if len(set(f) - {"at", kinds[0]} - allowed):
             return None
-        pods = r.items(f.get("pods"), f"{path}.pods", SIGNAL["pods"], lambda n, p: r.string(n, p))
+        names = r.items(f.get("pods"), f"{path}.pods", SIGNAL["pods"], self._pod_names)
+        pods = tuple(name for group in names for name in group)
+        if "spread" in f:
+            spread = r.duration(f["spread"], f"{path}.spread", allow_zero=True)
+            out = _replace(out, spread=spread or 0.0)
         status = Status.FIRING
         if "status" in f:
             raw = r.string(f["status"], f"{path}.status", hint=SIGNAL["status"])
@@ -287,6 +306,30 @@ class _SpecReader:
             return None
         return _replace(out, heartbeat=(namespace, pod or "", HeartbeatStatus(raw)), pods=pods)
 
+    def _totals(self, node: Node, path: str) -> Mapping[str, int] | None:
+        f = self.r.mapping(node, path, known=TOTALS)
+        if f is None:
+            return None
+        counts = {kind: self.r.integer(f[kind], f"{path}.{kind}") for kind in f}
+        return {kind: n for kind, n in counts.items() if n is not None}
+
+    def _pod_names(self, node: Node, path: str) -> tuple[str, ...] | None:
+        return self._names(node, path, SIGNAL["pods"])
+
+    def _names(self, node: Node, path: str, hint: str = "a string") -> tuple[str, ...] | None:
+        """A string, or a range like `drain shop/checkout-{0..59}` of at most MAX_RANGE."""
+        text = self.r.string(node, path, hint=hint)
+        if text is None:
+            return None
+        found = _RANGE.fullmatch(text)
+        if found is None:
+            return (text,)
+        head, first, last, tail = found.groups()
+        if int(last) < int(first) or int(last) - int(first) >= MAX_RANGE:
+            self.r.wrong(node, path, f"a range of 1 to {MAX_RANGE} pods, first to last")
+            return None
+        return tuple(f"{head}{i}{tail}" for i in range(int(first), int(last) + 1))
+
     def expect(self, node: Node, path: str) -> ExpectSpec | None:
         r = self.r
         f = r.mapping(node, path, known=EXPECT, required=("at",))
@@ -296,9 +339,8 @@ class _SpecReader:
         lists: dict[str, tuple[str, ...]] = {}
         for key in ("actions", "blocked", "escalations"):
             if key in f:
-                lists[key] = r.items(
-                    f[key], f"{path}.{key}", EXPECT[key], lambda n, p: r.string(n, p)
-                )
+                found = r.items(f[key], f"{path}.{key}", EXPECT[key], self._names)
+                lists[key] = tuple(name for group in found for name in group)
         states = (
             r.string_map(f["states"], f"{path}.states", EXPECT["states"]) if "states" in f else None
         )
@@ -338,3 +380,17 @@ def load_fleet_file(path: Path) -> tuple[FleetSpec, ...]:
     if reader.r.problems:
         raise RunbookInvalid(reader.r.problems)
     return fleet
+
+
+def _spread_out(signals: tuple[SignalSpec, ...]) -> tuple[SignalSpec, ...]:
+    """A spread signal becomes one signal per pod, `spread` apart, in time order."""
+    out: list[SignalSpec] = []
+    for spec in signals:
+        if spec.spread <= 0 or len(spec.pods) < 2:
+            out.append(spec)
+            continue
+        out.extend(
+            _replace(spec, at=round(spec.at + i * spec.spread, 6), pods=(pod,), spread=0.0)
+            for i, pod in enumerate(spec.pods)
+        )
+    return tuple(sorted(out, key=lambda spec: spec.at))

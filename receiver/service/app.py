@@ -35,6 +35,11 @@ class _TooLarge(Exception):
     pass
 
 
+DEFAULT_PAGE = 100
+MAX_PAGE = 2000
+"""GET /api/v1/decisions returns at most this many entries per call (limit, default 100)."""
+
+
 def create_app(service: Service) -> Starlette:
     routes = [
         Route("/api/v1/alerts", _alerts, methods=["POST"]),
@@ -211,20 +216,22 @@ async def _decisions(request: Request) -> Response:
     service = _service(request)
     try:
         after = int(request.query_params.get("since", "0"))
-        limit = int(request.query_params.get("limit", "100"))
+        limit = int(request.query_params.get("limit", str(DEFAULT_PAGE)))
     except ValueError:
         return _json({"error": "since and limit must be whole numbers", "field": "since"}, 400)
-    return _json({"decisions": service.pipeline.decisions.since(after, max(0, min(limit, 2000)))})
+    entries, more = service.pipeline.decisions.page(after, max(1, min(limit, MAX_PAGE)))
+    last = entries[-1]["id"] if entries else after
+    return _json({"decisions": entries, "next": last, "more": more})
 
 
 async def _status(request: Request) -> Response:
     service = _service(request)
-    return _json(status(service.pipeline.reading(), service.pipeline.decisions.since(0, 20)))
+    return _json(status(service.reading(), service.pipeline.decisions.latest(20)))
 
 
 async def _page(request: Request) -> Response:
     service = _service(request)
-    data = status(service.pipeline.reading(), service.pipeline.decisions.since(0, 50))
+    data = status(service.reading(), service.pipeline.decisions.latest(50))
     return HTMLResponse(render_status(data))
 
 

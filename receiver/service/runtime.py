@@ -19,11 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from receiver.cluster import Cluster, PodTokenReview
+from receiver.metrics import Metrics
 from receiver.model import Instant
-from receiver.report.metrics import Metrics, Reading, StateCollector
+from receiver.report.gauges import Reading, StateCollector
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.service.auth import Tokens
 from receiver.service.pipeline import Pipeline
@@ -54,7 +53,7 @@ class Service:
         *,
         runbook: Runbook,
         cluster: Cluster,
-        registry: CollectorRegistry,
+        metrics: Metrics,
         clock: Callable[[], Instant] = time.time,
         replica: Replica | None = None,
         pod_tokens: PodTokenReview | None = None,
@@ -66,11 +65,11 @@ class Service:
         self.heartbeat_tokens = options.heartbeat_tokens
         self.max_body = options.max_body
         self.clock = clock
-        self.metrics = Metrics(registry)
+        self.metrics = metrics
         self.pipeline = Pipeline(
             runbook=runbook, cluster=cluster, metrics=self.metrics, clock=clock
         )
-        registry.register(StateCollector(self.reading))
+        metrics.registry.register(StateCollector(self.reading))
         self.metrics.reload_ok.set(1)
         self.metrics.reload_time.set(clock())
         self._file = _fingerprint(options.runbook_path)
@@ -108,7 +107,7 @@ class Service:
         return self.replica.leading
 
     def reading(self) -> Reading:
-        return replace(self.pipeline.reading(), leader=self.replica.leading)
+        return self.pipeline.reading(leader=self.replica.leading)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:

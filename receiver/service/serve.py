@@ -15,6 +15,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from receiver.cluster import Cluster, MemoryCluster, PodTokenReview
+from receiver.metrics import Metrics
 from receiver.model import Instant, Workload
 from receiver.runbook import Runbook
 from receiver.scenario.spec import FleetSpec
@@ -36,11 +37,13 @@ def memory_cluster(
 ) -> MemoryCluster:
     cluster = MemoryCluster(clock=clock, traffic_label=runbook.settings.traffic_label)
     for spec in fleet:
-        cluster.add_workload(
+        keys = cluster.add_workload(
             Workload(spec.namespace, spec.kind, spec.name),
             replicas=spec.replicas,
             labels=spec.labels,
         )
+        for key in keys[: spec.not_ready]:  # as the runbook-test format means notReady
+            cluster.set_ready(key, False)
     return cluster
 
 
@@ -49,7 +52,7 @@ def build(
     runbook: Runbook,
     cluster: Cluster,
     *,
-    registry: CollectorRegistry | None = None,
+    metrics: Metrics | None = None,
     clock: Callable[[], Instant] = time.time,
     replica: Replica | None = None,
     pod_tokens: PodTokenReview | None = None,
@@ -58,7 +61,7 @@ def build(
         options,
         runbook=runbook,
         cluster=cluster,
-        registry=registry or CollectorRegistry(),
+        metrics=metrics or Metrics(CollectorRegistry()),
         clock=clock,
         replica=replica,
         pod_tokens=pod_tokens,

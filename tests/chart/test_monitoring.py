@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from receiver.report.metrics import Metrics
+from receiver.metrics import Metrics
 
 from .cases import EVERYTHING, EXTRA_GROUP
 from .render import CHART, FULLNAME, NAMESPACE, REPO, render
@@ -111,7 +111,7 @@ def _dashboard() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _exposed_series() -> set[str]:
-    """Every series name the receiver exposes, read from receiver/report/metrics.py."""
+    """Every series name the receiver exposes: its counters and its gauges (report/gauges.py)."""
     registry = CollectorRegistry()
     Metrics(registry)
     names = set()
@@ -122,7 +122,7 @@ def _exposed_series() -> set[str]:
             names |= {f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count")}
         else:
             names.add(family.name)
-    source = (REPO / "receiver" / "report" / "metrics.py").read_text(encoding="utf-8")
+    source = (REPO / "receiver" / "report" / "gauges.py").read_text(encoding="utf-8")
     names |= set(re.findall(r'GaugeMetricFamily\(\s*"(remediation_\w+)"', source))
     # Exposed by the Kubernetes adapter.
     names |= {"remediation_kubernetes_requests_total", "remediation_leader"}

@@ -31,6 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from prometheus_client.parser import text_string_to_metric_families
+
 ENV_BINARY = "ALERTMANAGER_BIN"
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 INSTALL_HINT = (
@@ -265,6 +267,18 @@ class Alertmanager:
         if not isinstance(found, list):
             raise AlertmanagerError(f"GET /api/v2/alerts answered {found!r}, expected a list")
         return found
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of Alertmanager's own series `name` whose labels include `labels` (0 if none)."""
+        request = urllib.request.Request(self.url + "/metrics")
+        with _HTTP.open(request, timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     # -- internals -------------------------------------------------------------------------
 

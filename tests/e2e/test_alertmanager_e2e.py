@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 from prometheus_client import CollectorRegistry
 
 from receiver.cluster import MemoryCluster
+from receiver.metrics import Metrics
 from receiver.model import Workload
 from receiver.runbook import load_file
 from receiver.service.auth import Tokens
@@ -62,14 +64,6 @@ class Stack:
         return str(found.lifecycle.state)
 
 
-def wait_for(what: str, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 @contextmanager
 def start_stack(tmp_path: Path, **alertmanager: object) -> Iterator[Stack]:
     path = tmp_path / "runbook.yaml"
@@ -84,7 +78,7 @@ def start_stack(tmp_path: Path, **alertmanager: object) -> Iterator[Stack]:
     options = Options(
         runbook_path=path, tokens=tokens, heartbeat_tokens=tokens, handle_sighup=False
     )
-    service = build(options, runbook, cluster, registry=registry)
+    service = build(options, runbook, cluster, metrics=Metrics(registry))
     with serving(service) as url:
         config = AlertmanagerConfig(
             receiver_url=f"{url}/api/v1/alerts",
@@ -171,7 +165,7 @@ def test_redelivered_alerts_of_a_growing_group_act_once(tmp_path: Path) -> None:
         assert stack.metric("remediation_actions_total", applied) == 2
         entry = next(
             e
-            for e in stack.service.pipeline.decisions.since(0, 0)
+            for e in stack.service.pipeline.decisions.since()
             if e["blocked"] and e["blocked"][0]["reason"] == "duplicate"
         )
         assert entry["signal"]["target"] == f"shop/{first}"

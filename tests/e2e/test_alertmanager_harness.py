@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_for
 
 from .alertmanager import (
     ENV_BINARY,
@@ -267,6 +268,10 @@ def test_max_alerts_truncates_and_counts_the_rest(
     assert delivery.payload["truncatedAlerts"] == 2
 
 
+NFLOG_QUERIES = "alertmanager_nflog_queries_total"
+FAILED = "alertmanager_notifications_failed_total"
+
+
 # -- 2. retries ----------------------------------------------------------------------------
 
 
@@ -281,7 +286,12 @@ def test_503_is_retried_with_the_same_notification_until_it_succeeds(
 
     assert [d.answered for d in (first, second, third)] == [503, 503, 200]
     assert first.payload == second.payload == third.payload
-    time.sleep(2.5)  # two more group_interval ticks: the success is in the notification log
+    # Every flush of the group asks the notification log first: two more flushes
+    # after the success found it there and sent nothing.
+    queries = am.metric("alertmanager_nflog_queries_total")
+    wait_for(
+        "two more flushes", lambda: am.metric("alertmanager_nflog_queries_total") >= queries + 2
+    )
     assert len(recorder.deliveries()) == 3
 
 
@@ -293,7 +303,9 @@ def test_400_is_not_retried_within_a_flush(
     am.post_alerts([make_alert("PodErrorRatioOutlier", pod="checkout-1")])
 
     recorder.wait_for(1, timeout=5)
-    time.sleep(3)  # a 503 would have been retried two or three times by now
+    # The flush is over once Alertmanager counts the notification failed: a 4xx
+    # ends it at once, where a 5xx would have been retried first.
+    wait_for("the failed notification", lambda: am.metric(FAILED, integration="webhook") >= 1)
 
     assert [d.answered for d in recorder.deliveries()] == [400]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -19,8 +18,10 @@ from typing import Any, Protocol, TypeVar
 from kubeapi import DEPLOYMENT, REPLICASET, STATEFULSET, FakeKubeApi
 from kubeapi.kinds import JSON
 from kubernetes import client
+from prometheus_client import CollectorRegistry
 
 from receiver.kube import Api, KubernetesCluster, ObjectName, RetryPolicy
+from receiver.metrics import Metrics
 from receiver.model import Instant, PodKey
 
 T = TypeVar("T")
@@ -56,15 +57,19 @@ class Driver:
     ) -> None:
         self.fake = fake
         self.loop = asyncio.new_event_loop()
-        self.requests: Counter[tuple[str, str]] = Counter()
+        self.metrics = Metrics(CollectorRegistry())
         self.clock = Clock()
-        self.api = Api(fake.api_client(), on_request=self._count, retry=retry, timeout=timeout)
+        self.api = Api(fake.api_client(), metrics=self.metrics, retry=retry, timeout=timeout)
         self.cluster = KubernetesCluster(
             self.api, state=STATE, identity=identity, clock=self.clock, **cluster
         )
 
-    def _count(self, verb: str, code: str) -> None:
-        self.requests[verb, code] += 1
+    def requests(self, verb: str, code: str) -> float:
+        """How many requests the adapter counted with this verb and status code."""
+        value = self.metrics.registry.get_sample_value(
+            "remediation_kubernetes_requests_total", {"verb": verb, "code": code}
+        )
+        return value or 0.0
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)

@@ -13,6 +13,7 @@ from receiver.cluster import (
     Conflict,
     Event,
     EventType,
+    EvictionFailed,
     EvictionRefused,
     PodPatch,
     StateUpdate,
@@ -270,8 +271,8 @@ def test_server_errors_are_retried_within_the_budget_then_unavailable(
     key = PodKey("shop", "cart-0")
     fake.faults.fail("PATCH", r"/pods/cart-0$", status=500, times=2)
     driver.run(driver.cluster.patch_pod(drain(key)))  # third try succeeds
-    assert driver.requests["patch", "500"] == 2
-    assert driver.requests["patch", "200"] == 1
+    assert driver.requests("patch", "500") == 2
+    assert driver.requests("patch", "200") == 1
     fake.faults.fail("PATCH", r"/pods/cart-0$", status=503, times=3)
     with pytest.raises(ClusterUnavailable, match="503"):
         driver.run(driver.cluster.patch_pod(PodPatch(key=key, traffic=Traffic.ON)))
@@ -286,8 +287,8 @@ def test_throttling_waits_as_told_and_timeouts_are_retried(fake: FakeKubeApi) ->
     fake.faults.fail("PATCH", r"/pods/cart-0$", status=429, retry_after=1)
     fake.faults.delay("PATCH", r"/pods/cart-0$", seconds=3.0)  # past the 2 s read timeout
     driver.run(driver.cluster.patch_pod(drain(key)))
-    assert driver.requests["patch", "429"] == 1
-    assert driver.requests["patch", "error"] == 1
+    assert driver.requests("patch", "429") == 1
+    assert driver.requests("patch", "error") == 1
     assert fake.cluster.labels("shop", "cart-0")["remediation/traffic"] == "off"
     driver.close()
 
@@ -296,7 +297,8 @@ def test_a_forbidden_call_says_to_check_rbac(fake: FakeKubeApi, driver: Driver) 
     deployment(fake, "shop", "cart", replicas=1)
     driver.start()
     fake.faults.fail("POST", r"/eviction$", status=403)
-    with pytest.raises(ClusterUnavailable, match="RBAC"):
+    # The API will say it again: reported failed for a human, not "send again later".
+    with pytest.raises(EvictionFailed, match="RBAC"):
         driver.run(driver.cluster.evict(PodKey("shop", "cart-0")))
 
 

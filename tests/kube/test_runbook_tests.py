@@ -11,23 +11,27 @@ the in-memory run produces, at every instant.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from kubeapi import DAEMONSET, DEPLOYMENT, POD, REPLICASET, STATEFULSET, FakeKubeApi, fake_kube_api
+from prometheus_client import CollectorRegistry
 
 from kube.driver import Driver
-from receiver.act import Applier, Notifications
+from receiver.act import Applied, Applier, Notifications
 from receiver.decide import ActionKind, Plan
-from receiver.model import Instant, PodKey
+from receiver.metrics import Metrics
+from receiver.model import Instant, PodKey, Snapshot
 from receiver.runbook import Runbook, load_file
 from receiver.scenario import spec as scenario
 from receiver.scenario.runner import run_case
 from receiver.scenario.simulation import EPOCH, Simulation
 from receiver.scenario.spec import Case, load_test_file
 
+T = TypeVar("T")
 RULES = Path(__file__).parents[2] / "rules"
 KINDS = {"Deployment": DEPLOYMENT, "StatefulSet": STATEFULSET, "DaemonSet": DAEMONSET}
 
@@ -57,8 +61,9 @@ class KubeSimulation(Simulation):
                 self.owners[key] = owner
                 self._create(key, dict(spec.labels), ready=i >= spec.not_ready, at=None)
         driver.start(runbook.settings.namespaces)
-        self.applier = Applier(driver.cluster, Quiet({}), clock=lambda: 0.0)
-        self.snapshot = driver.cluster.snapshot()
+        metrics = Metrics(CollectorRegistry())
+        self.applier = Applier(driver.cluster, Quiet({}, metrics), metrics, clock=lambda: 0.0)
+        self.current = driver.cluster.snapshot()
 
     def _create(
         self, key: PodKey, labels: dict[str, str], *, ready: bool, at: Instant | None
@@ -74,27 +79,33 @@ class KubeSimulation(Simulation):
             created=created,
         )
 
-    def _apply(self, plan: Plan, t: float) -> None:
-        applied = self.driver.run(self.applier.apply(self.runbook, plan))
+    def run_until_complete(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.driver.run(work)
+
+    def snapshot(self) -> Snapshot:
+        return self.driver.cluster.snapshot()
+
+    async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
+        applied = await self.applier.apply(runbook, plan)
         assert applied.unavailable is None, applied.unavailable
-        self._record(plan, t)
-        now = EPOCH + t
+        now = plan.at
         for action in plan.actions:
             if action.dry_run:
                 continue
             if action.kind is ActionKind.RESTART and action.pod is not None:
                 self.replacing[action.pod] = now + self.case.restart_time
             elif action.kind is ActionKind.ROLLOUT_RESTART:
-                for key, pod in self.snapshot.pods.items():
+                for key, pod in self.current.pods.items():
                     if pod.owner == action.workload:
                         self.replacing.setdefault(key, now + self.case.restart_time)
-        self.snapshot = self.driver.cluster.snapshot()
+        self.current = self.driver.cluster.snapshot()
+        return applied
 
     def _replace_due(self, now: Instant) -> None:
         due = [key for key, at in self.replacing.items() if at <= now]
         for key in due:
             del self.replacing[key]
-            old = self.snapshot.pods[key]
+            old = self.current.pods[key]
             self.fake.cluster.delete_with(POD, key.namespace, key.name, {"gracePeriodSeconds": 0})
             self.driver.until(lambda k=key: k not in self.driver.cluster.snapshot().pods)  # type: ignore[misc]
             labels = {k: v for k, v in old.labels.items() if k != "remediation/traffic"}
@@ -102,7 +113,7 @@ class KubeSimulation(Simulation):
             self.driver.until(self.driver.sees(key))
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]
-        self.snapshot = self.driver.cluster.snapshot()
+        self.current = self.driver.cluster.snapshot()
 
 
 def cases() -> list[Any]:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from kubeapi import FakeKubeApi
+from polling import wait_for
 from prometheus_client import CollectorRegistry
 from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
 from starlette.testclient import TestClient
 
 from kube.driver import FAST_RETRY, deployment
-from receiver.cli import kubernetes_service
+from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.setup import KubeOptions, connect
+from receiver.metrics import Metrics
 from receiver.runbook import load_file
 from receiver.service.app import create_app
 from receiver.service.auth import Tokens
@@ -29,7 +30,8 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
     path = tmp_path / "runbook.yaml"
     path.write_text(RUNBOOK, encoding="utf-8")
     runbook = load_file(path)
-    api = Api(fake.api_client(), retry=FAST_RETRY, timeout=(1.0, 2.0))
+    metrics = Metrics(CollectorRegistry())
+    api = Api(fake.api_client(), metrics=metrics, retry=FAST_RETRY, timeout=(1.0, 2.0))
     adapter = connect(
         KubeOptions(
             namespace="remediation",
@@ -47,8 +49,7 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
         handle_sighup=False,
         tick_interval=0.05,
     )
-    registry = CollectorRegistry()
-    return kubernetes_service(options, runbook, adapter, registry=registry), registry
+    return kubernetes_service(options, runbook, adapter, metrics=metrics), metrics.registry
 
 
 @contextmanager
@@ -57,20 +58,13 @@ def running(svc: Service) -> Iterator[TestClient]:
         yield client
 
 
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_an_alert_drains_a_real_pod_and_counts_the_api_calls(
     fake: FakeKubeApi, tmp_path: Path
 ) -> None:
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for(lambda: client.get("/readyz").status_code == 200)
+        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
         answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert answer.status_code == 200, answer.text
         assert answer.json()["decisions"][0]["actions"][0]["outcome"] == "applied"
@@ -94,12 +88,16 @@ def test_the_standby_is_not_ready_and_refuses_to_act(fake: FakeKubeApi, tmp_path
     leader, _ = service(fake, tmp_path, "receiver-0")
     standby, registry = service(fake, tmp_path, "receiver-1")
     with running(leader) as first:
-        wait_for(lambda: first.get("/readyz").status_code == 200)
+        wait_for("the leader ready", lambda: first.get("/readyz").status_code == 200)
         with running(standby) as second:
-            time.sleep(0.5)  # a few election rounds
+            wait_for(
+                "the standby to see the Lease held",
+                lambda: "held by receiver-0" in second.get("/readyz").json()["detail"],
+            )
             ready = second.get("/readyz")
             assert ready.status_code == 503
-            assert "held by receiver-0" in ready.json()["detail"]
+            assert second.get("/api/v1/status").json()["leader"] is False
+            assert first.get("/api/v1/status").json()["leader"] is True
             refused = second.post(
                 "/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth()
             )
@@ -127,7 +125,7 @@ def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_pa
         return answer.status_code, answer.json().get("field", "")
 
     with running(svc) as client:
-        wait_for(lambda: client.get("/readyz").status_code == 200)
+        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
         assert beat("pod-0-token", "checkout-0") == (200, "")
         assert beat("pod-0-token", "checkout-1") == (403, "[0].pod")
         # An earlier pod's token: the API server no longer vouches for it at all.
@@ -143,7 +141,7 @@ def test_a_conflict_is_decided_again_and_a_failing_api_answers_503_until_it_reco
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for(lambda: client.get("/readyz").status_code == 200)
+        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
         fake.faults.fail("PATCH", r"/pods/checkout-1$", status=409)
         first = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert first.status_code == 200, first.text

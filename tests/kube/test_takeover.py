@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubeapi import FakeKubeApi
+from polling import wait_for
 
 from kube.driver import deployment
-from kube.test_service import running, service, wait_for
+from kube.test_service import running, service
 from receiver.cluster.codec import encode_lifecycle
 from receiver.model import Lifecycle, PodState
 
@@ -25,5 +26,8 @@ def test_a_leader_elected_before_its_cache_is_synced_still_adopts_pending_evicti
     fake.faults.delay("GET", r"^/api/v1/namespaces/shop/pods$", seconds=1.0)
     svc, _ = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for(lambda: bool(fake.requests.matching("POST", r"/pods/checkout-9/eviction$")))
+        wait_for(
+            "the pending eviction to be adopted",
+            lambda: fake.requests.matching("POST", r"/pods/checkout-9/eviction$"),
+        )
         assert client.get("/readyz").status_code == 200

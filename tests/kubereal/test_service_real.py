@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 from kube.driver import FAST_RETRY
 from kubernetes import client
+from polling import wait_for
 from prometheus_client import CollectorRegistry
 from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
 from starlette.testclient import TestClient
 
-from receiver.cli import kubernetes_service
+from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.setup import KubeOptions, connect
+from receiver.metrics import Metrics
 from receiver.runbook import load_file
 from receiver.service.app import create_app
 from receiver.service.auth import Tokens
@@ -70,7 +72,8 @@ def service(
     path = tmp_path / "runbook.yaml"
     path.write_text(runbook_text, encoding="utf-8")
     runbook = load_file(path)
-    api = Api(api_client, retry=FAST_RETRY, timeout=(2.0, 5.0))
+    metrics = Metrics(CollectorRegistry())
+    api = Api(api_client, metrics=metrics, retry=FAST_RETRY, timeout=(2.0, 5.0))
     adapter = connect(
         KubeOptions(
             namespace=OWN,
@@ -90,21 +93,13 @@ def service(
         handle_sighup=False,
         tick_interval=0.05,
     )
-    registry = CollectorRegistry()
-    return kubernetes_service(options, runbook, adapter, registry=registry), registry
+    return kubernetes_service(options, runbook, adapter, metrics=metrics), metrics.registry
 
 
 @contextmanager
 def running(svc: Service) -> Iterator[TestClient]:
     with TestClient(create_app(svc)) as test_client:
         yield test_client
-
-
-def wait_for(what: str, predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def forbidden(registry: CollectorRegistry) -> float:

@@ -1,25 +1,32 @@
-"""Time-driven transitions: drains that are over, probations that passed."""
+"""What time alone changes: drains that are over, probations that passed, settle windows that ended.
+
+tick() looks only at pods in a timed state (Snapshot.timed), in key order,
+so the pods it changes see each other's changes as one batch would."""
 
 from __future__ import annotations
 
-from receiver.decide import lifecycle
+from receiver.decide import lifecycle, settle
 from receiver.decide.draft import Draft
-from receiver.decide.index import index
 from receiver.decide.plan import Action, ActionKind, Plan
+from receiver.decide.rules import is_dry_run, rule_named
+from receiver.decide.tree import Tree
 from receiver.model import Instant, PodKey, Snapshot
 from receiver.model.fleet import TIMED
-from receiver.runbook import Rule, Runbook
+from receiver.runbook import Runbook
 from receiver.runbook.quantities import format_duration
-from receiver.runbook.types import Settings
-
-DEFAULT_PROBATION = 600.0
+from receiver.runbook.types import DEFAULT_PROBATION
 
 
 def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
-    """Time-driven transitions: drains that are over, probations that passed."""
+    """Time-driven transitions: drains that are over, probations that passed, and
+    irreversible steps whose settle window ended, decided again (settle.py)."""
     draft = Draft(snapshot, now)
+    tree: Tree | None = None
     for key in _timed(snapshot):
         expire(runbook, draft, key, now)
+        if settle.due(draft.lifecycle(key), now):
+            tree = tree or Tree(runbook=runbook, draft=draft)
+            settle.decide_again(runbook, tree, draft, key, now)
     return draft.plan(None)
 
 
@@ -50,12 +57,6 @@ def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
         current = lifecycle.restored(current, probation, now)
     if lifecycle.probation_over(current, now):
         current = lifecycle.serving(current)
+    if lifecycle.dry_run_restart_over(current, now):
+        current = lifecycle.replaced(current)
     draft.set_lifecycle(key, current)
-
-
-def rule_named(runbook: Runbook, name: str | None) -> Rule | None:
-    return None if name is None else index(runbook).rules_by_name.get(name)
-
-
-def is_dry_run(settings: Settings, rule: Rule | None) -> bool:
-    return settings.dry_run or (rule is not None and rule.dry_run)

@@ -1,0 +1,1 @@
+"""The `receiver` subcommands, one module each, imported only when chosen."""

@@ -1,0 +1,106 @@
+"""`receiver check` and `receiver test`: validate runbooks, run their unit tests.
+
+Editors and pre-commit hooks call these often, so they import only the
+runbook language and the simulation: no web server, no Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from receiver.runbook import Runbook, RunbookInvalid, load_file
+from receiver.runbook.quantities import format_duration
+from receiver.scenario.spec import is_test_file
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def add_check_arguments(check: argparse.ArgumentParser) -> None:
+    check.add_argument("paths", nargs="+", type=Path, help="runbook files or folders")
+
+
+def add_test_arguments(test: argparse.ArgumentParser) -> None:
+    test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
+    test.add_argument("-v", "--verbose", action="store_true", help="print every test's timeline")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    return check(args.paths)
+
+
+def run_test(args: argparse.Namespace) -> int:
+    return test(args.paths, verbose=args.verbose)
+
+
+def check(paths: Sequence[Path]) -> int:
+    files = list(_files(paths, tests=False))
+    if not files:
+        print("receiver check: no runbook files found in " + ", ".join(map(str, paths)))
+        return 1
+    failed = 0
+    for path in files:
+        try:
+            runbook = load_file(path)
+        except RunbookInvalid as exc:
+            failed += 1
+            print(f"FAILED {path}: {len(exc.problems)} problem(s)")
+            for problem in exc.problems:
+                print(f"  {problem}")
+            continue
+        except OSError as exc:
+            failed += 1
+            print(f"FAILED {path}: {exc}")
+            continue
+        print(
+            f"SUCCESS {path}: {len(runbook.rules)} rules, {len(runbook.by_name)} supervisors, "
+            f"{len(runbook.notifiers)} notifiers"
+        )
+        print(f"  {settle_summary(runbook)}")
+    return 1 if failed else 0
+
+
+def test(paths: Sequence[Path], *, verbose: bool) -> int:
+    files = list(_files(paths, tests=True))
+    if not files:
+        print("receiver test: no RunbookTest files found in " + ", ".join(map(str, paths)))
+        return 1
+    from receiver.scenario.runner import report, run_file  # the simulation: only for `test`
+
+    passed, failed, lines = report([run_file(p) for p in files], verbose=verbose)
+    print("\n".join(lines))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
+    """Explicit files are taken as given; folders are searched for the wanted kind."""
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        for candidate in sorted(path.rglob("*")):
+            if candidate.suffix not in YAML_SUFFIXES or not candidate.is_file():
+                continue
+            if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
+                yield candidate
+
+
+def settle_summary(runbook: Runbook) -> str:
+    """How long restarts and pauses wait, and why: what the default comes from, what overrides."""
+    settings = runbook.settings
+    window = format_duration(runbook.settle_default) if runbook.settle_default else "0s"
+    if settings.settle is not None:
+        why = "settings.settle"
+    elif runbook.heartbeats:
+        why = "default: twice the longest heartbeat interval, at least 10s"
+    else:
+        why = "default: no heartbeats expected, so the 10s floor"
+    text = f"restarts and pauses settle {window} out of traffic first ({why})"
+    overrides = [
+        f"{s.name} {format_duration(s.guards.settle) if s.guards.settle else '0s'}"
+        for s in runbook.by_name.values()
+        if s.guards is not None and s.guards.settle is not None
+    ]
+    return text + (f"; below {', '.join(overrides)}" if overrides else "")

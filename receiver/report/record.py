@@ -1,0 +1,40 @@
+"""Report one decision: counted in the metrics, kept in the decision log. The one way it is done.
+
+Counts go through a `Counts` tally that the caller flushes once per batch
+(a webhook's decisions mostly share their label values). A decision that
+is about nothing (a tick with nothing due) is counted but not logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.act import Applied
+from receiver.decide import Plan
+from receiver.metrics import Counts, Metrics
+from receiver.report.decisions import DecisionLog, plan_json
+
+
+class Recorder:
+    def __init__(self, metrics: Metrics, decisions: DecisionLog) -> None:
+        self.metrics = metrics
+        self.decisions = decisions
+
+    def record(self, plan: Plan, applied: Applied, tally: Counts) -> dict[str, Any]:
+        metrics = self.metrics
+        for result in applied.results:
+            action = result.action
+            tally.count(metrics.actions, action.kind, action.rule or "", result.outcome)
+        for blocked in plan.blocked:
+            tally.count(metrics.blocked, blocked.reason)
+        for escalation in plan.escalations:
+            tally.count(metrics.escalations, escalation.supervisor, escalation.cause)
+        if (
+            plan.signal is not None
+            or plan.actions
+            or plan.blocked
+            or plan.escalations
+            or plan.operator is not None
+        ):
+            return self.decisions.add(plan, applied.results, applied.unavailable)
+        return plan_json(plan, applied.results, applied.unavailable)
