@@ -7,7 +7,7 @@ import json
 import pytest
 from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, FakeKubeApi, LoggedRequest
 
-from kube.driver import STATE, Driver, deployment, statefulset
+from kube.driver import FAST_RETRY, STATE, Driver, deployment, statefulset
 from receiver.cluster import (
     ClusterUnavailable,
     Conflict,
@@ -300,6 +300,33 @@ def test_a_forbidden_call_says_to_check_rbac(fake: FakeKubeApi, driver: Driver) 
     # The API will say it again: reported failed for a human, not "send again later".
     with pytest.raises(EvictionFailed, match="RBAC"):
         driver.run(driver.cluster.evict(PodKey("shop", "cart-0")))
+
+
+TWO_PDBS = (
+    "This pod has more than one PodDisruptionBudget, "
+    "which the eviction subresource does not support."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "raised"),
+    [
+        (400, None, EvictionFailed),
+        (422, None, EvictionFailed),
+        (500, TWO_PDBS, EvictionFailed),  # the server says it again: not worth a retry
+        (503, None, ClusterUnavailable),  # may pass later: retried from the tick
+    ],
+)
+def test_an_eviction_the_server_will_refuse_again_is_failed_not_unavailable(
+    fake: FakeKubeApi, driver: Driver, status: int, message: str | None, raised: type
+) -> None:
+    deployment(fake, "shop", "cart", replicas=1)
+    driver.start()
+    fake.faults.fail("POST", r"/eviction$", status=status, times=10, message=message)
+    with pytest.raises(raised):
+        driver.run(driver.cluster.evict(PodKey("shop", "cart-0")))
+    evictions = fake.requests.matching("POST", r"/eviction$")
+    assert len(evictions) == (1 if raised is EvictionFailed else FAST_RETRY.attempts)
 
 
 def test_a_dropped_watch_resumes_and_a_compacted_history_relists(

@@ -34,7 +34,7 @@ def test_each_relayed_beat_is_judged_by_its_own_token(fake: FakeKubeApi, tmp_pat
         relayed("checkout-0", "pod-0-token"),
         relayed("checkout-1", "pod-1-token"),
         relayed("checkout-3", "pod-0-token"),  # pod 0's token speaking for pod 3
-        relayed("checkout-2", "old-pod-2-token"),  # an earlier pod's token
+        relayed("checkout-2", "old-pod-2-token"),  # an earlier pod's token (pod since replaced)
         relayed("checkout-3", "forged-token-0123456789"),
         relayed("checkout-3", BEAT_TOKEN),  # the shared token speaks for any pod
     ]
@@ -46,7 +46,7 @@ def test_each_relayed_beat_is_judged_by_its_own_token(fake: FakeKubeApi, tmp_pat
             ("shop/checkout-0", "accepted"),
             ("shop/checkout-1", "accepted"),
             ("shop/checkout-3", "forbidden"),
-            ("shop/checkout-2", "forbidden"),
+            ("shop/checkout-2", "unauthorized"),  # the API server no longer vouches for it
             ("shop/checkout-3", "unauthorized"),
             ("shop/checkout-3", "accepted"),
         ]
@@ -59,8 +59,8 @@ def test_each_relayed_beat_is_judged_by_its_own_token(fake: FakeKubeApi, tmp_pat
         assert (mixed.status_code, mixed.json()["field"]) == (400, "[0].token")
 
     rejected = "remediation_requests_rejected_total"
-    assert registry.get_sample_value(rejected, {"endpoint": "heartbeats", "code": "403"}) == 2
-    assert registry.get_sample_value(rejected, {"endpoint": "heartbeats", "code": "401"}) == 2
+    assert registry.get_sample_value(rejected, {"endpoint": "heartbeats", "code": "403"}) == 1
+    assert registry.get_sample_value(rejected, {"endpoint": "heartbeats", "code": "401"}) == 3
     # Each distinct pod token reviewed once, the shared token never.
     assert sorted(r.token for r in fake.tokens.reviews) == [
         "forged-token-0123456789", "old-pod-2-token", "pod-0-token", "pod-1-token"]  # fmt: skip

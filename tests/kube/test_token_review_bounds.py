@@ -5,23 +5,25 @@ from __future__ import annotations
 import pytest
 from kubeapi import FakeKubeApi
 
-from kube.driver import Clock, Driver
+from kube.driver import Clock, Driver, deployment
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.kube import PodTokens
 from receiver.kube import tokens as tokens_module
 
-POD = PodIdentity("shop", "cart-0", "uid-0")
 
-
-def pod_token(fake: FakeKubeApi) -> None:
+def pod_token(fake: FakeKubeApi) -> PodIdentity:
+    """A pod and its bound token (the API server reviews a token only while its pod exists)."""
+    (pod,) = deployment(fake, "shop", "cart", replicas=1)
+    uid = pod["metadata"]["uid"]
     fake.tokens.add(
         "pod-token",
         namespace="shop",
         service_account="cart",
         pod_name="cart-0",
-        pod_uid="uid-0",
+        pod_uid=uid,
         audiences=["remediation"],
     )
+    return PodIdentity("shop", "cart-0", uid)
 
 
 def test_reviews_past_the_burst_are_refused_without_asking_until_the_rate_refills(
@@ -48,10 +50,10 @@ def test_a_flood_of_refused_tokens_does_not_push_a_valid_pod_out_of_the_cache(
 ) -> None:
     monkeypatch.setattr(tokens_module, "REFUSED_KEPT", 10)
     monkeypatch.setattr(tokens_module, "CACHE_KEPT", 10)
-    pod_token(fake)
+    pod = pod_token(fake)
     tokens = PodTokens(driver.api, "remediation", clock=Clock(0.0), burst=100)
-    assert driver.run(tokens.review("pod-token")) == POD
+    assert driver.run(tokens.review("pod-token")) == pod
     for i in range(30):
         assert driver.run(tokens.review(f"random-{i}")) is None
-    assert driver.run(tokens.review("pod-token")) == POD
+    assert driver.run(tokens.review("pod-token")) == pod
     assert [r.token for r in fake.tokens.reviews].count("pod-token") == 1
