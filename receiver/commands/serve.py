@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes.config import ConfigException
 from prometheus_client import CollectorRegistry
 
-from receiver.kube.setup import Adapter, KubeOptions, connect
+from receiver.kube.adapter import Adapter, KubeOptions, connect
 from receiver.metrics import Metrics
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid

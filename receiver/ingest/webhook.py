@@ -38,10 +38,8 @@ _STATUSES = {"firing": Status.FIRING, "resolved": Status.RESOLVED}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
-    """One webhook delivery: its group and its alerts as signals."""
+    """One webhook delivery: its alerts as signals, and how many Alertmanager left out."""
 
-    group_key: str
-    receiver: str
     truncated: int
     signals: tuple[Signal, ...]
 
@@ -69,12 +67,7 @@ def parse_webhook(body: bytes, now: Instant) -> Notification:
         _well_formed(alert, now) or _signal(alert, f"alerts[{i}]", now)
         for i, alert in enumerate(alerts)
     )
-    return Notification(
-        group_key=_optional_str(payload.get("groupKey")),
-        receiver=_optional_str(payload.get("receiver")),
-        truncated=truncated,
-        signals=signals,
-    )
+    return Notification(truncated=truncated, signals=signals)
 
 
 def _well_formed(alert: object, now: Instant) -> Signal | None:

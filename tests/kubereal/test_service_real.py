@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
-from receiver.kube.setup import KubeOptions, connect
+from receiver.kube.adapter import KubeOptions, connect
 from receiver.metrics import Metrics
 from receiver.runbook import load_file
 from receiver.service.app import create_app

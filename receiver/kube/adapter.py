@@ -1,4 +1,4 @@
-"""Put the adapter together from the command line's choices."""
+"""The Kubernetes adapter put together from the command line's choices: options, connect()."""
 
 from __future__ import annotations
 
