@@ -10,7 +10,6 @@ MAX_ALERTS); a route whose groups can grow larger sets `max_alerts`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from receiver.ingest.payload import (
     KNOWN_TIMES,
@@ -165,7 +164,3 @@ def _signal(value: object, field: str, now: Instant) -> Signal:
         ends_at=ends,
         annotations=annotations,
     )
-
-
-def _optional_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
