@@ -30,12 +30,12 @@ from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, record_action
 from receiver.decide.guards import check_step
 from receiver.decide.plan import Action, ActionKind, Blocked
+from receiver.decide.restore import plan_restore
 from receiver.decide.rules import is_dry_run, rule_named
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Lifecycle, PodKey, PodState, Reason
 from receiver.runbook import Rule, Runbook, Step, StepKind
 from receiver.runbook.quantities import format_duration
-from receiver.runbook.types import DEFAULT_PROBATION
 
 IRREVERSIBLE = frozenset({StepKind.RESTART, StepKind.PAUSE})
 _ACTION = {StepKind.RESTART: ActionKind.RESTART, StepKind.PAUSE: ActionKind.PAUSE}
@@ -194,18 +194,9 @@ def _back_in_traffic(
 ) -> None:
     """The pending step is not taken: back into traffic, on probation, so that a
     recurrence within the window takes the same step again."""
-    probation = rule.probation if rule else DEFAULT_PROBATION
     kind = current.pending or "step"
-    draft.actions.append(
-        Action(
-            kind=ActionKind.RESTORE,
-            pod=key,
-            rule=current.rule,
-            attempt=current.attempts,
-            dry_run=is_dry_run(runbook.settings, rule),
-            detail=f"settle window over, {kind} not taken: {why}; back in traffic on "
-            f"probation for {format_duration(probation)}",
-        )
+    probation = plan_restore(
+        runbook, draft, key, current, rule, f"settle window over, {kind} not taken: {why}"
     )
     draft.set_lifecycle(
         key,

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from receiver.decide import lifecycle, settle
 from receiver.decide.draft import Draft
-from receiver.decide.plan import Action, ActionKind, Plan
-from receiver.decide.rules import is_dry_run, rule_named
+from receiver.decide.plan import Plan
+from receiver.decide.restore import plan_restore
+from receiver.decide.rules import rule_named
 from receiver.decide.tree import Tree
 from receiver.model import Instant, PodKey, Snapshot
 from receiver.model.fleet import TIMED
 from receiver.runbook import Runbook
-from receiver.runbook.quantities import format_duration
-from receiver.runbook.types import DEFAULT_PROBATION
 
 
 def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
@@ -43,17 +42,7 @@ def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
         return  # what follows changes nothing (drain_over, probation_over are False)
     rule = rule_named(runbook, current.rule)
     if lifecycle.drain_over(current, now):
-        probation = rule.probation if rule else DEFAULT_PROBATION
-        draft.actions.append(
-            Action(
-                kind=ActionKind.RESTORE,
-                pod=key,
-                rule=current.rule,
-                attempt=current.attempts,
-                dry_run=is_dry_run(runbook.settings, rule),
-                detail=f"drain over; back in traffic on probation for {format_duration(probation)}",
-            )
-        )
+        probation = plan_restore(runbook, draft, key, current, rule, "drain over")
         current = lifecycle.restored(current, probation, now)
     if lifecycle.probation_over(current, now):
         current = lifecycle.serving(current)
