@@ -24,14 +24,18 @@ with the very value the receiver puts into
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import socket
 import sys
+import time
 import traceback
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from receiver.metrics import Metrics
 from receiver.report import logs
@@ -73,6 +77,9 @@ def main() -> int:
     parser.add_argument("--token", default="", help="bearer token (empty: no auth)")
     parser.add_argument("--tick-interval", type=float, default=1.0)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--loop-monitor", action="store_true", help="export the event loop's own busy spells"
+    )
     args = parser.parse_args()
 
     logs.setup(args.log_level)
@@ -88,6 +95,8 @@ def main() -> int:
     registry = CollectorRegistry()
     service = build(options, runbook, cluster, metrics=Metrics(registry))
     _finer_latency(service, registry)
+    if args.loop_monitor:
+        _loop_monitor(service, registry)
 
     port = free_port()
     by_workload: dict[str, list[str]] = {}
@@ -131,6 +140,47 @@ def _finer_latency(service: object, registry: CollectorRegistry) -> None:
         fine.observe(seconds)
 
     latency.observe = observe
+
+
+LOOP_PROBE = 0.005
+
+
+def _loop_monitor(service: object, registry: CollectorRegistry) -> None:
+    """How long the event loop is held, told apart from how long the process waits for a core.
+
+    A task wakes every 5 ms and records, for each wake-up, the lag past its
+    time (what a request waiting then would have waited) and the CPU time
+    this thread spent meanwhile (the part of the lag that is the receiver's
+    own work, whatever else runs on the machine).
+    """
+    lag = Histogram("bench_loop_lag_seconds", "Event loop wake-up lag.",
+                    buckets=FINE_BUCKETS, registry=registry)  # fmt: skip
+    busy = Histogram("bench_loop_busy_seconds", "CPU time of this thread between wake-ups.",
+                     buckets=FINE_BUCKETS, registry=registry)  # fmt: skip
+    worst = Gauge("bench_loop_busy_max_seconds", "Longest busy spell.", registry=registry)
+
+    async def monitor() -> None:
+        while True:
+            began, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(LOOP_PROBE)
+            spent = time.thread_time() - cpu
+            lag.observe(max(0.0, time.perf_counter() - began - LOOP_PROBE))
+            busy.observe(spent)
+            if spent > worst._value.get():
+                worst.set(spent)
+
+    original = service.lifespan  # type: ignore[attr-defined]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        task = asyncio.create_task(monitor())
+        try:
+            async with original(app):
+                yield
+        finally:
+            task.cancel()
+
+    service.lifespan = lifespan  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from receiver import __version__
+
 
 class Command(NamedTuple):
     help: str
@@ -49,6 +51,17 @@ COMMANDS = {
         "add_arguments",
         "run",
     ),
+    # Clients of a running receiver (explain: offline), all in receiver/client.py.
+    **{
+        name: Command(text, "receiver.client", f"add_{name}_arguments", "run")
+        for name, text in (
+            ("status", "a running receiver's status: what needs a human, fleets, pods"),
+            ("decisions", "a running receiver's decision log, filtered, or followed"),
+            ("resume", "put a paused or drained pod back into traffic"),
+            ("reset", "thaw a supervisor's subtree with fresh budgets"),
+            ("explain", "offline: the rule, supervisors, guards and decision an alert meets"),
+        )
+    },
 }
 
 
@@ -56,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in args if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="receiver", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"receiver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run: Callable[[argparse.Namespace], int] | None = None
     for name, command in COMMANDS.items():

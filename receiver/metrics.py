@@ -20,8 +20,11 @@ distinct names were seen; the rest count as `other`.
 
 from __future__ import annotations
 
+import platform
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from receiver import __version__
 from receiver.decide.plan import ActionKind
 from receiver.model import HEARTBEAT_SIGNALS, HeartbeatStatus, Outcome, Reason, Source, Status
 from receiver.runbook import Rule, Runbook
@@ -38,6 +41,13 @@ _CAUSES = (Reason.INTENSITY, Reason.SYSTEMIC)
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        # Which receiver runs, as Prometheus' own build_info: 1 with the version.
+        Gauge(
+            "remediation_build_info",
+            "The receiver's version and Python version; always 1.",
+            ["version", "python"],
+            registry=registry,
+        ).labels(__version__, platform.python_version()).set(1)
         self.signals = Counter(
             "remediation_signals_received",
             "Signals received, by source, name and status (alert names no rule "

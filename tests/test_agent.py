@@ -29,6 +29,7 @@ from receiver.agent import (
     Identity,
     Outcome,
     PushResult,
+    check_all,
     check_once,
     parse_duration,
     resolve_identity,
@@ -700,3 +701,80 @@ def test_the_sidecar_runs_without_site_packages() -> None:
     )
     loaded = json.loads(probe.stdout)
     assert [n for n in loaded if not n.startswith("receiver.agent")] == ["__main__", "receiver"]
+
+
+# --- speaking for several: containers in one beat, pods in one batch -----------------------------
+
+
+def test_several_checks_make_one_beat_with_the_worst_status_and_its_reasons() -> None:
+    urls = []
+    peers = [serve() for _ in range(3)]
+    try:
+        for peer, answer in zip(peers, (fixed(200, b"OK"), fixed(500), fixed(503)), strict=True):
+            started = next(peer)
+            started.answer = answer
+            urls.append(started.url + "/healthz")
+
+        status, reason = check_all(urls, timeout=2.0)
+    finally:
+        for peer in peers:
+            next(peer, None)
+
+    assert status is HealthStatus.FAILING
+    assert reason == f"check {urls[1]}: HTTP 500; check {urls[2]}: HTTP 503"
+
+
+def test_several_checks_all_ok_are_ok() -> None:
+    peers = [serve() for _ in range(2)]
+    try:
+        urls = []
+        for peer in peers:
+            started = next(peer)
+            started.answer = fixed(200, {"status": "ok"})
+            urls.append(started.url + "/healthz")
+        assert check_all(urls, timeout=2.0) == (HealthStatus.OK, "")
+    finally:
+        for peer in peers:
+            next(peer, None)
+
+
+def test_the_sidecar_takes_one_check_per_container() -> None:
+    parser = argparse.ArgumentParser()
+    sidecar.add_arguments(parser)
+    args = parser.parse_args(
+        ["--url", "http://r/api/v1/heartbeats", "--check", "http://localhost:1/healthz",
+         "--check", "http://localhost:2/ready"]
+    )  # fmt: skip
+    assert args.check == ["http://localhost:1/healthz", "http://localhost:2/ready"]
+
+
+def test_a_batch_for_several_pods_carries_each_pods_token_and_no_header(receiver: Peer) -> None:
+    beats = [
+        Beat(identity=Identity("shop", f"web-{i}"), status=HealthStatus.OK, token=f"pod-{i}")
+        for i in range(2)
+    ]
+
+    results = send(receiver.url, beats, token=None, timeout=2.0)
+
+    assert [r.accepted for r in results] == [True, True]
+    (seen,) = receiver.seen
+    assert "authorization" not in seen.headers
+    assert [item["token"] for item in seen.body] == ["pod-0", "pod-1"]
+    assert "pod-0" not in repr(beats[0])
+
+
+@pytest.mark.parametrize(
+    ("tokens", "header"),
+    [((None, "pod-1"), None), (("pod-0", None), TOKEN), ((None, None), None)],
+    ids=["a beat without its token", "beat tokens and a header", "no token at all"],
+)
+def test_a_batch_proves_each_pod_or_none_never_a_mix(
+    receiver: Peer, tokens: tuple[str | None, str | None], header: str | None
+) -> None:
+    beats = [
+        Beat(identity=Identity("shop", f"web-{i}"), status=HealthStatus.OK, token=t)
+        for i, t in enumerate(tokens)
+    ]
+    with pytest.raises(ValueError, match="either a token for the request or one in every beat"):
+        send(receiver.url, beats, token=header, timeout=2.0)
+    assert receiver.seen == []

@@ -494,3 +494,73 @@ def test_missed_total_counts_each_silence_once() -> None:
         t.miss(key, T0 + 80)
 
     assert t.missed_total == 3  # a, b, and a again; b's re-announcement is not a new miss
+
+
+# -- waking for the earliest deadline, taking due pods in slices ---------------------------------
+
+
+def test_next_due_is_none_while_nothing_is_queued() -> None:
+    t = tracker()
+    assert t.next_due() is None
+    t.beat(POD, OK, "", None, T0)  # no deadline: nothing to wake for
+    assert t.next_due() is None
+
+
+def test_next_due_is_the_earliest_deadline() -> None:
+    t = tracker()
+    a, b = pods(2)
+    t.beat(a, OK, "", DEADLINE, T0 + 3)
+    t.beat(b, OK, "", DEADLINE, T0 + 1)
+    assert t.next_due() == T0 + 1 + DEADLINE
+    assert t.due(T0 + 1 + DEADLINE) == [b]
+    t.miss(b, T0 + 1 + DEADLINE)
+    assert t.next_due() == T0 + 3 + DEADLINE
+
+
+def test_next_due_may_be_early_but_the_early_look_finds_nothing_and_requeues() -> None:
+    t = tracker()
+    t.beat(POD, OK, "", DEADLINE, T0)
+    t.beat(POD, OK, "", DEADLINE, T0 + 5)  # moves the deadline, not the queued item
+    assert t.next_due() == T0 + DEADLINE
+    assert t.due(T0 + DEADLINE) == []
+    assert t.next_due() == T0 + 5 + DEADLINE
+
+
+def test_next_due_is_never_later_than_a_postponed_look() -> None:
+    t = tracker()
+    t.beat(POD, OK, "", DEADLINE, T0)
+    t.postpone(POD, T0 + 2)
+    assert t.next_due() == T0 + 2
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100, 999, 1000, 5000], ids=lambda n: f"limit {n}")
+def test_due_in_slices_finds_what_one_call_finds_with_bounded_work(limit: int) -> None:
+    whole, sliced = tracker(), tracker()
+    everyone = pods(1000)
+    for i, key in enumerate(everyone):  # deadlines bunched within one second
+        for t in (whole, sliced):
+            t.beat(key, OK, "", DEADLINE, T0 + (i % 10) / 10)
+    for key in everyone[::3]:  # a third beat again: their queued items are stale
+        for t in (whole, sliced):
+            t.beat(key, OK, "", DEADLINE, T0 + 5)
+    now = T0 + DEADLINE + 1
+
+    at_once = whole.due(now)
+    in_slices: list[PodKey] = []
+    calls = 0
+    while (next_due := sliced.next_due()) is not None and next_due <= now:
+        before = len(sliced._heap)
+        in_slices.extend(sliced.due(now, limit=limit))
+        # White box: at most `limit` items popped (each requeued at most once).
+        assert before - len(sliced._heap) <= limit
+        calls += 1
+
+    assert sorted(in_slices) == sorted(at_once) == sorted(set(everyone) - set(everyone[::3]))
+    assert calls == -(-1000 // limit)  # every queued item looked at once, `limit` per call
+
+
+def test_due_with_limit_zero_looks_at_nothing() -> None:
+    t = tracker()
+    t.beat(POD, OK, "", DEADLINE, T0)
+    assert t.due(T0 + 100, limit=0) == []
+    assert t.due(T0 + 100) == [POD]

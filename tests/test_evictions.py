@@ -135,3 +135,20 @@ def test_a_new_leader_adopts_pending_evictions_at_its_first_tick(h: Harness) -> 
     tick_at(h, 1)
 
     assert h.cluster.evictions == [sick]
+
+
+def test_a_retry_the_api_refuses_for_good_is_counted_and_told_on_the_pod(h: Harness) -> None:
+    sick = sick_pod(h)
+    faults = Faults(h, ClusterUnavailable("down"), times=1)
+    beat(h, sick)
+    faults.error, faults.times = EvictionFailed("evict: HTTP 403 (check the receiver's RBAC)"), 9
+
+    tick_at(h, 1.1)
+
+    labels = {"action": "restart", "rule": "silent", "outcome": "failed"}
+    assert h.metric("remediation_actions_total", labels) == 1
+    (told,) = [
+        e for e in h.cluster.events if e.subject == str(sick) and "eviction_failed" in e.message
+    ]
+    assert told.type == "Warning"
+    assert h.metric("remediation_evictions_pending") == 0

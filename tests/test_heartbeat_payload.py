@@ -382,3 +382,26 @@ def test_first_bad_field_is_named() -> None:
         "field": "[1].pod",
         "expected": "a non-empty string",
     }
+
+
+# -- a beat's own token (forwarded by a node relay) ---------------------------------------------
+
+
+def test_a_beat_may_carry_its_own_token_which_repr_never_shows() -> None:
+    (parsed,) = parse_heartbeats(encode([beat(token="pod-0-token")]))
+    assert parsed.token == "pod-0-token"
+    assert "pod-0-token" not in repr(parsed)
+    assert parse_heartbeats(encode(beat()))[0].token is None
+
+
+@pytest.mark.parametrize(
+    ("token", "found"),
+    [("", '"0 chars"'), ("x" * 16385, '"16385 chars"'), (42, "42"), (["t"], "a list")],
+    ids=["empty", "too long", "a number", "a list"],
+)
+def test_a_bad_token_is_refused_without_echoing_it(token: object, found: str) -> None:
+    with pytest.raises(PayloadInvalid) as caught:
+        parse_heartbeats(encode([beat(), beat(token=token)]))
+    assert str(caught.value) == (
+        f"[1].token: found {found}, expected a bearer token of 1 to 16384 chars"
+    )

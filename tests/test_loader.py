@@ -17,10 +17,11 @@ BAD = Path(__file__).parent / "fixtures" / "bad_runbooks"
 
 
 @pytest.mark.parametrize("fixture", sorted(BAD.glob("*.yaml")), ids=lambda p: p.stem)
-def test_bad_runbook_reports_exactly(fixture: Path) -> None:
+def test_bad_runbook_reports_exactly(fixture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = (fixture.with_suffix(".expected")).read_text().rstrip("\n")
+    monkeypatch.chdir(BAD)  # messages name the file as given
     with pytest.raises(RunbookInvalid) as caught:
-        load_text(fixture.read_text(), fixture.name)
+        load_file(fixture.name)
     assert str(caught.value) == expected
 
 

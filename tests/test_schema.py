@@ -333,6 +333,24 @@ INVALID = [
         id="no-steps",
     ),
     pytest.param(
+        changed("heartbeats.0.missAfter", 1001),
+        ("heartbeats", 0, "missAfter"),
+        "heartbeats[0].missAfter",
+        id="missAfter-past-its-bound",
+    ),
+    pytest.param(
+        changed("supervisors.0.guards.maxUnavailable", 1_000_001),
+        ("supervisors", 0, "guards", "maxUnavailable"),
+        "supervisors[0].guards.maxUnavailable",
+        id="count-past-its-bound",
+    ),
+    pytest.param(
+        changed("supervisors.0.intensity.max", 1_000_001),
+        ("supervisors", 0, "intensity", "max"),
+        "supervisors[0].intensity.max",
+        id="intensity-past-its-bound",
+    ),
+    pytest.param(
         changed("rules.0.probation", "0s"),
         ("rules", 0, "probation"),
         "rules[0].probation",

@@ -130,10 +130,11 @@ class Applier:
         below it, and an Event for each re-delivery would bury the escalation."""
         if blocked.reason is not Reason.FROZEN or blocked.supervisor is None:
             return True
-        until = self._cluster.snapshot().supervisor(blocked.supervisor).frozen_until or now
         key = (blocked.target, blocked.supervisor)
-        if self._frozen_told.get(key) == until:
-            return False
+        told = self._frozen_told.get(key)
+        if told is not None and told > now:
+            return False  # told of this freeze already
+        until = self._cluster.snapshot().supervisor(blocked.supervisor).frozen_until or now
         if len(self._frozen_told) >= FROZEN_TOLD_KEPT:
             self._frozen_told = {k: t for k, t in self._frozen_told.items() if t > now}
         self._frozen_told[key] = until

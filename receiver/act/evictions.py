@@ -20,9 +20,16 @@ import logging
 import random
 from collections.abc import Callable
 
-from receiver.cluster import Cluster, ClusterUnavailable, EvictionFailed, EvictionRefused
+from receiver.cluster import (
+    Cluster,
+    ClusterUnavailable,
+    Event,
+    EventType,
+    EvictionFailed,
+    EvictionRefused,
+)
 from receiver.metrics import Metrics
-from receiver.model import Instant, PodKey, PodState, Snapshot
+from receiver.model import Instant, PodKey, PodState, Reason, Snapshot
 
 log = logging.getLogger(__name__)
 BACKOFF = (1.0, 60.0)  # seconds: after the first refusal, and at most
@@ -67,10 +74,29 @@ class Evictions:
                 continue
             except EvictionFailed as exc:
                 log.error("eviction of %s failed for good; a human must act: %s", key, exc)
+                await self._failed(key, pod.lifecycle.rule if pod else None, exc, now)
             except LookupError:
                 pass
             del self.pending[key]
         self._metrics.evictions_pending.set(len(self.pending))
+
+    async def _failed(
+        self, key: PodKey, rule: str | None, exc: EvictionFailed, now: Instant
+    ) -> None:
+        """A retry the API refused for good: counted and told on the pod like a first try."""
+        self._metrics.count(self._metrics.actions, "restart", rule or "", "failed")
+        event = Event(
+            reason="Restarted",
+            message=f"failed ({Reason.EVICTION_FAILED}): {exc}; the pod stays out of "
+            "traffic until a human resumes or deletes it",
+            at=now,
+            type=EventType.WARNING,
+            pod=key,
+        )
+        try:
+            await self._cluster.record_event(event)
+        except Exception:  # Events are best effort
+            log.warning("could not record event %s on %s", event.reason, event.subject)
 
     def adopt(self) -> None:
         """This replica leads from now: at the next retry, the pods left restarted but

@@ -16,23 +16,21 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
-
 from receiver.decide import Action, Plan
 from receiver.metrics import Metrics
+from receiver.runbook import templates
 from receiver.runbook.types import Notifier, NotifierKind
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 5.0
-_ENV = SandboxedEnvironment(autoescape=False)
 
 
 def render(notifier: Notifier, context: Mapping[str, Any]) -> str:
     if not notifier.message:
         return str(context.get("detail", ""))
     try:
-        return _ENV.from_string(notifier.message).render(context)
+        return templates.render(notifier.message, context)  # bounded in time and size
     except Exception as exc:  # a template error must not lose the notification
         return f"{context.get('detail', '')} (message template failed: {exc})"
 
@@ -89,7 +87,7 @@ class Notifications:
 
     async def _send(self, notifier: Notifier, action: Action, plan: Plan) -> None:
         context = context_for(action, plan)
-        message = render(notifier, context)
+        message = await asyncio.to_thread(render, notifier, context)  # never on the event loop
         ok = True
         try:
             if notifier.kind is NotifierKind.LOG:

@@ -9,7 +9,7 @@ vendor or install it without the server's dependencies (tests/test_agent.py
 keeps this true).
 """
 
-from receiver.agent.check import check_once
+from receiver.agent.check import check_all, check_once
 from receiver.agent.durations import parse_duration
 from receiver.agent.errors import (
     HeartbeatConfigError,
@@ -34,6 +34,7 @@ __all__ = [
     "Outcome",
     "PushResult",
     "Running",
+    "check_all",
     "check_once",
     "parse_duration",
     "resolve_identity",

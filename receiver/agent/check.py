@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from receiver.agent.wire import HealthStatus, as_status, describe_error
 
@@ -36,6 +38,24 @@ def check_once(url: str, timeout: float) -> tuple[HealthStatus, str]:
     except OSError as exc:  # a timeout or reset while reading the body
         return HealthStatus.FAILING, f"check {url}: {_what(exc, timeout)}"
     return _from_body(body)
+
+
+_WORST = (HealthStatus.FAILING, HealthStatus.DEGRADED, HealthStatus.OK)
+
+
+def check_all(urls: Sequence[str], timeout: float) -> tuple[HealthStatus, str]:
+    """Every URL at once (one per container of the pod): the worst status, and why.
+
+    A pod is one identity however many containers it runs, so their checks
+    make one beat: one push per interval instead of one per container.
+    """
+    if len(urls) == 1:
+        return check_once(urls[0], timeout)
+    with ThreadPoolExecutor(len(urls), thread_name_prefix="check") as pool:
+        found = list(pool.map(lambda url: check_once(url, timeout), urls))
+    worst = min((status for status, _ in found), key=_WORST.index)
+    reasons = [reason for status, reason in found if status is worst and reason]
+    return worst, "; ".join(reasons)
 
 
 def _from_body(body: bytes) -> tuple[HealthStatus, str]:

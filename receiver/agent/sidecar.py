@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 
-from receiver.agent.check import check_once
+from receiver.agent.check import check_all, check_once
 from receiver.agent.durations import parse_duration
 from receiver.agent.errors import HeartbeatConfigError, HeartbeatFailed
 from receiver.agent.identity import NAMESPACE_ENV, NAMESPACE_FILE, POD_ENV, TOKEN_ENV
@@ -40,7 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--url", required=True, type=_url("--url"), help="the receiver's heartbeat endpoint"
     )
     parser.add_argument(
-        "--check", required=True, type=_url("--check"), metavar="URL", help="the app's health URL"
+        "--check",
+        required=True,
+        action="append",
+        type=_url("--check"),
+        metavar="URL",
+        help="the app's health URL; repeat for each container (one beat: the worst)",
     )
     parser.add_argument(
         "--interval", type=_duration, default="5s", help="check and push every (default 5s)"
@@ -87,7 +92,7 @@ def run(
         "started",
         pod=pod,
         url=args.url,
-        check=args.check,
+        check=args.check[0] if len(args.check) == 1 else args.check,
         interval=interval,
         timeout=timeout,
     )
@@ -95,7 +100,7 @@ def run(
     with _stop_on_signals(stopping) if stop is None else contextlib.nullcontext():
         run_loop(
             lambda status, reason: heartbeat.push(status, reason=reason),
-            lambda: check_once(args.check, timeout),
+            lambda: check_all(args.check, timeout),
             interval=interval,
             stop=stopping,
             report=_json_report(pod),

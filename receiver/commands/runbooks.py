@@ -12,7 +12,7 @@ from pathlib import Path
 
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.runbook.quantities import format_duration
-from receiver.scenario import is_test_file, report, run_file
+from receiver.scenario.spec import is_test_file, load_test_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -24,6 +24,7 @@ def add_check_arguments(check: argparse.ArgumentParser) -> None:
 def add_test_arguments(test: argparse.ArgumentParser) -> None:
     test.add_argument("paths", nargs="+", type=Path, help="test files or folders")
     test.add_argument("-v", "--verbose", action="store_true", help="print every test's timeline")
+    test.add_argument("--junit", type=Path, help="also write the results as JUnit XML to this file")
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    return test(args.paths, verbose=args.verbose)
+    return test(args.paths, verbose=args.verbose, junit=args.junit)
 
 
 def check(paths: Sequence[Path]) -> int:
@@ -41,6 +42,9 @@ def check(paths: Sequence[Path]) -> int:
         return 1
     failed = 0
     for path in files:
+        if _is_test(path):
+            failed += _check_test_file(path)
+            continue
         try:
             runbook = load_file(path)
         except RunbookInvalid as exc:
@@ -61,15 +65,53 @@ def check(paths: Sequence[Path]) -> int:
     return 1 if failed else 0
 
 
-def test(paths: Sequence[Path], *, verbose: bool) -> int:
+def _is_test(path: Path) -> bool:
+    try:
+        return is_test_file(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False  # load_file reports it
+
+
+def _check_test_file(path: Path) -> int:
+    """A RunbookTest file given to check: validated as one, and said so (1 if it fails)."""
+    try:
+        spec = load_test_file(path)
+        load_file(spec.runbook)
+    except RunbookInvalid as exc:
+        print(f"FAILED {path}: a RunbookTest file, {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return 1
+    except OSError as exc:
+        print(f"FAILED {path}: a RunbookTest file whose runbook cannot be read: {exc}")
+        return 1
+    print(
+        f"SUCCESS {path}: a RunbookTest file with {len(spec.cases)} tests of {spec.runbook}; "
+        f"run them with `receiver test {path}`"
+    )
+    return 0
+
+
+def test(paths: Sequence[Path], *, verbose: bool, junit: Path | None) -> int:
     files = list(_files(paths, tests=True))
     if not files:
         print("receiver test: no RunbookTest files found in " + ", ".join(map(str, paths)))
         return 1
-    passed, failed, lines = report([run_file(p) for p in files], verbose=verbose)
-    print("\n".join(lines))
+    # The simulation and its report: only for `test`.
+    from receiver.scenario.junit import write_junit
+    from receiver.scenario.runner import report, run_file
+
+    runbooks = [p for p in files if p.suffix in YAML_SUFFIXES and p.is_file() and not _is_test(p)]
+    for path in runbooks:
+        print(f"{path}: a Runbook, not a RunbookTest file; check it with `receiver check {path}`")
+    results = [run_file(p) for p in files if p not in runbooks]
+    if junit is not None:
+        write_junit(results, junit)
+    passed, failed, lines = report(results, verbose=verbose)
+    if lines:
+        print("\n".join(lines))
     print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return 1 if failed or runbooks or not passed else 0
 
 
 def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
@@ -81,7 +123,8 @@ def _files(paths: Sequence[Path], *, tests: bool) -> Iterator[Path]:
         for candidate in sorted(path.rglob("*")):
             if candidate.suffix not in YAML_SUFFIXES or not candidate.is_file():
                 continue
-            if is_test_file(candidate.read_text(encoding="utf-8")) == tests:
+            # errors="replace": a file that is not UTF-8 is a runbook for check to report
+            if is_test_file(candidate.read_text(encoding="utf-8", errors="replace")) == tests:
                 yield candidate
 
 

@@ -16,7 +16,8 @@ instead of the step.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from receiver.decide import lifecycle, settle
 from receiver.decide.draft import Draft
@@ -184,7 +185,7 @@ class _Decision:
             subject.lifecycle.handled_nearby(signal.fingerprint, signal.starts_at)
         ):
             reason = Reason.DUPLICATE
-        return None if reason is None else Verdict(reason, _DEFAULT_DETAIL[reason])
+        return None if reason is None else _NOTHING_TO_DO[reason]
 
     def _match_rule(self, chain: Chain) -> Rule | None:
         for rule in self.index.rules_matching(self.signal.labels):
@@ -342,9 +343,11 @@ class _Decision:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Subject:
-    """What a signal is about, seen one way whether it names a pod or a workload."""
+class _Subject(NamedTuple):
+    """What a signal is about, seen one way whether it names a pod or a workload.
+
+    A named tuple: one is made per decision, and a frozen dataclass costs more to make.
+    """
 
     target: PodKey | Workload
     pod: Pod  # the pod itself, or the workload's first pod (whose chain and fleet count)
@@ -403,6 +406,7 @@ _DEFAULT_DETAIL = {
     Reason.UNSUPERVISED: "no supervisor covers the target",
     Reason.DUPLICATE: "this alert occurrence was already handled",
 }
+_NOTHING_TO_DO = {reason: Verdict(reason, detail) for reason, detail in _DEFAULT_DETAIL.items()}
 
 
 @functools.lru_cache(maxsize=1024)

@@ -74,8 +74,8 @@ def defer(
             until=until,
             attempt=attempt + 1,
             dry_run=is_dry_run(runbook.settings, rule),
-            detail=f"step {attempt + 1} of rule {rule.name}: {kind} after a {waits} settle "
-            "window; out of traffic meanwhile",
+            detail=f"{_where(rule, attempt + 1)}: {kind} after a {waits} settle window; "
+            "out of traffic meanwhile",
         )
     )
     draft.blocked.append(
@@ -174,7 +174,7 @@ def _take(
             rule=rule.name,
             attempt=current.attempts,
             dry_run=is_dry_run(runbook.settings, rule),
-            detail=f"step {current.attempts} of rule {rule.name}: {kind} after its settle window",
+            detail=f"{_where(rule, current.attempts)}: {kind} after its settle window",
         )
     )
     done = replace(current, state=_STATE[kind], until=None, last_action_at=now, pending=None)
@@ -217,3 +217,10 @@ def _back_in_traffic(
             pending=None,
         ),
     )
+
+
+def _where(rule: Rule, attempts: int) -> str:
+    """Which step of the rule: its number, or the rule's end (the `exhausted` step)."""
+    if attempts <= len(rule.steps):
+        return f"step {attempts} of rule {rule.name}"
+    return f"rule {rule.name} exhausted after {len(rule.steps)} steps"

@@ -1,6 +1,6 @@
 """Run the receiver on the embedded in-memory cluster with a simulated, misbehaving fleet.
 
-The real server (HTTP API, status page, /metrics) runs on the in-memory
+The real server (HTTP API, console, /metrics) runs on the in-memory
 cluster; simulated pods push heartbeats to it over HTTP and fall sick on a
 schedule: one bad pod, a flapping pod, a hung pod, a systemic outage. Every
 decision is printed with its reason as it happens.
@@ -12,8 +12,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
+import socket
 import sys
+import textwrap
 import time
 from collections import Counter
 from importlib import resources
@@ -42,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--duration", type=float, default=LENGTH, help="seconds the story runs (%(default)s)"
     )
     parser.add_argument(
-        "--keep-running", action="store_true", help="keep serving after the story, until Ctrl-C"
+        "--keep-running",
+        action="store_true",
+        help="keep serving after the story, the fleet healthy, until Ctrl-C",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="also print non-actions")
 
@@ -57,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
         return 1
     host, _, port = args.listen.rpartition(":")
+    busy = _busy(host, int(port))
+    if busy:
+        print(f"receiver demo: cannot listen on {args.listen} ({busy}); "
+              "try --listen 127.0.0.1:0 for any free port", file=sys.stderr)  # fmt: skip
+        return 2
     token = secrets.token_urlsafe(24)
     cluster = memory_cluster(runbook, ())
     seed(cluster)
@@ -82,7 +92,7 @@ async def _story(
     args: argparse.Namespace,
 ) -> int:
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(_serve(server))
     while not server.started:
         if serving.done():
             print(
@@ -93,7 +103,7 @@ async def _story(
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://{config.host}:{port}"
-    print(f"receiver demo: serving on {base}  (status page {base}/ , metrics {base}/metrics)")
+    print(f"receiver demo: serving on {base}  (console {base}/ , metrics {base}/metrics)")
     print(f"  webhook/admin token for this run: {token}")
     print(f"  runbook: {args.runbook}")
     print("  fleet: shop/checkout (6 pods), shop/web (3 pods), each pushing a heartbeat every 1s\n")
@@ -112,12 +122,37 @@ async def _story(
     for line in show.summary(entries):
         print("  " + line)
     print(f"  pods now: {_states(service)}")
+    keeper = None
     if args.keep_running:
-        print(f"\nstill serving on {base}; Ctrl-C to stop")
+        print(f"\nstill serving on {base}, the fleet healthy again; Ctrl-C to stop")
+        keeper = asyncio.create_task(fleet.run(time.time, math.inf, story=False))
     else:
         server.should_exit = True
     await serving
+    if keeper is not None:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
     return 0
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    # uvicorn exits the process when it cannot start; the caller says why instead.
+    with contextlib.suppress(SystemExit):
+        await server.serve()
+
+
+def _busy(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None; port 0 is always free."""
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 async def _print(service: Service, started: float, verbose: bool) -> None:
@@ -128,6 +163,8 @@ async def _print(service: Service, started: float, verbose: bool) -> None:
         while told < len(SCENES) and SCENES[told].start <= elapsed:
             scene = SCENES[told]
             print(f"{scene.start:6.1f}s  --- {scene.title} ---")
+            for line in textwrap.wrap(scene.expect, 90):
+                print(f"         {line}")
             told += 1
         for entry in service.pipeline.decisions.since(seen):
             seen = entry["id"]

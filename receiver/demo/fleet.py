@@ -26,7 +26,11 @@ WEB = Workload(SHOP, "Deployment", "web")
 
 @dataclass(frozen=True, slots=True)
 class Scene:
-    """One part of the story: from `start` to `end` (seconds), what whom reports."""
+    """One part of the story: from `start` to `end` (seconds), what whom reports.
+
+    `expect` tells the audience, as the act starts, what the runbook should
+    make of it and why.
+    """
 
     start: float
     end: float
@@ -34,16 +38,45 @@ class Scene:
     status: str  # degraded, failing, or silent
     reason: str
     title: str
+    expect: str
 
 
 SCENES = (
-    Scene(5, 11, "bad", "degraded", "p99 latency 4x the fleet", "one bad checkout pod"),
-    Scene(15, 17, "flapper", "degraded", "cache thrashing", "a web pod starts flapping"),
-    Scene(27, 29, "flapper", "degraded", "cache thrashing", "the web pod flaps again"),
-    Scene(32, 40, "hang", "silent", "", "a checkout pod hangs and stops pushing"),
-    Scene(46, 48, "flapper", "degraded", "cache thrashing", "the web pod flaps a third time"),
-    Scene(55, 68, "checkout", "failing", "payments API unreachable", "payments outage: systemic"),
-)
+    Scene(
+        5, 11, "bad", "degraded", "p99 latency 4x the fleet", "one bad checkout pod",
+        "It reports degraded. Rule `degraded` drains it at once (a drain is reversible,"
+        " so it needs no wait); after 8s it goes back into traffic on probation.",
+    ),
+    Scene(
+        15, 17, "flapper", "degraded", "cache thrashing", "a web pod starts flapping",
+        "Degraded for 2s: drained for 8s, then 20s of probation.",
+    ),
+    Scene(
+        27, 29, "flapper", "degraded", "cache thrashing", "the web pod flaps again",
+        "A recurrence during probation takes the rule's next step: a longer drain (12s).",
+    ),
+    Scene(
+        32, 40, "hang", "silent", "", "a checkout pod hangs and stops pushing",
+        "After 3 silent seconds the receiver declares HeartbeatMissed itself. Rule"
+        " `silent-or-failing` wants a restart, which cannot be undone: the pod leaves traffic"
+        " at once and the restart waits a 10s settle window. The pod recovers at 40s, so when"
+        " the window ends it goes back into traffic, not restarted.",
+    ),
+    Scene(
+        46, 48, "flapper", "degraded", "cache thrashing", "the web pod flaps a third time",
+        "A third occurrence within probation: the rule's last step, a restart. It waits its"
+        " settle window out of traffic; the pod is healthy again when the window ends, so it"
+        " is not restarted.",
+    ),
+    Scene(
+        55, 68, "checkout", "failing", "payments API unreachable", "payments outage: systemic",
+        "Every checkout pod reports failing, one push at a time. The first leaves traffic to"
+        " settle; by the second, more than maxUnhealthy 30% of the fleet signals, so the cause"
+        " is not the pods: they are held as `systemic`, the checkout supervisor escalates once"
+        " (notify oncall) and freezes automation below it, and the settling pod goes back into"
+        " traffic. No pod is restarted.",
+    ),
+)  # fmt: skip
 LENGTH = 75.0
 
 
@@ -79,15 +112,19 @@ class Fleet:
         self.roles = cast(cluster)
         self._clients: dict[PodKey, Heartbeat] = {}
 
-    async def run(self, clock: Callable[[], Instant], until: float) -> None:
-        """Every second each running pod pushes what its role says, until `until`."""
+    async def run(self, clock: Callable[[], Instant], until: float, *, story: bool = True) -> None:
+        """Every second each running pod pushes what its role says, until `until`.
+
+        Without the story every pod reports ok: the fleet after the demo, kept
+        healthy, so the console shows the story's end instead of an outage.
+        """
         while (elapsed := clock() - self.started) < until:
             pods = self.cluster.snapshot().pods
             pushes = []
             for key, pod in pods.items():
                 if pod.terminating or not pod.ready:
                     continue
-                said = report(self.roles.get(key, ""), pod.owner, elapsed)
+                said = report(self.roles.get(key, ""), pod.owner, elapsed) if story else ("ok", "")
                 if said is not None:
                     pushes.append(asyncio.to_thread(self._push, key, *said))
             await asyncio.gather(*pushes)

@@ -6,6 +6,12 @@ early because its pod beat since, it goes back in at the new due time. So a
 beat costs a dict lookup, and finding the overdue costs O(log n) per pod
 that is actually due.
 
+The caller wakes for `next_due()` rather than polling, so a silent pod is
+found at its deadline, and takes `due()` in slices of at most `limit` heap
+items, so a bunch of deadlines (a fleet that started together, a mass
+silence) never holds the event loop for long: `next_due() <= now` says
+there is more to take.
+
 Conditions become changes: degraded/failing fire at once, a missed deadline
 fires HeartbeatMissed, and any later beat resolves what no longer holds. A
 condition that persists is re-announced every `refresh` seconds with its
@@ -116,10 +122,25 @@ class DeadlineTracker:
             changes.append(self._change(key, entry, Status.FIRING))
         return changes
 
-    def due(self, now: Instant) -> list[PodKey]:
-        """Pods whose deadline has passed; call miss() or postpone() for each."""
+    def next_due(self) -> Instant | None:
+        """When due() may next find a pod; None while nothing is queued.
+
+        It may be early (the pod queued then has beaten since), never late:
+        waking then costs one look, sleeping past it would delay a miss.
+        """
+        return self._heap[0][0] if self._heap else None
+
+    def due(self, now: Instant, *, limit: int | None = None) -> list[PodKey]:
+        """Pods whose deadline has passed; call miss() or postpone() for each.
+
+        With `limit`, at most that many queued items are looked at (each a
+        heap pop), so one call's work is bounded however many deadlines fall
+        together; the rest stay queued for the next call.
+        """
         out = []
-        while self._heap and self._heap[0][0] <= now:
+        budget = len(self._heap) if limit is None else limit
+        while budget > 0 and self._heap and self._heap[0][0] <= now:
+            budget -= 1
             at, _, key = heapq.heappop(self._heap)
             entry = self._entries.get(key)
             if entry is None or at != entry.queued_at:

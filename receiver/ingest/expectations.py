@@ -5,6 +5,13 @@ keeps the tracker in step with the pods the runbook expects heartbeats from
 (new pods are watched from their start, gone pods forgotten), turns beats
 and missed deadlines into heartbeat signals, and leaves deciding to the
 caller. Nothing here reads the clock.
+
+At 100k pods no call may hold the event loop for long, so the work that
+grows with the fleet comes in bounded slices the caller runs with pauses
+between them: `sync` compares at most `limit` pods per call, `missed` looks
+at most `limit` queued deadlines per call. A mass silence is still one batch:
+the caller gathers the misses of every slice due at one instant, then
+decides them together.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class HeartbeatWatch:
         self.tracker = DeadlineTracker(started_at=started_at, refresh=_refresh(runbook))
         self._expected: dict[PodKey, HeartbeatExpectation | None] = {}
         self._synced_size, self._synced_at = -1, float("-inf")
+        self._pass: list[PodKey] | None = None  # the comparison under way, in slices
+        self._passed = 0  # how far it has come
 
     def follow(self, runbook: Runbook) -> None:
         """A reloaded runbook: expectations are looked up again."""
@@ -64,7 +73,7 @@ class HeartbeatWatch:
             if pod is None:
                 found.results.append("unknown_pod")
                 continue
-            deadline = self._deadline(pod, beat.interval)
+            deadline = self._deadline(beat.key, pod, beat.interval)
             changes = self.tracker.beat(beat.key, beat.status, beat.reason, deadline, now)
             found.changes.extend(changes)
             found.signals.extend(self._signal(c, pod, now) for c in changes)
@@ -76,13 +85,42 @@ class HeartbeatWatch:
         for change in changes:
             self.tracker.unconfirm(change.key)
 
-    def missed(self, snapshot: Snapshot, now: Instant) -> list[Signal]:
-        """HeartbeatMissed for every expected pod whose deadline passed in silence."""
-        if len(snapshot.pods) != self._synced_size or now - self._synced_at >= FULL_SYNC:
-            self._sync(snapshot.pods)
-            self._synced_size, self._synced_at = len(snapshot.pods), now
+    def sync(self, pods: Mapping[PodKey, Pod], now: Instant, *, limit: int | None = None) -> bool:
+        """Compare the pods with the expected heartbeats, at most `limit` keys per call.
+
+        True once no comparison is under way. A comparison starts when the
+        number of pods changed or FULL_SYNC passed, and goes on over as many
+        calls as it takes; each call looks at the pods as they are then, so a
+        pause between calls (other requests, pods coming and going) is safe.
+        """
+        if self._pass is None:
+            if len(pods) == self._synced_size and now - self._synced_at < FULL_SYNC:
+                return True
+            self._synced_size, self._synced_at = len(pods), now
+            # Gone pods first, then new ones: keys copied, as the pods change between slices.
+            self._pass, self._passed = [*self._expected, *pods], 0
+        start = self._passed
+        end = len(self._pass) if limit is None else min(len(self._pass), start + limit)
+        for key in self._pass[start:end]:
+            self._compare(key, pods)
+        self._passed = end
+        if end < len(self._pass):
+            return False
+        self._pass = None
+        return True
+
+    def next_due(self) -> Instant | None:
+        """When `missed` may next find a pod (see DeadlineTracker.next_due)."""
+        return self.tracker.next_due()
+
+    def missed(self, snapshot: Snapshot, now: Instant, *, limit: int | None = None) -> list[Signal]:
+        """HeartbeatMissed for expected pods whose deadline passed in silence.
+
+        With `limit`, at most that many queued deadlines are looked at; while
+        `next_due()` is at or before `now` there are more.
+        """
         signals: list[Signal] = []
-        for key in self.tracker.due(now):
+        for key in self.tracker.due(now, limit=limit):
             pod = snapshot.pods.get(key)
             since = self.tracker.since(key)
             if pod is None or pod.terminating or (since is not None and pod.predates(since)):
@@ -92,7 +130,7 @@ class HeartbeatWatch:
                 self.tracker.forget(key)
                 self._expected.pop(key, None)
                 continue
-            deadline = self._deadline(pod, None) or 0.0
+            deadline = self._deadline(key, pod, None) or 0.0
             if pod.started_at is None or now < pod.started_at + deadline:
                 start = now if pod.started_at is None else pod.started_at
                 self.tracker.postpone(key, max(start + deadline, now + RETRY_AFTER))
@@ -110,34 +148,45 @@ class HeartbeatWatch:
     def __len__(self) -> int:
         return len(self.tracker)
 
+    @property
+    def missed_total(self) -> int:
+        """Silences declared since this replica began to act."""
+        return self.tracker.missed_total
+
     def _forget_expectations(self) -> None:
         self._expected.clear()
         self._synced_size = -1
+        self._pass = None
 
-    def _sync(self, pods: Mapping[PodKey, Pod]) -> None:
-        """Watch new pods the runbook expects heartbeats from; forget pods that are gone."""
-        for key in self._expected.keys() - pods.keys():
-            del self._expected[key]
-            self.tracker.forget(key)
-        for key in pods.keys() - self._expected.keys():
-            pod = pods[key]
-            expectation = self._expectation(pod)
-            if expectation is not None and pod.started_at is not None and not pod.terminating:
-                self.tracker.watch(key, expectation.deadline, pod.started_at)
-            elif expectation is not None:
-                del self._expected[key]  # look again once it has started
+    def _compare(self, key: PodKey, pods: Mapping[PodKey, Pod]) -> None:
+        """Watch a new pod the runbook expects heartbeats from; forget a pod that is gone."""
+        pod = pods.get(key)
+        if pod is None:
+            if self._expected.pop(key, _ABSENT) is not _ABSENT:
+                self.tracker.forget(key)
+            return
+        if key in self._expected:
+            return
+        expectation = self._expectation(key, pod)
+        if expectation is not None and pod.started_at is not None and not pod.terminating:
+            self.tracker.watch(key, expectation.deadline, pod.started_at)
+        elif expectation is not None:
+            del self._expected[key]  # look again once it has started
 
-    def _expectation(self, pod: Pod) -> HeartbeatExpectation | None:
-        if pod.key in self._expected:
-            return self._expected[pod.key]
+    def _expectation(self, key: PodKey, pod: Pod) -> HeartbeatExpectation | None:
+        # `key` is passed in: Pod.key builds a new PodKey, which at a beat per
+        # pod every few seconds was a tenth of a beat's cost.
+        found = self._expected.get(key, _ABSENT)
+        if found is not _ABSENT:
+            return found  # type: ignore[return-value]
         labels = pod_labels(pod)
-        found = next((e for e in self.runbook.heartbeats if e.match.matches(labels)), None)
-        self._expected[pod.key] = found
-        return found
+        expectation = next((e for e in self.runbook.heartbeats if e.match.matches(labels)), None)
+        self._expected[key] = expectation
+        return expectation
 
-    def _deadline(self, pod: Pod, interval: float | None) -> float | None:
+    def _deadline(self, key: PodKey, pod: Pod, interval: float | None) -> float | None:
         """A beat's own interval times the runbook's missAfter, else the runbook's deadline."""
-        expectation = self._expectation(pod)
+        expectation = self._expectation(key, pod)
         if interval is None:
             return expectation.deadline if expectation else None
         return interval * (expectation.miss_after if expectation else DEFAULT_MISS_AFTER)
@@ -155,6 +204,10 @@ class HeartbeatWatch:
         )
         self.metrics.count(self.metrics.signals, signal.source, signal.name, signal.status)
         return signal
+
+
+_ABSENT = object()
+"""Not in the expectations memo (None there means "expects no heartbeats")."""
 
 
 def _refresh(runbook: Runbook) -> float:

@@ -3,11 +3,15 @@
 A batch holds at most MAX_BATCH beats, and an interval is read only once it
 is known to be short: a number past the bounds, or a string of thousands of
 digits, is a 400 naming the field, never an overflow.
+
+A beat may carry its own pod's bearer token (`token`): a node relay
+forwards many pods' beats in one request and cannot prove any pod's
+identity itself, so each beat proves its own (see service/relayed.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from receiver.ingest.payload import PayloadInvalid, need_object, need_str, parse_json
 from receiver.model import HeartbeatStatus, PodKey
@@ -22,6 +26,7 @@ MAX_REASON = 1024
 MAX_NAME = 253  # a Kubernetes object name
 MAX_BATCH = 1000
 MAX_DURATION_TEXT = 32  # "3599.999999999s" and then some
+MAX_TOKEN = 16 * 1024  # a projected service-account token (a JWT) is 1-2 KB
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class Beat:
     status: HeartbeatStatus
     reason: str
     interval: float | None  # None: the runbook's heartbeats section says
+    token: str | None = field(default=None, repr=False)  # this pod's own, as a relay forwards it
 
 
 def parse_heartbeats(body: bytes) -> list[Beat]:
@@ -60,7 +66,18 @@ def _beat(value: object, at: str) -> Beat:
         status=PUSHED[status],
         reason=reason,
         interval=_interval(item.get("interval"), f"{prefix}interval"),
+        token=_token(item.get("token"), f"{prefix}token"),
     )
+
+
+def _token(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN:
+        # Never echo a token back, even a malformed one: answers end up in logs.
+        found = f"{len(value)} chars" if isinstance(value, str) else value
+        raise PayloadInvalid(field, found, f"a bearer token of 1 to {MAX_TOKEN} chars")
+    return value
 
 
 def _name(value: object, field: str) -> str:

@@ -8,7 +8,8 @@ into the cache (read your own writes).
   lifecycle annotations together) carrying the resourceVersion the decision
   saw as a precondition; a 409 refreshes the pod and raises Conflict, so
   the caller decides again.
-- A restart is an eviction (policy/v1) with the pod's uid as precondition;
+- A restart is an eviction (policy/v1, or policy/v1beta1 where the server serves only that:
+  see discovery.py) with the pod's uid as precondition;
   429 means a PodDisruptionBudget refuses it (EvictionRefused). With
   `evict_fallback_after`, a pod refused that long is deleted instead.
 - A rollout restart patches the pod template's
@@ -43,6 +44,7 @@ from receiver.cluster import (
 )
 from receiver.cluster.codec import StateCorrupt, decode_state, encode_lifecycle, encode_state
 from receiver.kube.api import ONE_TRY, Api, status_message
+from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, to_pod
 from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
@@ -78,12 +80,14 @@ class KubernetesCluster:
         self._fallback = evict_fallback_after
         self._clock = clock
         self._cache = PodCache()
-        self._informer = PodInformer(api, self._cache, Owners(self._read_replicaset))
+        self._owners = Owners(self._read_replicaset)
+        self._informer = PodInformer(api, self._cache, self._owners)
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
+        self._eviction = EvictionVersion(api)
 
     # -- running ------------------------------------------------------------
 
@@ -173,7 +177,7 @@ class KubernetesCluster:
         if pod.terminating:
             return
         body = {
-            "apiVersion": "policy/v1",
+            "apiVersion": await self._eviction.get(),
             "kind": "Eviction",
             "metadata": {"name": key.name, "namespace": key.namespace},
             "deleteOptions": {"preconditions": {"uid": pod.uid}},
@@ -195,6 +199,8 @@ class KubernetesCluster:
             if exc.status in (404, 409):  # gone, or the name is another pod's now
                 self._cache.remove(key, pod.uid)
                 raise LookupError(f"pod {key} not found") from exc
+            if exc.status == 400:  # perhaps a version the server no longer serves
+                self._eviction.forget()
             if _eviction_will_repeat(exc):
                 raise EvictionFailed(_failed("evict", key, exc)) from exc
             raise ClusterUnavailable(_failed("evict", key, exc)) from exc
@@ -216,13 +222,14 @@ class KubernetesCluster:
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(now)}}}}
         }
         try:
-            await self.api.call(
+            raw = await self.api.call(
                 "patch", method, workload.name, workload.namespace, body, _content_type=STRATEGIC
             )
         except ApiException as exc:
             if exc.status == 404:
                 raise LookupError(f"{workload} not found") from exc
             raise ClusterUnavailable(_failed("patch", workload, exc)) from exc
+        self._owners.remember(workload, str((raw.get("metadata") or {}).get("uid", "")))
 
     async def save_state(self, update: StateUpdate) -> None:
         for _ in range(STATE_WRITES):
@@ -253,6 +260,9 @@ class KubernetesCluster:
             w = event.workload
             involved = {"apiVersion": "apps/v1", "kind": w.kind, "name": w.name}
             involved["namespace"] = w.namespace
+            uid = self._owners.uid(w)
+            if uid:  # without it `kubectl describe` does not show the Event
+                involved["uid"] = uid
         else:
             return
         at = format_time(event.at)

@@ -50,13 +50,29 @@ def controller_of(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:
 class Owners:
     """Top-level controllers of pods, with ReplicaSet -> Deployment answers cached.
 
-    Called from the informer's thread; the cache is guarded by a lock.
+    Called from the informer's thread; the cache is guarded by a lock. The uids seen in the
+    owner references are kept too: an Event about a workload needs its uid
+    (`kubectl describe` matches Events by it), and asking for it would need RBAC `get`.
     """
 
     def __init__(self, read_replicaset: ReadReplicaSet) -> None:
         self._read = read_replicaset
         self._replicasets: dict[tuple[str, str, str], Workload] = {}
+        self._uids: dict[Workload, str] = {}
         self._lock = threading.Lock()
+
+    def uid(self, workload: Workload) -> str | None:
+        """The workload's uid, when an owner reference or a write has shown it."""
+        with self._lock:
+            return self._uids.get(workload)
+
+    def remember(self, workload: Workload, uid: str) -> None:
+        if not uid:
+            return
+        with self._lock:
+            if len(self._uids) >= OWNERS_KEPT:
+                self._uids.clear()
+            self._uids[workload] = uid
 
     def __len__(self) -> int:
         return len(self._replicasets)
@@ -67,7 +83,9 @@ class Owners:
             return None
         kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
         if kind != "ReplicaSet":
-            return Workload(namespace, kind, name)
+            workload = Workload(namespace, kind, name)
+            self.remember(workload, str(ref.get("uid", "")))
+            return workload
         key = (namespace, name, str(ref.get("uid", "")))
         with self._lock:
             found = self._replicasets.get(key)
@@ -81,6 +99,9 @@ class Owners:
             )
             return _guess(namespace, name, metadata)
         found = _replicaset_owner(namespace, name, replicaset)
+        owner_ref = controller_of(replicaset.get("metadata", {})) if replicaset else None
+        if owner_ref is not None and found.kind == "Deployment":
+            self.remember(found, str(owner_ref.get("uid", "")))
         with self._lock:
             if len(self._replicasets) >= OWNERS_KEPT:
                 self._replicasets.clear()

@@ -3,17 +3,26 @@
 A replica acts only while it holds the Lease *and* its pod cache is synced:
 a guard that counted a half-listed fleet would let too much of it go. A
 standby answers /readyz 503, so the Service sends webhooks and heartbeats
-to the leader. On becoming leader the replica reads the state object again
-(the previous leader wrote it) before the service takes over.
+to the leader. On becoming leader the replica waits for its pod cache to be
+synced, reads the state object again (the previous leader wrote it), and only
+then lets the service take over: taking over adopts the evictions the last
+leader left pending, found in the cache, so a half-listed cache would adopt
+too few. The wait runs beside the elector, which keeps renewing the Lease.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Collection
 
+from receiver.cluster import ClusterUnavailable
 from receiver.kube.cluster import KubernetesCluster
 from receiver.kube.lease import LeaderElector
+
+log = logging.getLogger(__name__)
+
+SYNC_POLL = 0.05  # seconds between looks at the cache while a new leader waits for it
 
 
 class KubernetesReplica:
@@ -26,6 +35,7 @@ class KubernetesReplica:
         self.cluster = cluster
         self.elector = elector
         self._namespaces = tuple(namespaces)
+        self._taking_over: asyncio.Task[None] | None = None
 
     @property
     def leading(self) -> bool:
@@ -48,15 +58,31 @@ class KubernetesReplica:
         await self.cluster.start(self._namespaces)
 
         async def changed(leading: bool) -> None:
+            if self._taking_over is not None:
+                self._taking_over.cancel()
+                self._taking_over = None
             if leading:
-                await self.cluster.load_state()
-                await on_lead()
+                self._taking_over = asyncio.create_task(self._take_over(on_lead))
 
         try:
             if self.elector is None:
-                await changed(True)
+                await self._take_over(on_lead)
                 await asyncio.Event().wait()
             else:
                 await self.elector.run(changed)
         finally:
+            if self._taking_over is not None:
+                self._taking_over.cancel()
             self.cluster.stop()
+
+    async def _take_over(self, on_lead: Callable[[], Awaitable[None]]) -> None:
+        while not self.cluster.synced:
+            await asyncio.sleep(SYNC_POLL)
+        while True:
+            try:
+                await self.cluster.load_state()
+                break
+            except ClusterUnavailable as exc:
+                log.warning("taking over: cannot read the state object (%s); again in 1s", exc)
+                await asyncio.sleep(1.0)
+        await on_lead()

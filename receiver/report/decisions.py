@@ -19,6 +19,7 @@ from receiver.decide import Blocked, Escalation, Plan
 from receiver.model import Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
+audit = logging.getLogger("receiver.audit")  # who asked for what: operator actions
 
 KEPT = 2000
 
@@ -67,17 +68,21 @@ def results_json(results: Iterable[ActionResult]) -> list[dict[str, Any]]:
 
 
 def plan_json(
-    plan: Plan, results: Iterable[ActionResult], unavailable: str | None = None
+    plan: Plan,
+    results: Iterable[ActionResult],
+    unavailable: str | None = None,
+    *,
+    id: int | None = None,
 ) -> dict[str, Any]:
-    """What one decision did and did not do, as the API and the logs show it."""
+    """What one decision did and did not do, as the API and the logs show it (with its
+    `id` first when it is kept in the log: built in one go, never copied)."""
     signal = plan.signal
-    entry: dict[str, Any] = {
-        "at": iso(plan.at),
-        "signal": signal_json(signal, str(plan.target or "")) if signal else None,
-        "actions": results_json(results) if results else [],
-        "blocked": blocked_json(plan.blocked) if plan.blocked else [],
-        "escalations": escalations_json(plan.escalations) if plan.escalations else [],
-    }
+    entry: dict[str, Any] = {} if id is None else {"id": id}
+    entry["at"] = iso(plan.at)
+    entry["signal"] = signal_json(signal, str(plan.target or "")) if signal else None
+    entry["actions"] = results_json(results) if results else []
+    entry["blocked"] = blocked_json(plan.blocked) if plan.blocked else []
+    entry["escalations"] = escalations_json(plan.escalations) if plan.escalations else []
     if plan.operator is not None:
         entry["operator"] = plan.operator
     if unavailable:
@@ -127,13 +132,13 @@ class DecisionLog:
     ) -> dict[str, Any]:
         """Keep and log plan_json() with the next id.
 
-        Actions, escalations and guard holds (not the holds of a frozen subtree)
-        log at info; routine non-actions
-        at debug: re-deliveries alone (`duplicate`) are most of a busy
-        receiver's decisions, and logging each at info cost a quarter of the
-        webhook path's CPU (bench/). The API's decision log keeps them all.
+        Actions, escalations and guard holds (not the holds of a frozen
+        subtree) log at info; routine non-actions at debug: re-deliveries
+        alone (`duplicate`) are most of a busy receiver's decisions, and
+        logging each at info cost a quarter of the webhook path's CPU
+        (bench/). The API's decision log keeps them all.
         """
-        entry = {"id": self._next, **plan_json(plan, results, unavailable)}
+        entry = plan_json(plan, results, unavailable, id=self._next)
         self._next += 1
         self._entries.append(entry)
         if (
@@ -146,6 +151,23 @@ class DecisionLog:
         elif log.isEnabledFor(logging.DEBUG):
             log.debug("decision", extra={"decision": entry})
         return entry
+
+    def attribute(self, entry: dict[str, Any], *, by: str, action: str, target: str) -> None:
+        """Say who asked for an operator action (resume, reset) and on what.
+
+        The entry is already kept and logged (its `operator` says what was
+        asked); it gains `by` (the token's name) and `asked`, and an audit
+        line (logger receiver.audit) says who, so the logs hold it too.
+        """
+        entry["by"] = by
+        entry["asked"] = {"action": action, "target": target}
+        said = {
+            "id": entry.get("id"),
+            "by": by,
+            "operator": entry.get("operator"),
+            **entry["asked"],
+        }
+        audit.info("operator", extra={"decision": said})
 
     def since(self, after: int = 0) -> list[dict[str, Any]]:
         """Every kept entry newer than id `after`, oldest first."""

@@ -43,7 +43,8 @@ class StateCollector(Collector):
         )
         unavailable = GaugeMetricFamily(
             "remediation_pods_unavailable",
-            "Pods not Ready, drained, paused or restarting, per fleet.",
+            "Pods not in service, per fleet: not Ready, terminating, or out of traffic "
+            "(settling, drained, paused, restarted).",
             labels=["namespace", "workload"],
         )
         pending = GaugeMetricFamily(

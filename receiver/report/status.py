@@ -1,4 +1,9 @@
-"""The status the API and the status page show: fleets, pods, guards, supervisors."""
+"""The status the API and the console show: fleets, pods, guards, supervisors.
+
+Besides counts it says how much of each guard a fleet has used
+(report/usage.py), why each listed pod is where it is (report/why.py,
+from the decision log) and what needs a human (report/banner.py).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,28 @@ from collections import Counter
 from typing import Any
 
 from receiver.decide.tree import chain_for, pod_labels
-from receiver.model import PodState
+from receiver.model import Pod, PodState
+from receiver.report.banner import banner
 from receiver.report.decisions import iso
 from receiver.report.gauges import Reading
+from receiver.report.usage import Usage, frozen_left
+from receiver.report.why import History, pod_why
 from receiver.runbook.quantities import format_duration
 
 PODS_LISTED = 500
 
 
-def status(reading: Reading, recent: list[dict[str, Any]]) -> dict[str, Any]:
+def status(
+    reading: Reading,
+    recent: list[dict[str, Any]],
+    history: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The status; `history` (the decision log, oldest first) explains pods and freezes."""
     runbook, snapshot, now = reading.runbook, reading.snapshot, reading.now
+    usage = Usage(runbook, snapshot, now)
+    told = History(recent if history is None else history)
     fleets: dict[str, dict[str, Any]] = {}
+    first: dict[str, Pod] = {}
     listed: list[dict[str, Any]] = []
     for pod in sorted(snapshot.pods.values(), key=lambda p: (p.namespace, p.name)):
         name = str(pod.owner) if pod.owner else f"{pod.namespace}/pod/{pod.name}"
@@ -31,6 +47,7 @@ def status(reading: Reading, recent: list[dict[str, Any]]) -> dict[str, Any]:
                 "states": Counter(),
             },
         )
+        first.setdefault(name, pod)
         fleet["size"] += 1
         fleet["ready"] += pod.ready
         fleet["unavailable"] += pod.out_of_service
@@ -52,28 +69,36 @@ def status(reading: Reading, recent: list[dict[str, Any]]) -> dict[str, Any]:
                     "attempts": pod.lifecycle.attempts,
                     "until": iso(pod.lifecycle.until),
                     "supervisor": chain[0].name if chain else None,
+                    "why": pod_why(pod, told, now),
+                    "wouldMeet": usage.next_action(pod) if signalling else None,
                 }
             )
-    for fleet in fleets.values():
+    for name, fleet in fleets.items():
         fleet["states"] = dict(sorted(fleet["states"].items()))
-    return {
+        fleet["guards"] = usage.fleet_guards(first[name])
+        fleet["supervisors"] = [s.name for s in usage.tree.chain(first[name])]
+    out = {
         "now": iso(now),
         "runbook": {
             "source": runbook.source,
             "dryRun": runbook.settings.dry_run,
+            "dryRunRules": [r.name for r in runbook.rules if r.dry_run],
             "namespaces": list(runbook.settings.namespaces),
             "rules": [r.name for r in runbook.rules],
+            "rateLimit": usage.global_rate(),
         },
         "leader": reading.leader,
         "heartbeats": {"trackedPods": reading.tracked},
         "fleets": sorted(fleets.values(), key=lambda f: str(f["fleet"])),
         "pods": listed,
-        "supervisors": [_supervisor(reading, name) for name in runbook.by_name],
+        "supervisors": [_supervisor(reading, name, told) for name in runbook.by_name],
         "recentDecisions": recent,
     }
+    out["banner"] = banner(out)
+    return out
 
 
-def _supervisor(reading: Reading, name: str) -> dict[str, Any]:
+def _supervisor(reading: Reading, name: str, told: History) -> dict[str, Any]:
     supervisor = reading.runbook.by_name[name]
     state = reading.snapshot.supervisor(name)
     since = reading.now - supervisor.intensity.period
@@ -88,6 +113,8 @@ def _supervisor(reading: Reading, name: str) -> dict[str, Any]:
             "period": format_duration(supervisor.intensity.period),
         },
         "frozenUntil": iso(state.frozen_until) if state.frozen(reading.now) else None,
+        "frozenLeft": frozen_left(state.frozen_until, reading.now),
+        "frozenBy": told.froze.get(name) if state.frozen(reading.now) else None,
         "escalations": state.escalations,
         "guards": None
         if guards is None

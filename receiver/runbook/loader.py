@@ -7,10 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-import jinja2
-import jinja2.sandbox
 import yaml
 
+from receiver.runbook import templates
 from receiver.runbook.fields import (
     API_VERSION,
     DRAIN,
@@ -30,9 +29,24 @@ from receiver.runbook.fields import (
     TOP,
     WORKLOAD_KINDS,
 )
+from receiver.runbook.limits import (
+    MAX_MISS_AFTER,
+    MAX_TEMPLATE_SOURCE,
+    MAX_TEMPLATE_SOURCE_TOTAL,
+)
 from receiver.runbook.matchers import Selector
 from receiver.runbook.problems import Problem, RunbookInvalid
-from receiver.runbook.reader import LABEL_NAME, NAME, NAME_HINT, Node, Reader, compose, line_of
+from receiver.runbook.reader import (
+    LABEL_NAME,
+    NAME,
+    NAME_HINT,
+    Node,
+    Reader,
+    compose,
+    key_text,
+    line_of,
+)
+from receiver.runbook.suggest import did_you_mean
 from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
@@ -54,6 +68,7 @@ from receiver.runbook.types import (
     Supervisor,
     TargetLabels,
 )
+from receiver.runbook.yamltext import source_text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -71,8 +86,9 @@ class _Refs:
 
 
 def load_file(path: str | Path) -> Runbook:
+    """Compile a runbook file; RunbookInvalid also when it is too large or not UTF-8."""
     path = Path(path)
-    return load_text(path.read_text(encoding="utf-8"), str(path))
+    return load_text(source_text(path), str(path))
 
 
 def load_text(text: str, file: str = "<runbook>") -> Runbook:
@@ -92,6 +108,7 @@ class _Loader:
         self.supervisor_names: dict[str, int] = {}
         self.rule_names: dict[str, int] = {}
         self.notifier_names: set[str] = set()
+        self.template_chars = 0
         self.parent: dict[str, str] = {}
         self.by_name: dict[str, Supervisor] = {}
 
@@ -221,7 +238,7 @@ class _Loader:
         match = r.selector(f["match"], f"{path}.match")
         interval = r.duration(f["interval"], f"{path}.interval")
         miss_after = (
-            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1)
+            r.integer(f["missAfter"], f"{path}.missAfter", minimum=1, maximum=MAX_MISS_AFTER)
             if "missAfter" in f
             else DEFAULT_MISS_AFTER
         )
@@ -400,7 +417,7 @@ class _Loader:
             r.wrong(node, "notifiers", TOP["notifiers"])
             return out
         for key_node, value in node.value:
-            name = str(key_node.value)
+            name = key_text(key_node)
             path = f"notifiers.{name}"
             self.notifier_names.add(name)
             if name in out:
@@ -454,17 +471,16 @@ class _Loader:
         return Notifier(name=name, kind=kind, url=url, message=message)
 
     def _template_ok(self, node: Node, path: str, text: str) -> bool:
-        try:
-            jinja2.sandbox.SandboxedEnvironment().parse(text)
-        except jinja2.TemplateSyntaxError as exc:
-            self.r.problem(
-                node,
-                path,
-                f"a template error ({(exc.message or '').rstrip('.')}, template line {exc.lineno})",
-                "a valid Jinja2 template",
-            )
+        # Each check compiles its template: bound them all, counting those short enough to compile.
+        self.template_chars += len(text) if len(text) <= MAX_TEMPLATE_SOURCE else 0
+        if self.template_chars > MAX_TEMPLATE_SOURCE_TOTAL:
+            found = f"notifier messages of {self.template_chars} characters in all so far"
+            self.r.problem(node, path, found, f"at most {MAX_TEMPLATE_SOURCE_TOTAL} in all")
             return False
-        return True
+        fault = templates.check(text)
+        if fault is not None:
+            self.r.problem(node, path, *fault)
+        return fault is None
 
     # -- helpers ------------------------------------------------------------
 
@@ -477,7 +493,7 @@ class _Loader:
             self.r.wrong(node, path, hint)
             return None, None
         key_node, value = node.value[0]
-        key = str(key_node.value)
+        key = key_text(key_node)
         if key not in known:
             self.r.problem(key_node, path, f'"{key}"', f"{what}, one of: " + ", ".join(known))
             return None, None
@@ -530,12 +546,14 @@ class _Loader:
                     node,
                     path,
                     f'the undefined notifier "{name}"',
-                    f"one defined under notifiers: {known}",
+                    f"one defined under notifiers: {known}"
+                    + did_you_mean(name, self.notifier_names),
                 )
         for name, node, path in self.refs.supervisors:
             if name not in self.supervisor_names:
                 known = ", ".join(sorted(self.supervisor_names)) or "(none defined)"
-                self.r.problem(node, path, f'the undefined supervisor "{name}"', f"one of: {known}")
+                expected = f"one of: {known}" + did_you_mean(name, self.supervisor_names)
+                self.r.problem(node, path, f'the undefined supervisor "{name}"', expected)
 
 
 def _with(value: D, **changes: object) -> D:

@@ -15,15 +15,19 @@ from typing import TypeVar
 
 import yaml
 
+from receiver.runbook.limits import MAX_COUNT, MAX_DURATION, MAX_NUMBER_DIGITS
 from receiver.runbook.matchers import MatcherError, Selector, parse_matcher
 from receiver.runbook.problems import Problem
 from receiver.runbook.quantities import (
     DURATION_HINT,
     QUANTITY_HINT,
     Quantity,
+    format_duration,
     parse_duration,
     parse_quantity,
 )
+from receiver.runbook.suggest import did_you_mean
+from receiver.runbook.yamltext import compose
 
 T = TypeVar("T")
 Node = yaml.Node
@@ -31,19 +35,18 @@ Node = yaml.Node
 LABEL_NAME = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z_][-A-Za-z0-9_.]*$")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
 NAME_HINT = "a name of lower-case letters, digits, '-' and '_'"
+SHOWN = 80
+"""Characters of a found value a message shows: a 1 MB string must not make a 1 MB problem."""
+
+__all__ = ["Node", "Reader", "compose", "describe", "key_text", "line_of"]
 
 
-def compose(text: str, file: str) -> tuple[Node | None, list[Problem]]:
-    """Parse YAML text into a node tree, or report the syntax error with its line."""
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader), []
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = exc.problem or "the text is not valid YAML"
-        return None, [Problem(file, line, "", f"YAML syntax error: {what}")]
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, 1, "", f"YAML error: {exc}")]
+def key_text(node: Node) -> str:
+    """A mapping key as a field name: a scalar's text, shortened; what a collection is."""
+    if not isinstance(node, yaml.ScalarNode):
+        return f"<{describe(node)}>"
+    text = str(node.value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text)} characters)"
 
 
 def line_of(node: Node) -> int:
@@ -60,14 +63,34 @@ def describe(node: Node) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, str):
+        if len(value) > SHOWN:  # the start says where; the length says how much
+            return json.dumps(value[:SHOWN], ensure_ascii=False) + f"... ({len(value)} characters)"
         return json.dumps(value, ensure_ascii=False)  # quoted, with newlines escaped
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
+class TooLong:
+    """A number written with more digits than any bound allows: never converted."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __str__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+
 def _scalar(node: Node) -> object:
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    if node.tag == "tag:yaml.org,2002:int":
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_NUMBER_DIGITS:
+            return TooLong(digits)
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        # e.g. a timestamp like 2024-13-45 that resolves as one but is no date: a string
+        return str(node.value)
 
 
 class Reader:
@@ -100,12 +123,13 @@ class Reader:
             return None
         fields: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = str(key_node.value)
+            key = key_text(key_node)
             where = f"{path}.{key}" if path else key
             if key in fields:
                 self.problem(key_node, where, "a second value for this field", "each field once")
             elif key not in known:
-                self.problem(key_node, where, "an unknown field", "one of: " + ", ".join(known))
+                expected = "one of: " + ", ".join(known) + did_you_mean(key, known)
+                self.problem(key_node, where, "an unknown field", expected)
             else:
                 fields[key] = value_node
         for key in required:
@@ -159,29 +183,51 @@ class Reader:
             return None
         return value
 
-    def integer(self, node: Node, path: str, *, minimum: int = 0) -> int | None:
+    def integer(
+        self, node: Node, path: str, *, minimum: int = 0, maximum: int = MAX_COUNT
+    ) -> int | None:
         value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        too_large = isinstance(value, int) and not isinstance(value, bool) and value > maximum
+        if too_large or isinstance(value, TooLong):
+            self.wrong(node, path, f"a whole number of at most {maximum}")
+            return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.wrong(node, path, f"a whole number of at least {minimum}")
             return None
         return value
 
-    def duration(self, node: Node, path: str, *, allow_zero: bool = False) -> float | None:
+    def duration(
+        self,
+        node: Node,
+        path: str,
+        *,
+        allow_zero: bool = False,
+        maximum: float = MAX_DURATION,
+    ) -> float | None:
         value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
         seconds = parse_duration(value) if isinstance(value, str) else None
         if seconds is None or (seconds == 0 and not allow_zero):
             self.wrong(node, path, ("a " if allow_zero else "a non-zero ") + DURATION_HINT)
             return None
+        if seconds > maximum:
+            self.wrong(node, path, f"a duration of at most {format_duration(maximum)}")
+            return None
         return seconds
 
-    def quantity(self, node: Node, path: str) -> Quantity | None:
+    def quantity(self, node: Node, path: str, *, maximum: int = MAX_COUNT) -> Quantity | None:
         raw = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(raw, TooLong):
+            self.wrong(node, path, f"a count of at most {maximum} or a percentage")
+            return None
         quantity = parse_quantity(raw)
         if quantity is None:
             self.wrong(node, path, QUANTITY_HINT)
             return None
         if quantity.percent and quantity.value > 100:
             self.wrong(node, path, "a percentage of at most 100%")
+            return None
+        if not quantity.percent and quantity.value > maximum:
+            self.wrong(node, path, f"a count of at most {maximum} or a percentage")
             return None
         return quantity
 
@@ -199,7 +245,7 @@ class Reader:
                     value_node,
                     f"{path}.{name}",
                     describe(value_node),
-                    f"a regular expression that compiles ({exc})",
+                    f"a regular expression RE2 compiles ({exc})",
                 )
         return Selector(tuple(matchers))
 
@@ -209,9 +255,9 @@ class Reader:
             return None
         out: dict[str, str] = {}
         for key_node, value_node in node.value:
-            value = self.string(value_node, f"{path}.{key_node.value}")
+            value = self.string(value_node, f"{path}.{key_text(key_node)}")
             if value is not None:
-                out[str(key_node.value)] = value
+                out[key_text(key_node)] = value
         return out
 
     def labels(self, node: Node, path: str) -> dict[str, tuple[Node, str]] | None:
@@ -223,7 +269,7 @@ class Reader:
             return None
         out: dict[str, tuple[Node, str]] = {}
         for key_node, value_node in node.value:
-            name = str(key_node.value)
+            name = key_text(key_node)
             where = f"{path}.{name}"
             if not LABEL_NAME.fullmatch(name):
                 self.problem(key_node, where, f'the label name "{name}"', "a valid label name")

@@ -1,6 +1,5 @@
-"""Runbook unit tests: a fleet, a timeline of signals, expected actions, on a simulated clock."""
+"""Runbook unit tests: a fleet, a timeline of signals, expected actions, on a simulated clock.
 
-from receiver.scenario.runner import FileResult, report, run_file
-from receiver.scenario.spec import is_test_file
-
-__all__ = ["FileResult", "is_test_file", "report", "run_file"]
+spec.py reads the test files, simulation.py plays the cluster around the
+real pipeline stages, runner.py compares and reports.
+"""

@@ -24,12 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
 from receiver.model import HeartbeatStatus, Status
 from receiver.runbook import API_VERSION
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import Node, Reader, compose, line_of
+from receiver.runbook.yamltext import document_kind, source_text
 
 KIND = "RunbookTest"
 WORKLOAD_KINDS = {
@@ -146,15 +145,11 @@ class TestFile:
 
 
 def is_test_file(text: str) -> bool:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False
-    return isinstance(doc, dict) and doc.get("kind") == KIND
+    return document_kind(text) == KIND  # bounded: any file in a folder may be hostile
 
 
 def load_test_file(path: Path) -> TestFile:
-    node, problems = compose(path.read_text(encoding="utf-8"), str(path))
+    node, problems = compose(source_text(path), str(path))
     if problems:
         raise RunbookInvalid(problems)
     if node is None:
@@ -362,7 +357,7 @@ def _replace(spec: SignalSpec, **changes: object) -> SignalSpec:
 
 def load_fleet_file(path: Path) -> tuple[FleetSpec, ...]:
     """A file with a top-level `fleet:` list, in the runbook test format, to seed a cluster."""
-    node, problems = compose(path.read_text(encoding="utf-8"), str(path))
+    node, problems = compose(source_text(path), str(path))
     if problems:
         raise RunbookInvalid(problems)
     reader = _SpecReader(str(path))

@@ -18,17 +18,16 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.report.status import status
+from receiver.service import console, relayed
 from receiver.service.auth import bearer
 from receiver.service.openapi import document
-from receiver.service.page import render_status
-from receiver.service.pipeline import Pipeline
+from receiver.service.pipeline import BatchResult, Pipeline
 from receiver.service.runtime import Service
 
 JSON = "application/json"
@@ -43,24 +42,17 @@ class _Gone(Exception):
     """The client closed the connection before its body was in."""
 
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 2000
-"""GET /api/v1/decisions returns at most this many entries per call (limit, default 100)."""
-
-
 def create_app(service: Service) -> Starlette:
     routes = [
         Route("/api/v1/alerts", _alerts, methods=["POST"]),
         Route("/api/v1/heartbeats", _heartbeats, methods=["POST"]),
-        Route("/api/v1/decisions", _decisions, methods=["GET"]),
-        Route("/api/v1/status", _status, methods=["GET"]),
         Route("/api/v1/pods/{namespace}/{pod}/resume", _resume, methods=["POST"]),
         Route("/api/v1/supervisors/{name}/reset", _reset, methods=["POST"]),
         Route("/-/reload", _reload, methods=["POST"]),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
-        Route("/", _page, methods=["GET"]),
+        *console.routes(),  # the console's pages, the status and decisions APIs
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan)
@@ -160,6 +152,8 @@ async def _alerts(request: Request) -> Response:
 
 async def _heartbeats(request: Request) -> Response:
     service = _service(request)
+    if "authorization" not in request.headers and service.heartbeat_tokens.values:
+        return await _relayed_heartbeats(request, service)
     token = _pod_token(request, service)
     # The body limit before any TokenReview: an unauthenticated caller gets no review for free.
     body = await _guarded(request, "heartbeats", heartbeat=True, authorized=token is not None)
@@ -172,11 +166,53 @@ async def _heartbeats(request: Request) -> Response:
         beats = parse_heartbeats(body)
     except PayloadInvalid as exc:
         return _invalid(service, "heartbeats", exc)
+    batch = body.lstrip().startswith(b"[")
+    carrying = next((i for i, beat in enumerate(beats) if beat.token is not None), None)
+    if carrying is not None:  # two identities in one request: which one would count?
+        field = f"[{carrying}].token" if batch else "token"
+        expected = "no token in a beat when the request has an Authorization header"
+        return _invalid(service, "heartbeats", PayloadInvalid(field, "a token", expected))
     if identity is not None:
-        refused = _not_own(service, identity, beats, batch=body.lstrip().startswith(b"["))
+        refused = _not_own(service, identity, beats, batch=batch)
         if refused is not None:
             return refused
     results, outcome = await service.pipeline.heartbeats(beats, service.clock())
+    return _beats_answer(service, beats, results, outcome)
+
+
+async def _relayed_heartbeats(request: Request, service: Service) -> Response:
+    """No Authorization header: a relay's batch, in which each beat proves its own pod."""
+    body = await _guarded(request, "heartbeats", heartbeat=True, authorized=True)
+    if isinstance(body, Response):
+        return body
+    try:
+        beats = parse_heartbeats(body)
+    except PayloadInvalid as exc:
+        return _invalid(service, "heartbeats", exc)
+    if any(beat.token is None for beat in beats):
+        return _unauthorized(service, "heartbeats")
+    try:
+        refusals = await relayed.verdicts(
+            beats,
+            shared=service.heartbeat_tokens,
+            pod_tokens=service.pod_tokens,
+            pods=lambda: service.pipeline.cluster.snapshot().pods,
+        )
+    except ClusterUnavailable as exc:
+        return _unavailable(service, "heartbeats", str(exc), {})
+    for refusal in filter(None, refusals):
+        code = "401" if refusal == relayed.UNAUTHORIZED else "403"
+        service.metrics.rejected.labels("heartbeats", code).inc()
+    passed = [beat for beat, refusal in zip(beats, refusals, strict=True) if refusal is None]
+    results, outcome = await service.pipeline.heartbeats(passed, service.clock())
+    decided = iter(results)
+    merged = [refusal or next(decided) for refusal in refusals]
+    return _beats_answer(service, beats, merged, outcome)
+
+
+def _beats_answer(
+    service: Service, beats: list[Beat], results: list[str], outcome: BatchResult
+) -> Response:
     answer: dict[str, Any] = {
         "results": [
             {"pod": str(beat.key), "result": result}
@@ -232,60 +268,26 @@ def _not_own(
     return None
 
 
-async def _decisions(request: Request) -> Response:
-    service = _service(request)
-    after = _whole(request, "since", 0)
-    limit = _whole(request, "limit", DEFAULT_PAGE)
-    if isinstance(after, Response):
-        return after
-    if isinstance(limit, Response):
-        return limit
-    entries, more = service.pipeline.decisions.page(after, max(1, min(limit, MAX_PAGE)))
-    last = entries[-1]["id"] if entries else after
-    return _json({"decisions": entries, "next": last, "more": more})
-
-
-_MAX_ID = (1 << 63) - 1  # what a JSON answer can carry back as `next`
-
-
-def _whole(request: Request, name: str, default: int) -> int | Response:
-    """A query parameter that must be a whole number from 0 up; a 400 naming it if not."""
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= _MAX_ID):
-        expected = f"a whole number from 0 to {_MAX_ID}"
-        return _json(
-            {"error": f"{name}: found {text[:40]!r}, expected {expected}", "field": name}, 400
-        )
-    return int(text)
-
-
-async def _status(request: Request) -> Response:
-    service = _service(request)
-    return _json(status(service.reading(), service.pipeline.decisions.latest(20)))
-
-
-async def _page(request: Request) -> Response:
-    service = _service(request)
-    data = status(service.reading(), service.pipeline.decisions.latest(50))
-    return HTMLResponse(render_status(data))
-
-
 async def _resume(request: Request) -> Response:
     key = PodKey(request.path_params["namespace"], request.path_params["pod"])
-    return await _operator(request, "resume", lambda pipeline: pipeline.resume(key))
+    return await _operator(request, "resume", str(key), lambda pipeline: pipeline.resume(key))
 
 
 async def _reset(request: Request) -> Response:
     name = request.path_params["name"]
-    return await _operator(request, "reset", lambda pipeline: pipeline.reset(name))
+    return await _operator(request, "reset", name, lambda pipeline: pipeline.reset(name))
 
 
 async def _operator(
-    request: Request, endpoint: str, act: Callable[[Pipeline], Awaitable[dict[str, Any]]]
+    request: Request,
+    endpoint: str,
+    target: str,
+    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
 ) -> Response:
-    """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
+    """A human's action: admin token, 404 for what does not exist, 503 if not applied.
+
+    The decision log records who (the token's name) did what to which target.
+    """
     service = _service(request)
     body = await _guarded(request, endpoint)
     if isinstance(body, Response):
@@ -294,6 +296,8 @@ async def _operator(
         entry = await act(service.pipeline)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
+    by = service.tokens.name(request.headers.get("authorization"))
+    service.pipeline.decisions.attribute(entry, by=by, action=endpoint, target=target)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
     return _json({"status": "ok", "decision": entry})
@@ -304,7 +308,7 @@ async def _reload(request: Request) -> Response:
     body = await _guarded(request, "reload")
     if isinstance(body, Response):
         return body
-    problems = service.reload("api")
+    problems = await service.reload("api")
     if problems:
         return _json({"status": "error", "problems": problems}, 400)
     return _json({"status": "ok", "runbook": service.pipeline.runbook.source})

@@ -21,17 +21,30 @@ class Tokens:
     """Accepted bearer tokens; several at once so a token can be rotated without downtime."""
 
     values: tuple[bytes, ...]
+    names: tuple[str, ...] = ()  # per token, for the decision log's "by"; default "token N"
 
     def allow(self, authorization: str | None) -> bool:
         if not self.values:
             return True  # auth switched off explicitly (serve --insecure-no-auth)
+        return self._match(authorization) is not None
+
+    def name(self, authorization: str | None) -> str:
+        """Who sent a request, as an operator action records it; never the token itself."""
+        if not self.values:
+            return "anyone (no auth)"
+        index = self._match(authorization)
+        if index is None:
+            return "unknown"
+        return self.names[index] if index < len(self.names) else f"token {index + 1}"
+
+    def _match(self, authorization: str | None) -> int | None:
         given = bearer(authorization)
         if given is None:
-            return False
+            return None
         offered = given.encode()
         # Compare with every token, so the time taken says nothing about which matched.
         matched = [hmac.compare_digest(offered, token) for token in self.values]
-        return any(matched)
+        return matched.index(True) if any(matched) else None
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -46,7 +59,9 @@ def load_tokens(
 ) -> Tokens | None:
     """Tokens from `file` (one per line, # comments) or `env_name` (comma-separated).
 
-    None when neither is set, so the caller can decide what that means.
+    A token may be named, `NAME: TOKEN` (a token holds no space), so operator
+    actions record who took them. None when neither is set, so the caller can
+    decide what that means.
     """
     environ = os.environ if environ is None else environ
     if file is not None:
@@ -61,7 +76,8 @@ def load_tokens(
         source = f"environment variable {env_name}"
     else:
         return None
-    tokens = tuple(v.encode() for v in values if v and not v.startswith("#"))
+    named = [_named(v, i) for i, v in enumerate(v for v in values if v and not v.startswith("#"))]
+    tokens = tuple(token.encode() for _, token in named)
     if not tokens:
         raise TokenError(f"{source} holds no token; put one token per line (or comma-separated)")
     short = [t for t in tokens if len(t) < 16]
@@ -69,4 +85,11 @@ def load_tokens(
         raise TokenError(
             f"{source}: tokens must be at least 16 characters (one is {len(short[0])})"
         )
-    return Tokens(tokens)
+    return Tokens(tokens, tuple(name for name, _ in named))
+
+
+def _named(line: str, index: int) -> tuple[str, str]:
+    name, sep, token = line.partition(": ")
+    if sep and name.strip() and token.strip():
+        return name.strip(), token.strip()
+    return f"token {index + 1}", line

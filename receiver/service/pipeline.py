@@ -37,6 +37,14 @@ from receiver.report.record import Recorder
 from receiver.runbook import Runbook
 
 log = logging.getLogger(__name__)
+
+SYNC_SLICE = 1000
+"""Pods compared with the expected heartbeats per slice (up to about 10 ms when all are new)."""
+DUE_SLICE = 256
+"""Queued deadlines looked at per slice (a stale one costs ~2 us, a miss ~50 us)."""
+RELEASE_SLICE = 5000
+"""Objects of a finished batch freed between pauses."""
+
 BatchResult = Batch[dict[str, Any]]
 """One decision log entry per signal decided, and whether the cluster failed (503)."""
 
@@ -62,6 +70,9 @@ class Pipeline:
         self.heartbeats_due = HeartbeatWatch(runbook, metrics, started_at=clock())
         metrics.follow(runbook)
         self._lock = asyncio.Lock()
+        self._deadlines = asyncio.Lock()  # one mass silence decided at a time, in order
+        self.deadlines_moved = asyncio.Event()
+        """Set when a deadline may have come earlier than the waker's (runtime.py) plan."""
 
     # -- configuration ------------------------------------------------------
 
@@ -109,10 +120,20 @@ class Pipeline:
         return found.results, outcome
 
     async def tick(self) -> None:
-        """Drains that end, probations and settle windows that pass, evictions not done
-        yet, silent pods: each job on its own, so one that fails stops none of the others."""
+        """Everything time brings, each job on its own, so one that fails stops none of
+        the others: drains that end, probations and settle windows that pass, evictions
+        not done yet, the pods expected to beat, silent pods."""
+        await self.transitions()
+        for job in (self.expect, self.deadlines):
+            try:
+                await job()
+            except Exception:  # the log says which; the next tick tries again
+                log.exception("tick: %s failed", job.__name__)
+
+    async def transitions(self) -> None:
+        """Drains that end, probations and settle windows that pass, evictions not done yet."""
         now = self.clock()
-        for job in (self._timed, self._evictions, self._silent):
+        for job in (self._timed, self._evictions):
             try:
                 await job(now)
             except Exception:  # the log says which; the next tick tries again
@@ -126,13 +147,41 @@ class Pipeline:
         async with self._lock:
             await self.applier.evictions.retry(self.cluster.snapshot(), now)
 
-    async def _silent(self, now: Instant) -> None:
-        signals = self.heartbeats_due.missed(self.cluster.snapshot(), now)
-        if not signals:
-            return
-        outcome = await self._batch(signals, now)
-        if outcome.unavailable:
-            self.heartbeats_due.postpone(signals, now + RETRY_AFTER)
+    async def expect(self) -> None:
+        """Keep the deadlines in step with the pods (new ones watched), in slices."""
+        now = self.clock()
+        watch = self.heartbeats_due
+        while not watch.sync(self.cluster.snapshot().pods, now, limit=SYNC_SLICE):
+            await _pause()
+        self.deadlines_moved.set()  # a pod watched late may be due before the waker would look
+
+    async def deadlines(self) -> None:
+        """Declare every pod due by now missed, as one batch (observed whole, then decided).
+
+        The due deadlines are taken in slices with pauses between, so a mass
+        silence lets requests through; the misses of all slices are gathered
+        first and decided together, as the fleet guards expect.
+        """
+        async with self._deadlines:
+            now = self.clock()
+            watch = self.heartbeats_due
+            signals = watch.missed(self.cluster.snapshot(), now, limit=DUE_SLICE)
+            while (due := watch.next_due()) is not None and due <= now:
+                await _pause()
+                signals += watch.missed(self.cluster.snapshot(), now, limit=DUE_SLICE)
+            if not signals:
+                return
+            outcome = await self._batch(signals, now)
+            if outcome.unavailable:
+                self.heartbeats_due.postpone(signals, now + RETRY_AFTER)
+            # Freed in slices too: dropping a partition's 100k signals and decisions at
+            # once holds the loop about 50 ms.
+            await _release(signals)
+            await _release(outcome.entries)
+
+    def next_due(self) -> Instant | None:
+        """When `deadlines()` may next find a silent pod; None: no deadline is pending."""
+        return self.heartbeats_due.next_due()
 
     async def resume(self, key: PodKey) -> dict[str, Any]:
         now = self.clock()
@@ -156,6 +205,7 @@ class Pipeline:
                     now,
                     self.applier,
                     lambda plan, applied: self.recorder.record(plan, applied, tally),
+                    pause=_pause,
                 )
         finally:
             tally.flush()
@@ -170,3 +220,16 @@ class Pipeline:
         )
         tally.flush()
         return entry
+
+
+async def _pause() -> None:
+    """Let the event loop run what is ready (requests, /healthz) before the next slice."""
+    await asyncio.sleep(0)
+
+
+async def _release(items: list[Any]) -> None:
+    """Empty a long list a slice at a time, pausing between slices."""
+    while len(items) > RELEASE_SLICE:
+        del items[-RELEASE_SLICE:]
+        await _pause()
+    items.clear()

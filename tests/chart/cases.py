@@ -73,6 +73,12 @@ EVERYTHING: dict[str, Any] = {
         "namespace": "grafana",
         "annotations": {"grafana_folder": "Remediation"},
     },
+    "relay": {
+        "enabled": True,
+        "flush": "1s",
+        "maxBatch": 100,
+        "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+    },
     "podLabels": {"team": "sre"},
     "podAnnotations": {"example.com/owner": "sre"},
     "imagePullSecrets": ["registry"],

@@ -101,7 +101,7 @@ def _in_context(path: str) -> bool:
         "README.md",
         "receiver/cli.py",
         "receiver/runbook/runbook.schema.json",
-        "receiver/service/templates/status.html",
+        "receiver/service/templates/console.html",
         "receiver/demo/runbook.yaml",
     ],
 )

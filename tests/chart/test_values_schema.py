@@ -69,7 +69,7 @@ def _leaves(values: dict[str, Any], path: str = "") -> Iterator[str]:
 
 
 # Maps whose keys are the user's (resources), not the chart's.
-FREE_FORM = {"resources"}
+FREE_FORM = {"resources", "relay.resources"}
 
 
 def test_every_value_is_in_the_schema_and_documented() -> None:

@@ -1,4 +1,5 @@
-"""Drive the Kubernetes adapter against the fake API server from synchronous tests.
+"""Drive the Kubernetes adapter against an API server (the fake, or a real one) from
+synchronous tests.
 
 The adapter lives on an event loop the test runs in steps: `run(coro)` for a
 call, `until(predicate)` to let the informer's watch deliveries land. Between
@@ -12,10 +13,11 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kubeapi import DEPLOYMENT, REPLICASET, STATEFULSET, FakeKubeApi
 from kubeapi.kinds import JSON
+from kubernetes import client
 from prometheus_client import CollectorRegistry
 
 from receiver.kube import Api, KubernetesCluster, ObjectName, RetryPolicy
@@ -29,6 +31,12 @@ EXISTING = datetime(2025, 12, 1, tzinfo=UTC)
 """When seeded pods were created: before any alert of the tests started."""
 
 
+class Server(Protocol):
+    """What the driver needs of an API server: a client for it."""
+
+    def api_client(self, *, token: str | None = None) -> client.ApiClient: ...
+
+
 class Clock:
     def __init__(self, now: Instant = 1_800_000_000.0) -> None:
         self.now = now
@@ -40,7 +48,7 @@ class Clock:
 class Driver:
     def __init__(
         self,
-        fake: FakeKubeApi,
+        fake: Server,
         *,
         retry: RetryPolicy = FAST_RETRY,
         timeout: tuple[float, float] = (1.0, 2.0),

@@ -110,18 +110,19 @@ def test_timings_must_nest() -> None:
 
 
 def test_a_pod_bound_token_is_reviewed_once_per_ttl(fake: FakeKubeApi, driver: Driver) -> None:
+    uid = fake.cluster.add_pod("shop", "cart-0")["metadata"]["uid"]
     fake.tokens.add(
         "pod-token",
         namespace="shop",
         service_account="cart",
         pod_name="cart-0",
-        pod_uid="uid-0",
+        pod_uid=uid,
         audiences=["remediation"],
     )
     fake.tokens.add("api-token", namespace="shop", service_account="cart")  # wrong audience
     clock = Clock(0.0)
     tokens = PodTokens(driver.api, "remediation", ttl=10.0, clock=clock)
-    expected = PodIdentity("shop", "cart-0", "uid-0")
+    expected = PodIdentity("shop", "cart-0", uid)
     assert driver.run(tokens.review("pod-token")) == expected
     assert driver.run(tokens.review("pod-token")) == expected
     assert len(fake.tokens.reviews) == 1

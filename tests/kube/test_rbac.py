@@ -33,12 +33,12 @@ def granted(section: str) -> set[tuple[str, str, str]]:
 
 
 def test_every_call_is_granted_and_every_grant_is_used(fake: FakeKubeApi) -> None:
-    deployment(fake, "shop", "cart", replicas=3)
+    cart_0 = deployment(fake, "shop", "cart", replicas=3)[0]["metadata"]["uid"]
     fake.cluster.add_workload(STATEFULSET, "shop", "db")
     fake.cluster.add_workload(DAEMONSET, "shop", "agent")
     fake.cluster.block_eviction("shop", "cart-2")
     fake.tokens.add("t", namespace="shop", service_account="cart", pod_name="cart-0",
-                    pod_uid="u", audiences=["remediation"])  # fmt: skip
+                    pod_uid=cart_0, audiences=["remediation"])  # fmt: skip
     driver = Driver(fake, evict_fallback_after=0.0).start()
     try:
         cluster = driver.cluster

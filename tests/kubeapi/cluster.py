@@ -34,6 +34,9 @@ class Budget:
     selector: LabelSelector
     max_unavailable: int | str  # a count, or a percentage of the expected pods ("25%")
     expected: int | None  # the replicas its controller wants; None: the pods it selects now
+    # False: the disruption controller has not written its status yet (observedGeneration
+    # behind), and the server refuses every eviction it covers.
+    processed: bool = True
 
 
 def is_ready(pod: Mapping[str, Any]) -> bool:
@@ -202,6 +205,7 @@ class FakeCluster(Store):
         *,
         name: str | None = None,
         expected: int | None = None,
+        processed: bool = True,
     ) -> Budget:
         """A PodDisruptionBudget with maxUnavailable. Set `expected` (the controller's
         replicas) when pods are deleted outright, so a missing pod still counts as unavailable,
@@ -215,6 +219,7 @@ class FakeCluster(Store):
                 LabelSelector.parse(selector),
                 max_unavailable,
                 expected,
+                processed,
             )
             self._budgets.append(budget)
             return budget
@@ -234,6 +239,7 @@ class FakeCluster(Store):
     def evict(self, namespace: str, name: str, delete_options: Mapping[str, Any] | None) -> None:
         with self.lock:
             pod = self.get(POD, namespace, name)
+            _eviction_uid_holds(pod, (delete_options or {}).get("preconditions"))
             preconditions_hold(POD, pod, (delete_options or {}).get("preconditions"))
             phase = (pod.get("status") or {}).get("phase")
             if not (is_terminating(pod) or phase in ("Pending", "Succeeded", "Failed")):
@@ -255,6 +261,10 @@ class FakeCluster(Store):
                 "does not support.",
             )
         for budget in budgets:
+            if not budget.processed:
+                raise _too_many(
+                    f"The disruption budget {budget.name} is still being processed by the server."
+                )
             pods, _ = self.objects(POD, namespace, budget.selector)
             expected = len(pods) if budget.expected is None else budget.expected
             healthy = sum(1 for p in pods if is_ready(p) and not is_terminating(p))
@@ -283,6 +293,19 @@ class FakeCluster(Store):
                 "`spec.tolerations` (only additions to existing tolerations), "
                 "`spec.terminationGracePeriodSeconds`"
             )
+
+
+def _eviction_uid_holds(pod: JSON, pre: Mapping[str, Any] | None) -> None:
+    """The eviction checks the uid itself, in other words than a DELETE (seen on 1.20)."""
+    want, meta = (pre or {}).get("uid"), pod["metadata"]
+    if want is not None and want != meta.get("uid"):
+        raise ApiError(
+            409,
+            f'Operation cannot be fulfilled on Pod "{meta["name"]}": the UID in the precondition '
+            f"({want}) does not match the UID in record ({meta.get('uid')}). "
+            "The object might have been deleted and then recreated",
+            details={"name": meta["name"], "kind": "Pod"},
+        )
 
 
 def _scaled(value: int | str, total: int) -> int:

@@ -85,9 +85,11 @@ def fake_kube_api(
     token: str | None = None,
     history_limit: int = 1000,
     graceful_deletion: bool = True,
+    eviction_version: str = "policy/v1",
 ) -> Iterator[FakeKubeApi]:
+    """`eviction_version="policy/v1beta1"` plays a server older than Kubernetes 1.22."""
     cluster = FakeCluster(history_limit=history_limit, graceful_deletion=graceful_deletion)
-    fake = FakeApiServer(cluster, token=token)
+    fake = FakeApiServer(cluster, token=token, eviction_version=eviction_version)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted sockets inherit it; without it every keep-alive response waits ~40 ms on

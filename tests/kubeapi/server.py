@@ -6,13 +6,15 @@ handlers: create 201 (eviction too: the create handler answers 201 and fills a z
 Status.code with it, staging/.../endpoints/handlers/create.go), get/list/update/patch/delete
 200. Pods come back from DELETE as the object; other kinds as a Success Status, as in the
 registry's ReturnDeletedObject. Query parameters the fake does not model (dryRun,
-sendInitialEvents) are refused with 400 rather than silently ignored; `limit` is ignored (the
-whole list comes back with no `continue`, which paging clients accept).
+sendInitialEvents) are refused with 400 rather than silently ignored. `limit` pages a list as
+the real server does (`continue` and `remainingItemCount`); a continued page reads the objects
+as they are now, not as of the first page (etcd would serve that snapshot).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import Mapping
@@ -24,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .cluster import FakeCluster
+from .discovery import check_eviction_version, core_resources, policy_group
 from .kinds import (
     JSON,
     POD,
@@ -61,9 +64,13 @@ def _query(request: Request) -> dict[str, str]:
 
 
 class FakeApiServer:
-    def __init__(self, cluster: FakeCluster, *, token: str | None = None) -> None:
+    def __init__(
+        self, cluster: FakeCluster, *, token: str | None = None, eviction_version: str = "policy/v1"
+    ) -> None:
         self.cluster = cluster
-        self.tokens = TokenReviews()
+        # The Eviction version served: policy/v1 (1.22+), or policy/v1beta1 only (older).
+        self.eviction_version = eviction_version
+        self.tokens = TokenReviews(lambda namespace, name: cluster.find(POD, namespace, name))
         self.faults = Faults()
         self.requests = RequestLog()
         self.token = token
@@ -121,7 +128,7 @@ class FakeApiServer:
                 message = fault.message or f"injected fault: {fault.status}"
                 raise ApiError(fault.status, message, retry_after=fault.retry_after)
         if not info.is_resource:
-            raise _not_found()
+            return self._discovery(request.method, request.url.path.rstrip("/"))
         kind = find_kind(info.api_group, info.api_version, info.resource)
         if kind is None or (info.namespace and not kind.namespaced):
             raise _not_found()
@@ -146,6 +153,7 @@ class FakeApiServer:
                 # eviction.go refuses it, an absent name included.
                 if (eviction.get("metadata") or {}).get("name") != name:
                     raise bad_request("name in URL does not match name in Eviction object")
+                check_eviction_version(eviction, self.eviction_version)
                 cluster.evict(ns, name, eviction.get("deleteOptions"))
                 return JSONResponse(success(201), status_code=201)
             raise _not_found()
@@ -177,9 +185,19 @@ class FakeApiServer:
                 return JSONResponse(success(200, details | {"uid": meta["uid"]}))
         raise ApiError(405, "the server does not allow this method on the requested resource")
 
+    def _discovery(self, method: str, path: str) -> Response:
+        if method == "GET" and path == "/api/v1":
+            return JSONResponse(core_resources(self.eviction_version))
+        if method == "GET" and path == "/apis/policy":
+            return JSONResponse(policy_group(self.eviction_version))
+        raise _not_found()
+
     def _list(self, kind: Kind, ns: str, query: Mapping[str, str]) -> Response:
         labels, fields = _selectors(kind, query)
         items, rv = self.cluster.objects(kind, ns, labels, fields)
+        metadata: JSON = {"resourceVersion": str(rv)}
+        if "limit" in query:
+            items, rv, metadata = _page(items, rv, query)
         for item in items:  # typed lists carry kind and apiVersion once, not per item
             item.pop("kind", None)
             item.pop("apiVersion", None)
@@ -187,7 +205,7 @@ class FakeApiServer:
             {
                 "kind": f"{kind.kind}List",
                 "apiVersion": kind.api_version,
-                "metadata": {"resourceVersion": str(rv)},
+                "metadata": metadata,
                 "items": items,
             }
         )
@@ -210,6 +228,35 @@ class FakeApiServer:
         except ApiError as err:
             return WatchStream(self.cluster, None, [], flt, error=err.status())
         return WatchStream(self.cluster, sub, backlog, flt, timeout=timeout, bookmarks=bookmarks)
+
+
+def _page(items: list[JSON], rv: int, query: Mapping[str, str]) -> tuple[list[JSON], int, JSON]:
+    """One page of a list, in (namespace, name) order, and its list metadata."""
+    try:
+        limit = int(query["limit"])
+        token = json.loads(base64.b64decode(query["continue"])) if query.get("continue") else {}
+    except ValueError as exc:
+        raise bad_request(f"invalid paging parameter: {exc}") from exc
+    rv = int(token.get("rv", rv))
+    ordered = sorted(items, key=_position)
+    start = token.get("start")
+    if start is not None:
+        ordered = [i for i in ordered if _position(i) > tuple(start)]
+    if limit <= 0 or len(ordered) <= limit:
+        return ordered, rv, {"resourceVersion": str(rv)}
+    page = ordered[:limit]
+    after = {"rv": rv, "start": list(_position(page[-1]))}
+    metadata: JSON = {
+        "resourceVersion": str(rv),
+        "continue": base64.b64encode(json.dumps(after).encode()).decode(),
+        "remainingItemCount": len(ordered) - limit,
+    }
+    return page, rv, metadata
+
+
+def _position(item: JSON) -> tuple[str, str]:
+    meta = item.get("metadata") or {}
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
 
 
 def _selectors(kind: Kind, query: Mapping[str, str]) -> tuple[LabelSelector, FieldSelector]:

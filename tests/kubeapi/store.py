@@ -245,6 +245,9 @@ class Store:
         """Stamp a new resourceVersion, store, record in history and tell the watches."""
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        if isinstance(obj.get("spec"), dict):
+            # Go's omitempty: a null (holderIdentity: null) is no field at all once stored.
+            obj["spec"] = _without_nulls(obj["spec"])
         old = self._objects.get(key)
         if type_ == "DELETED":
             self._objects.pop(key, None)
@@ -306,3 +309,11 @@ class Store:
         with self.lock:
             self._history.clear()
             self._floor = self._rv
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

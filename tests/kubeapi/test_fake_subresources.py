@@ -130,12 +130,13 @@ def test_lease_crud_with_conflict(kube_client: client.ApiClient) -> None:
 
 def test_token_review(kube_api: FakeKubeApi, kube_client: client.ApiClient) -> None:
     auth = client.AuthenticationV1Api(kube_client)
+    uid = kube_api.cluster.add_pod(NS, "a")["metadata"]["uid"]
     kube_api.tokens.add(
         "tok",
         namespace=NS,
         service_account="web",
         pod_name="a",
-        pod_uid="u-1",
+        pod_uid=uid,
         audiences=["receiver"],
     )
 
@@ -149,7 +150,7 @@ def test_token_review(kube_api: FakeKubeApi, kube_client: client.ApiClient) -> N
     assert ok.user.username == "system:serviceaccount:shop:web"
     assert ok.user.extra == {
         "authentication.kubernetes.io/pod-name": ["a"],
-        "authentication.kubernetes.io/pod-uid": ["u-1"],
+        "authentication.kubernetes.io/pod-uid": [uid],
     }
     unknown = review("nope", ["receiver"])
     assert not unknown.authenticated
@@ -157,9 +158,18 @@ def test_token_review(kube_api: FakeKubeApi, kube_client: client.ApiClient) -> N
     mismatch = review("tok", ["elsewhere"])
     assert not mismatch.authenticated
     assert not mismatch.audiences
+    # The pod deleted (or replaced by one of the same name): its token reviews no more.
+    kube_api.cluster.delete_with(POD, NS, "a", {"gracePeriodSeconds": 0})
+    assert review("tok", ["receiver"]).error == "[invalid bearer token, Token has been invalidated]"
+    again = kube_api.cluster.add_pod(NS, "a")["metadata"]["uid"]
+    assert review("tok", ["receiver"]).error == (
+        f"[invalid bearer token, Pod UID ({again}) does not match claim ({uid})]"
+    )
     assert [(r.token, r.authenticated) for r in kube_api.tokens.reviews] == [
         ("tok", True),
         ("nope", False),
+        ("tok", False),
+        ("tok", False),
         ("tok", False),
     ]
 

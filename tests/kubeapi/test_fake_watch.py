@@ -18,6 +18,7 @@ from kubernetes.client import ApiException
 
 from .harness import FakeKubeApi, fake_kube_api
 from .kinds import POD
+from .watch import _next_bookmark_after
 
 NS = "shop"
 Event = dict[str, Any]
@@ -224,3 +225,31 @@ def test_bookmarks(kube_api: FakeKubeApi, core: client.CoreV1Api, allowed: bool)
         event = bg.next()
     assert event is None
     bg.join()
+
+
+def test_a_bookmark_comes_shortly_before_the_watch_times_out(
+    kube_api: FakeKubeApi, core: client.CoreV1Api
+) -> None:
+    started = time.monotonic()
+    bg = Background(core.list_namespaced_pod, NS, allow_watch_bookmarks=True, timeout_seconds=3)
+    event = bg.next()
+    assert event is not None
+    assert event["type"] == "BOOKMARK"
+    assert 0.5 <= time.monotonic() - started < 2.5  # about 2 s before the end, not at it
+    assert bg.next() is None
+    assert time.monotonic() - started >= 2.9
+    bg.join()
+
+
+@pytest.mark.parametrize(
+    ("now", "deadline", "expected"),
+    [
+        (0.0, None, 60.0),  # no timeout: every minute
+        (0.0, 300.0, 60.0),  # a long watch: every minute first
+        (250.0, 300.0, 298.0),  # its end is nearer: shortly before it
+        (298.0, 300.0, 358.0),  # that one sent: none again before it ends
+    ],
+    ids=["no-timeout", "periodic", "before-end", "after-the-last"],
+)
+def test_when_bookmarks_come(now: float, deadline: float | None, expected: float) -> None:
+    assert _next_bookmark_after(now, deadline) == expected

@@ -6,7 +6,9 @@ reaches the watcher as DELETED, and one that starts matching as ADDED. A resourc
 than the history is not an HTTP error but an ERROR event carrying a 410 Status, after which the
 stream ends (kubernetes-client/python's Watch.stream turns it into ApiException(410) after one
 silent retry). The stream ends cleanly at timeoutSeconds or on `end_watches()`, or is cut
-without its final chunk on `end_watches(abrupt=True)`.
+without its final chunk on `end_watches(abrupt=True)`. With allowWatchBookmarks, a BOOKMARK
+comes every BOOKMARK_EVERY seconds and BOOKMARK_BEFORE_END before timeoutSeconds, as
+kube-apiserver's watch cache sends them (besides `send_bookmarks()` on demand).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from starlette.types import Receive, Scope, Send
 from .kinds import JSON, Kind
 from .selectors import FieldSelector, LabelSelector
 from .store import Change, Store
+
+BOOKMARK_EVERY = 60.0
+BOOKMARK_BEFORE_END = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,21 +153,31 @@ class WatchStream:
             }
             await self._send(send, {"type": "BOOKMARK", "object": shell})
 
+    def _next_bookmark(self, now: float, deadline: float | None) -> float | None:
+        return _next_bookmark_after(now, deadline) if self.bookmarks else None
+
     async def _follow(self, receive: Receive, send: Send) -> str:
         """Stream live changes; 'done' (timeout, clean end), 'cut' or 'gone' (disconnected)."""
         assert self.sub is not None
         loop = asyncio.get_running_loop()
         deadline = None if self.timeout is None else loop.time() + self.timeout
+        bookmark_at = self._next_bookmark(loop.time(), deadline)
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
             while True:
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    await self._bookmark(send, self.store.resource_version)
+                now = loop.time()
+                if deadline is not None and deadline <= now:
                     return "done"
+                if bookmark_at is not None and bookmark_at <= now:
+                    await self._bookmark(send, self.store.resource_version)
+                    bookmark_at = self._next_bookmark(now, deadline)
+                    continue
+                wake = min((t for t in (deadline, bookmark_at) if t is not None), default=None)
                 getter: asyncio.Future[Any] = asyncio.ensure_future(self.sub.queue.get())
                 done, _ = await asyncio.wait(
-                    {getter, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    {getter, gone},
+                    timeout=None if wake is None else wake - now,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if getter not in done:
                     getter.cancel()
@@ -179,6 +194,14 @@ class WatchStream:
                     await self._emit(send, item)
         finally:
             gone.cancel()
+
+
+def _next_bookmark_after(now: float, deadline: float | None) -> float:
+    periodic = now + BOOKMARK_EVERY
+    if deadline is None:
+        return periodic
+    before_end = deadline - BOOKMARK_BEFORE_END
+    return before_end if now < before_end < periodic else periodic
 
 
 async def _disconnected(receive: Receive) -> None:

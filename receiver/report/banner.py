@@ -1,0 +1,70 @@
+"""What needs a human, first on the console: one line each, most urgent first.
+
+Frozen supervisors (automation below them is off until the freeze ends or a
+human resets them), fleets held as systemic, paused pods, pods held back by
+guards, and dry-run mode, which makes every other line mean "would have".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Lines of {level, text, href}; `level` is bad, warn or info."""
+    lines: list[dict[str, Any]] = []
+    for supervisor in status["supervisors"]:
+        if supervisor["frozenUntil"]:
+            froze = supervisor.get("frozenBy")
+            cause = f" after {froze['detail']}" if froze else ""
+            lines.append(
+                {
+                    "level": "bad",
+                    "text": f"supervisor {supervisor['name']} is frozen for another "
+                    f"{supervisor['frozenLeft']}{cause}: automation below it is off "
+                    "until then or until reset",
+                    "href": f"/supervisors/{supervisor['name']}",
+                }
+            )
+    for fleet in status["fleets"]:
+        for guard in fleet.get("guards", ()):
+            unhealthy = guard.get("maxUnhealthy")
+            if unhealthy and unhealthy["used"] > unhealthy["limit"]:
+                lines.append(
+                    {
+                        "level": "bad",
+                        "text": f"fleet {guard['fleet']} is held as systemic: "
+                        f"{unhealthy['used']} of {guard['size']} pods signalling, more than "
+                        f"maxUnhealthy {unhealthy['setting']} ({unhealthy['limit']}); "
+                        "no pod is acted on, the supervisor escalates",
+                        "href": f"/supervisors/{guard['supervisor']}",
+                    }
+                )
+    for pod in status["pods"]:
+        if pod["state"] == "paused":
+            lines.append(
+                {
+                    "level": "warn",
+                    "text": f"pod {pod['pod']} is paused for investigation "
+                    f"(rule {pod['rule']}): resume it when done",
+                    "href": f"/pods/{pod['pod']}",
+                }
+            )
+    if status["runbook"]["dryRun"]:
+        lines.append(
+            {
+                "level": "info",
+                "text": "dry-run: every decision is made and reported, nothing is changed",
+                "href": None,
+            }
+        )
+    trials = status["runbook"].get("dryRunRules") or []
+    if trials and not status["runbook"]["dryRun"]:
+        lines.append(
+            {
+                "level": "info",
+                "text": "rules on dry-run trial (decide, change nothing): " + ", ".join(trials),
+                "href": None,
+            }
+        )
+    return lines

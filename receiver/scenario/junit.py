@@ -1,0 +1,51 @@
+"""Runbook test results as JUnit XML, the report CI systems read (`receiver test --junit`).
+
+One <testsuite> per test file, one <testcase> per test; a failed test
+carries its failures and its timeline, a file that cannot be loaded is one
+errored case with its problems. The layout is the one Jenkins, GitLab and
+GitHub test reporters accept.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from receiver.scenario.runner import FileResult
+
+
+def junit_xml(results: list[FileResult]) -> ET.ElementTree[ET.Element]:
+    root = ET.Element("testsuites", name="receiver test")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for file in results:
+        suite = ET.SubElement(root, "testsuite", name=str(file.path))
+        counts = _suite(suite, file)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def _suite(suite: ET.Element, file: FileResult) -> dict[str, int]:
+    if file.problems:
+        case = ET.SubElement(suite, "testcase", name="load", classname=str(file.path))
+        error = ET.SubElement(case, "error", message=f"{len(file.problems)} problem(s)")
+        error.text = "\n".join(file.problems)
+        return {"tests": 1, "failures": 0, "errors": 1}
+    failures = 0
+    for result in file.cases:
+        case = ET.SubElement(suite, "testcase", name=result.name, classname=str(file.path))
+        if not result.passed:
+            failures += 1
+            failure = ET.SubElement(case, "failure", message=result.failures[0].splitlines()[0])
+            failure.text = "\n".join(result.failures)
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join(result.timeline or ["(nothing happened)"])
+    return {"tests": len(file.cases), "failures": failures, "errors": 0}
+
+
+def write_junit(results: list[FileResult], path: Path) -> None:
+    junit_xml(results).write(path, encoding="utf-8", xml_declaration=True)
