@@ -10,18 +10,19 @@ from receiver.cluster import ClusterUnavailable, PodIdentity
 from receiver.kube import PodTokens
 from receiver.kube import tokens as tokens_module
 
-POD = PodIdentity("shop", "cart-0", "uid-0")
 
-
-def pod_token(fake: FakeKubeApi) -> None:
+def pod_token(fake: FakeKubeApi) -> PodIdentity:
+    """A pod-bound token for a pod that exists (the API server refuses one whose pod does not)."""
+    uid = fake.cluster.add_pod("shop", "cart-0")["metadata"]["uid"]
     fake.tokens.add(
         "pod-token",
         namespace="shop",
         service_account="cart",
         pod_name="cart-0",
-        pod_uid="uid-0",
+        pod_uid=uid,
         audiences=["remediation"],
     )
+    return PodIdentity("shop", "cart-0", uid)
 
 
 def test_reviews_past_the_burst_are_refused_without_asking_until_the_rate_refills(
@@ -48,10 +49,10 @@ def test_a_flood_of_refused_tokens_does_not_push_a_valid_pod_out_of_the_cache(
 ) -> None:
     monkeypatch.setattr(tokens_module, "REFUSED_KEPT", 10)
     monkeypatch.setattr(tokens_module, "CACHE_KEPT", 10)
-    pod_token(fake)
+    pod = pod_token(fake)
     tokens = PodTokens(driver.api, "remediation", clock=Clock(0.0), burst=100)
-    assert driver.run(tokens.review("pod-token")) == POD
+    assert driver.run(tokens.review("pod-token")) == pod
     for i in range(30):
         assert driver.run(tokens.review(f"random-{i}")) is None
-    assert driver.run(tokens.review("pod-token")) == POD
+    assert driver.run(tokens.review("pod-token")) == pod
     assert [r.token for r in fake.tokens.reviews].count("pod-token") == 1
