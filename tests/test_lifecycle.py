@@ -9,6 +9,7 @@ from builders import T0, alert, fleet, in_state, run, runbook, snapshot, summary
 
 from receiver.decide import decide, fold, resume, tick
 from receiver.model import Lifecycle, PodKey, PodState, Status, Workload, heartbeat_signal
+from receiver.model.fleet import ACTIVE_KEPT
 
 RUNBOOK = """
 supervisors:
@@ -494,3 +495,12 @@ def test_a_dry_run_restart_counts_the_pod_out_until_a_live_one_would_be_back() -
     )
     _, plans = run(rb, snap, [alert()], T0 + 40)
     assert summary(plans[0]) == ["blocked duplicate shop/checkout-0"]
+
+
+def test_a_pods_list_of_firing_signals_is_bounded() -> None:
+    """Senders choose how many distinct alerts name one pod; the pod keeps the newest."""
+    state = Lifecycle()
+    for i in range(ACTIVE_KEPT + 50):
+        state = state.with_signal(f"fp-{i}", T0 + 600 + i, T0)
+    assert len(state.active) == ACTIVE_KEPT
+    assert state.active[-1] == (f"fp-{ACTIVE_KEPT + 49}", T0 + 600 + ACTIVE_KEPT + 49)
