@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 from service_builders import RUNBOOK, harness
 
 from receiver.cluster.codec import decode_lifecycle, encode_lifecycle
-from receiver.decide import fold, resume, tick
+from receiver.decide import fold, observe, resume, tick
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, PodKey, PodState, Snapshot, Status
+from receiver.model import HeartbeatStatus, PodKey, PodState, Signal, Snapshot, Status
 from receiver.runbook import Runbook
 from receiver.service.serve import build
 
@@ -167,3 +167,75 @@ def test_a_restarted_receiver_takes_the_step_its_predecessor_left_pending(
     asyncio.run(second.pipeline.tick())
 
     assert first.cluster.evictions == [sick]
+
+
+ROLLOUT = """
+supervisors:
+  - name: checkout
+    match: {app: checkout}
+    intensity: {max: 10, period: 10m}
+    guards: {maxUnhealthy: 50%}
+rules:
+  - name: stuck
+    match: {alertname: WorkloadStuck}
+    steps: [{rolloutRestart: {}}, {notify: oncall}]
+  - name: outlier
+    match: {alertname: PodErrorRatioOutlier}
+    steps: [{rolloutRestart: {}}]
+notifiers:
+  oncall: {log: {}}
+"""
+WORKLOAD = "shop/deployment/checkout"
+
+
+def rollout_start() -> tuple[Runbook, Snapshot]:
+    return runbook(ROLLOUT, settle="15s"), snapshot(fleet(labels={"app": "checkout"}))
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        alert(None, name="WorkloadStuck", deployment="checkout"),  # names the workload
+        alert("checkout-3"),  # names one of its pods
+    ],
+    ids=["a workload's signal", "a pod's signal"],
+)
+def test_a_rules_rollout_restart_waits_then_is_taken(signal: Signal) -> None:
+    rb, snap = rollout_start()
+    snap, plans = run(rb, snap, [signal], T0)
+    assert summary(plans[0]) == [f"blocked settling {WORKLOAD}"]
+    snap, again = run(rb, snap, [signal], T0 + 5)
+    assert summary(again[0])[0].startswith("blocked ")  # duplicate or in progress: not twice
+    snap, nothing = at(rb, snap, 14)
+    assert nothing == []
+    _, taken = at(rb, snap, 15)
+    assert taken == [f"rolloutRestart {WORKLOAD}"]
+
+
+def test_a_rollout_restart_is_not_taken_when_the_fleet_turned_systemic() -> None:
+    rb, snap = rollout_start()
+    snap, _ = run(rb, snap, [alert("checkout-0")], T0)
+    others = [alert(f"checkout-{i}", starts_at=T0 + i) for i in range(1, 6)]
+    snap = fold(snap, observe(rb, snap, others, T0 + 6))  # 6 of 10 signalling
+
+    _, done = at(rb, snap, 15)
+
+    assert done == [
+        f"blocked systemic {WORKLOAD}",
+        "escalated checkout systemic",
+    ]
+
+
+def test_a_rollout_restart_is_not_taken_when_nothing_signals_any_more() -> None:
+    rb, snap = rollout_start()
+    signal = alert(None, name="WorkloadStuck", deployment="checkout")
+    snap, _ = run(rb, snap, [signal], T0)
+    resolved = alert(None, name="WorkloadStuck", deployment="checkout", status=Status.RESOLVED)
+    snap, _ = run(rb, snap, [resolved], T0 + 5)
+
+    snap, done = at(rb, snap, 15)
+
+    assert done == [f"blocked resolved {WORKLOAD}"]
+    later = alert(None, name="WorkloadStuck", deployment="checkout", starts_at=T0 + 60)
+    _, plans = run(rb, snap, [later], T0 + 60)
+    assert summary(plans[0]) == [f"blocked settling {WORKLOAD}"]  # the same step again

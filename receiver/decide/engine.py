@@ -19,7 +19,7 @@ import functools
 from dataclasses import replace
 from typing import NamedTuple
 
-from receiver.decide import lifecycle, settle
+from receiver.decide import lifecycle, settle, settle_rollout
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, record_action, rollout_restart
 from receiver.decide.guards import Verdict, check_namespace, check_step, check_target
@@ -245,6 +245,9 @@ class _Decision:
         if step.kind is StepKind.ROLLOUT_RESTART:
             owner = subject.pod.owner
             assert owner is not None
+            seconds = settle.window(self.runbook, chain)
+            if seconds > 0:
+                return self._defer_rollout(subject, owner, rule, attempt, seconds)
             planned = rollout_restart(
                 self.runbook, self.tree, self.draft, owner, None, rule.name, dry_run, self.now
             )
@@ -268,6 +271,29 @@ class _Decision:
         if step.kind is not StepKind.NOTIFY:
             record_action(self.runbook, self.draft, chain, self.now)
         return True
+
+    def _defer_rollout(
+        self, subject: _Subject, owner: Workload, rule: Rule, attempt: int, seconds: float
+    ) -> bool:
+        """The rollout restart waits on its workload; a pod's own step counts as taken."""
+        if self.draft.workload(owner).state is PodState.SETTLING:
+            self._block(
+                Reason.IN_PROGRESS,
+                owner,
+                wanted=ActionKind.ROLLOUT_RESTART,
+                detail="a rollout restart of the workload already waits its settle window",
+            )
+        else:
+            settle_rollout.defer(
+                self.draft,
+                owner,
+                rule=rule,
+                own_attempt=None if subject.is_pod else attempt,
+                occurrence=self.signal.occurrence,
+                seconds=seconds,
+                now=self.now,
+            )
+        return subject.is_pod
 
     def _after_step(self, subject: _Subject, step: Step, attempt: int) -> None:
         rule = self.rule
@@ -376,8 +402,11 @@ _IN_PROGRESS = frozenset({PodState.SETTLING, PodState.DRAINED, PodState.RESTARTE
 
 
 def _in_progress(subject: _Subject) -> Verdict | None:
-    """A pod already out of traffic, being replaced, or held for a human."""
+    """A pod already out of traffic, being replaced, or held for a human; a workload
+    whose rollout restart waits its settle window."""
     if not subject.is_pod:
+        if subject.lifecycle.state is PodState.SETTLING:
+            return Verdict(Reason.IN_PROGRESS, "a rollout restart waits its settle window")
         return None
     pod = subject.pod
     if pod.terminating or pod.lifecycle.state in _IN_PROGRESS:

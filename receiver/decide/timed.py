@@ -1,11 +1,12 @@
-"""What time alone changes: drains that are over, probations that passed, settle windows that ended.
+"""What time alone changes: drains over, probations passed, settle windows ended.
 
 tick() looks only at pods in a timed state (Snapshot.timed), in key order,
-so the pods it changes see each other's changes as one batch would."""
+so the pods it changes see each other's changes as one batch would, then at
+the workloads whose rollout restart waited its window."""
 
 from __future__ import annotations
 
-from receiver.decide import lifecycle, settle
+from receiver.decide import lifecycle, settle, settle_rollout
 from receiver.decide.draft import Draft
 from receiver.decide.plan import Plan
 from receiver.decide.restore import plan_restore
@@ -26,6 +27,10 @@ def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
         if settle.due(draft.lifecycle(key), now):
             tree = tree or Tree(runbook=runbook, draft=draft)
             settle.decide_again(runbook, tree, draft, key, now)
+    for workload, state in sorted(snapshot.workloads.items()):
+        if settle.due(state, now):  # a rule's rollout restart that waited
+            tree = tree or Tree(runbook=runbook, draft=draft)
+            settle_rollout.decide_again(runbook, tree, draft, workload, now)
     return draft.plan(None)
 
 
