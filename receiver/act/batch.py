@@ -46,7 +46,7 @@ class Batch(Generic[T]):
     unavailable: str | None = None  # the cluster failed: the rest was not decided
 
 
-async def settle(
+async def apply_until_settled(
     runbook: Runbook,
     cluster: Applies,
     make: Callable[[Snapshot], Plan],
@@ -92,7 +92,9 @@ async def decide_batch(
         part = signals[start : start + step]
         aimed = [resolve_target(settings, s) for s in part]
         targets.extend(aimed)
-        _, observed = await settle(runbook, cluster, _observation(runbook, part, now, aimed), _skip)
+        _, observed = await apply_until_settled(
+            runbook, cluster, _observation(runbook, part, now, aimed), _skip
+        )
         if observed.unavailable:
             batch.unavailable = observed.unavailable
             return batch
@@ -104,7 +106,7 @@ async def decide_batch(
             batch.entries.append(record(plan, NOTHING))
             continue
         make = _decision(runbook, signal, now, target)
-        entry, applied = await settle(runbook, cluster, make, record, first=plan)
+        entry, applied = await apply_until_settled(runbook, cluster, make, record, first=plan)
         batch.entries.append(entry)
         if applied.unavailable:
             batch.unavailable = applied.unavailable

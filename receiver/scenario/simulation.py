@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from receiver.act import ActionResult, Applied
-from receiver.act.batch import decide_batch, settle
+from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import ActionKind, Plan, fold, reset, resume, tick
 from receiver.model import (
     HEARTBEAT_SIGNALS,
@@ -125,7 +125,7 @@ class Simulation:
 
     def _one(self, make: Callable[[Snapshot], Plan], t: float) -> None:
         record = functools.partial(self._record, t=t)
-        self.run_until_complete(settle(self.runbook, self, make, record))
+        self.run_until_complete(apply_until_settled(self.runbook, self, make, record))
 
     def _human(self, spec: SignalSpec, now: Instant, t: float) -> None:
         runbook = self.runbook

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from receiver.act import Applier, Notifications
-from receiver.act.batch import Batch, decide_batch, settle
+from receiver.act.batch import Batch, apply_until_settled, decide_batch
 from receiver.cluster import Cluster
 from receiver.decide import Plan, reset, resume, tick
 from receiver.ingest import Beat
@@ -212,7 +212,7 @@ class Pipeline:
 
     async def _one(self, make: Callable[[Snapshot], Plan]) -> dict[str, Any]:
         tally = Counts(self.metrics)
-        entry, _ = await settle(
+        entry, _ = await apply_until_settled(
             self.runbook,
             self.applier,
             make,
