@@ -28,12 +28,12 @@ from dataclasses import replace
 from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
 from receiver.decide.escalation import escalate, record_action
-from receiver.decide.guards import check_step
+from receiver.decide.guards import Verdict, check_step
 from receiver.decide.plan import Action, ActionKind, Blocked
 from receiver.decide.restore import plan_restore
 from receiver.decide.rules import is_dry_run, rule_named
 from receiver.decide.tree import Chain, Tree
-from receiver.model import Instant, Lifecycle, PodKey, PodState, Reason
+from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Reason
 from receiver.runbook import Rule, Runbook, Step, StepKind
 from receiver.runbook.quantities import format_duration
 
@@ -136,24 +136,41 @@ def decide_again(runbook: Runbook, tree: Tree, draft: Draft, key: PodKey, now: I
                 detail=verdict.detail,
             )
         )
-        if verdict.supervisor is not None and verdict.reason in _ESCALATES:
-            escalate(
-                runbook,
-                tree,
-                draft,
-                runbook.by_name[verdict.supervisor],
-                cause=_ESCALATES[verdict.reason],
-                origin=pod,
-                rule=rule.name,
-                dry_run=is_dry_run(runbook.settings, rule),
-                now=now,
-            )
+        escalate_for(runbook, tree, draft, verdict, pod, rule, now)
         _back_in_traffic(runbook, draft, key, rule, current, f"held ({verdict.reason})", now)
         return
     _take(runbook, draft, key, rule, kind, current, chain, now)
 
 
 _ESCALATES = {Reason.SYSTEMIC: Reason.SYSTEMIC, Reason.ESCALATED: Reason.INTENSITY}
+
+
+def escalate_for(
+    runbook: Runbook,
+    tree: Tree,
+    draft: Draft,
+    verdict: Verdict,
+    pod: Pod,
+    rule: Rule | None,
+    now: Instant,
+    about: str | None = None,
+) -> None:
+    """A held step whose verdict is systemic or an exceeded intensity: the supervisor
+    escalates, as it would have at the moment of the signal."""
+    if verdict.supervisor is None or verdict.reason not in _ESCALATES:
+        return
+    escalate(
+        runbook,
+        tree,
+        draft,
+        runbook.by_name[verdict.supervisor],
+        cause=_ESCALATES[verdict.reason],
+        origin=pod,
+        rule=rule.name if rule else None,
+        dry_run=is_dry_run(runbook.settings, rule),
+        now=now,
+        origin_name=about,
+    )
 
 
 def _take(

@@ -20,17 +20,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.draft import Draft
-from receiver.decide.escalation import escalate, record_action, rollout_restart
+from receiver.decide.escalation import record_action, rollout_restart
 from receiver.decide.guards import check_step, check_systemic
 from receiver.decide.plan import ActionKind, Blocked
 from receiver.decide.rules import is_dry_run, rule_named
+from receiver.decide.settle import escalate_for
 from receiver.decide.tree import Tree
 from receiver.model import Instant, Lifecycle, PodState, Reason, Workload
 from receiver.runbook import Rule, Runbook, StepKind
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import DEFAULT_PROBATION
-
-_ESCALATES = {Reason.SYSTEMIC: Reason.SYSTEMIC, Reason.ESCALATED: Reason.INTENSITY}
 
 
 def defer(
@@ -90,19 +89,7 @@ def decide_again(
         )
         if verdict is not None:
             why = (verdict.reason, verdict.detail, verdict.supervisor)
-            if verdict.supervisor is not None and verdict.reason in _ESCALATES:
-                escalate(
-                    runbook,
-                    tree,
-                    draft,
-                    runbook.by_name[verdict.supervisor],
-                    cause=_ESCALATES[verdict.reason],
-                    origin=pods[0],
-                    rule=current.rule,
-                    dry_run=is_dry_run(runbook.settings, rule),
-                    now=now,
-                    origin_name=str(workload),
-                )
+            escalate_for(runbook, tree, draft, verdict, pods[0], rule, now, str(workload))
     if why is not None:
         reason, detail, supervisor = why
         draft.blocked.append(
