@@ -97,3 +97,28 @@ def test_a_failing_declare_does_not_end_the_waker() -> None:
 
     asyncio.run(main())
     assert len(calls) >= 3
+
+
+def test_a_cancellation_that_arrives_as_the_deadlines_move_stops_the_waker() -> None:
+    """On 3.11, asyncio.wait_for swallows a cancellation that arrives as its awaitable
+    finishes; the service's shutdown then waited for the waker forever."""
+
+    async def scenario() -> bool:
+        moved = asyncio.Event()
+
+        async def declare() -> None:
+            pass
+
+        waker = asyncio.create_task(
+            wake_for_deadlines(declare, lambda: None, moved, clock=lambda: 0.0, longest=60.0)
+        )
+        await asyncio.sleep(0.01)  # the waker is waiting for `moved`
+        moved.set()  # the deadlines move ...
+        waker.cancel()  # ... as the service shuts down
+        done, _ = await asyncio.wait({waker}, timeout=2.0)
+        if not done:
+            waker.cancel()
+            await asyncio.wait({waker}, timeout=2.0)
+        return waker in done and waker.cancelled()
+
+    assert asyncio.run(scenario())

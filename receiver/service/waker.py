@@ -39,8 +39,11 @@ async def wake_for_deadlines(
             log.exception("declaring missed heartbeats failed")
         moved.clear()
         delay = sleep_for(next_due(), clock(), longest=longest, shortest=shortest)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as `moved` is set, and then the service's shutdown waits for this forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(moved.wait(), delay)
+            async with asyncio.timeout(delay):
+                await moved.wait()
 
 
 def sleep_for(due: Instant | None, now: Instant, *, longest: float, shortest: float) -> float:
