@@ -8,16 +8,16 @@ when the test ends.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from polling import free_port, wait_for
 
 TOKEN = "console-test-token-0123456789"
 
@@ -50,25 +50,6 @@ FLEET = """\
 fleet:
   - {statefulset: checkout, namespace: shop, replicas: 6, labels: {app: checkout}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def alert(pod: str, name: str = "PodErrorRatioOutlier", status: str = "firing") -> dict[str, Any]:

@@ -1,12 +1,23 @@
-"""Wait for what a test can observe, never for a fixed time: the one polling helper of the tests."""
+"""What tests that run servers share: a free port, and waiting for what they can observe.
+
+Never a fixed sleep followed by an assertion: a test waits on a condition.
+"""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 15.0) -> None:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 20.0) -> None:
     """Poll `condition` until it is true; fail naming `what` after `timeout` seconds.
 
     A connection error while polling (a server still starting) counts as not yet.

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 
-from live_receiver import wait_for
+from polling import wait_for
 
 RECEIVER = [sys.executable, "-m", "receiver", "demo"]
 

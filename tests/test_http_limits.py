@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import Live, get, live_server, wait_for
+from live_server import Live, get, live_server
+from polling import wait_for
 from service_builders import RUNBOOK, TOKEN, alert, webhook
 
 HEAD = b"POST /api/v1/alerts HTTP/1.1\r\nHost: receiver\r\n"

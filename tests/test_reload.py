@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import free_port, wait_for
 from service_builders import RUNBOOK, Harness, auth, harness
-from test_serve import RECEIVER, free_port, get, wait_for
+from test_serve import RECEIVER, get
 
 from receiver.runbook.limits import MAX_BYTES
 from receiver.service import runtime

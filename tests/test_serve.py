@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,17 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from polling import wait_for
+from polling import free_port, wait_for
 from service_builders import RUNBOOK
 
 RECEIVER = [sys.executable, "-m", "receiver"]
 TOKEN = "serve-test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from polling import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 ENV_BINARY = "ALERTMANAGER_BIN"
@@ -51,14 +51,6 @@ _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class AlertmanagerError(RuntimeError):
     """Alertmanager is missing, did not start, or refused a request."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_binary(env: Mapping[str, str] | None = None) -> str:

@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from polling import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION_FILE = ROOT / "tools" / "kube-apiserver" / "version"
@@ -68,12 +68,6 @@ def find_binaries() -> tuple[Path, Path]:
     if etcd is None:
         raise Unavailable("etcd is missing: apt-get install etcd-server (make kube-apiserver does)")
     return apiserver, Path(etcd)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

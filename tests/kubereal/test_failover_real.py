@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from kube.test_failover import RUNBOOK, TOKEN, status
 from kubernetes import client
-from polling import wait_for
+from polling import free_port, wait_for
 from service_builders import alert, webhook
-from test_serve import RECEIVER, free_port
+from test_serve import RECEIVER
 
 from .backends import RealBackend
 from .chart_rbac import LEASE, STATE, account_token, apply_chart_rbac
