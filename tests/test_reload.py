@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from polling import free_port, wait_for
 from service_builders import RUNBOOK, Harness, auth, harness
-from test_serve import RECEIVER, get
+from test_serve import RECEIVER, get, reload_ok
 
 from receiver.runbook.limits import MAX_BYTES
 from receiver.service import runtime
@@ -191,13 +191,6 @@ def by_watcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, P
     yield from serve(tmp_path, watch_interval=0.1)
 
 
-def reloaded(base: str) -> str:
-    for line in get(f"{base}/metrics").splitlines():
-        if line.startswith("remediation_runbook_last_reload_successful "):
-            return line.split()[1]
-    return ""
-
-
 def test_sighup_and_post_reload_on_a_live_server(
     by_signal: tuple[subprocess.Popen[bytes], str, Path],
 ) -> None:
@@ -205,10 +198,10 @@ def test_sighup_and_post_reload_on_a_live_server(
     for name, content, _ in BAD:
         put(path, content)
         process.send_signal(signal.SIGHUP)
-        wait_for(f"the failed reload of {name} by SIGHUP", lambda: reloaded(base) == "0.0")
+        wait_for(f"the failed reload of {name} by SIGHUP", lambda: reload_ok(base) == "0.0")
         put(path, RUNBOOK.encode())
         process.send_signal(signal.SIGHUP)
-        wait_for(f"the good reload after {name}", lambda: reloaded(base) == "1.0")
+        wait_for(f"the good reload after {name}", lambda: reload_ok(base) == "1.0")
     put(path, BAD[0][1])
     request = urllib.request.Request(
         f"{base}/-/reload", method="POST", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -217,7 +210,7 @@ def test_sighup_and_post_reload_on_a_live_server(
         urllib.request.urlopen(request, timeout=30)
     assert caught.value.code == 400
     assert "expected text in UTF-8" in json.loads(caught.value.read())["problems"][0]
-    assert reloaded(base) == "0.0"
+    assert reload_ok(base) == "0.0"
     assert process.poll() is None
 
 
@@ -227,7 +220,7 @@ def test_file_watcher_on_a_live_server(
     process, base, path = by_watcher
     for name, content, _ in BAD:
         put(path, content)
-        wait_for(f"the watcher's failed reload of {name}", lambda: reloaded(base) == "0.0")
+        wait_for(f"the watcher's failed reload of {name}", lambda: reload_ok(base) == "0.0")
         put(path, RUNBOOK.encode())
-        wait_for(f"the watcher's good reload after {name}", lambda: reloaded(base) == "1.0")
+        wait_for(f"the watcher's good reload after {name}", lambda: reload_ok(base) == "1.0")
     assert process.poll() is None
