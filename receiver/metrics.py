@@ -144,7 +144,7 @@ class Metrics:
         for signal_status in Status:
             self.signals.labels(Source.ALERTMANAGER, OTHER, signal_status)
         for reason in Reason:
-            if reason not in _CAUSES or reason is Reason.SYSTEMIC:
+            if reason is not Reason.INTENSITY:  # a cause of escalations, never a hold
                 self.blocked.labels(reason)
         for endpoint in ENDPOINTS:
             for code in REJECTED_CODES:

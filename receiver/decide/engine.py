@@ -429,13 +429,15 @@ def _unfit(step: Step | None, rule: Rule, subject: _Subject) -> Verdict | None:
     return None
 
 
-_DEFAULT_DETAIL = {
-    Reason.RESOLVED: "signal resolved; nothing to do",
-    Reason.NO_RULE: "no rule matches the signal",
-    Reason.UNSUPERVISED: "no supervisor covers the target",
-    Reason.DUPLICATE: "this alert occurrence was already handled",
+_NOTHING_TO_DO = {
+    verdict.reason: verdict
+    for verdict in (
+        Verdict(Reason.RESOLVED, "signal resolved; nothing to do"),
+        Verdict(Reason.NO_RULE, "no rule matches the signal"),
+        Verdict(Reason.UNSUPERVISED, "no supervisor covers the target"),
+        Verdict(Reason.DUPLICATE, "this alert occurrence was already handled"),
+    )
 }
-_NOTHING_TO_DO = {reason: Verdict(reason, detail) for reason, detail in _DEFAULT_DETAIL.items()}
 
 
 @functools.lru_cache(maxsize=1024)
