@@ -26,7 +26,7 @@ from receiver.decide.guards import Verdict, check_namespace, check_step, check_t
 from receiver.decide.index import index
 from receiver.decide.intake import Target, Unresolved, resolve_target, track
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
-from receiver.decide.rules import is_dry_run
+from receiver.decide.rules import is_dry_run, step_name
 from receiver.decide.timed import expire
 from receiver.decide.tree import Chain, Tree
 from receiver.model import (
@@ -467,11 +467,7 @@ def _blocked(
 
 
 def _step_detail(step: Step, attempt: int, rule: Rule) -> str:
-    where = (
-        f"step {attempt + 1} of rule {rule.name}"
-        if attempt < len(rule.steps)
-        else (f"rule {rule.name} exhausted after {len(rule.steps)} steps")
-    )
+    where = step_name(rule, attempt + 1)
     if step.kind is StepKind.DRAIN and step.duration:
         return f"{where}: drain for {format_duration(step.duration)}"
     if step.kind is StepKind.NOTIFY:

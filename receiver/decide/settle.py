@@ -31,7 +31,7 @@ from receiver.decide.escalation import escalate, record_action
 from receiver.decide.guards import Verdict, check_step
 from receiver.decide.plan import Action, ActionKind, Blocked
 from receiver.decide.restore import plan_restore
-from receiver.decide.rules import is_dry_run, rule_named
+from receiver.decide.rules import is_dry_run, rule_named, step_name
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Reason
 from receiver.runbook import Rule, Runbook, Step, StepKind
@@ -74,7 +74,7 @@ def defer(
             until=until,
             attempt=attempt + 1,
             dry_run=is_dry_run(runbook.settings, rule),
-            detail=f"{_where(rule, attempt + 1)}: {kind} after a {waits} settle window; "
+            detail=f"{step_name(rule, attempt + 1)}: {kind} after a {waits} settle window; "
             "out of traffic meanwhile",
         )
     )
@@ -191,7 +191,7 @@ def _take(
             rule=rule.name,
             attempt=current.attempts,
             dry_run=is_dry_run(runbook.settings, rule),
-            detail=f"{_where(rule, current.attempts)}: {kind} after its settle window",
+            detail=f"{step_name(rule, current.attempts)}: {kind} after its settle window",
         )
     )
     done = replace(current, state=_STATE[kind], until=None, last_action_at=now, pending=None)
@@ -225,10 +225,3 @@ def _back_in_traffic(
             pending=None,
         ),
     )
-
-
-def _where(rule: Rule, attempts: int) -> str:
-    """Which step of the rule: its number, or the rule's end (the `exhausted` step)."""
-    if attempts <= len(rule.steps):
-        return f"step {attempts} of rule {rule.name}"
-    return f"rule {rule.name} exhausted after {len(rule.steps)} steps"
