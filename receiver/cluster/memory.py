@@ -37,7 +37,16 @@ from receiver.cluster.protocol import (
     StateUpdate,
     Traffic,
 )
-from receiver.model import Hold, Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Workload,
+)
 from receiver.model.fleet import TIMED
 
 log = logging.getLogger(__name__)

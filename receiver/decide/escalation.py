@@ -162,8 +162,8 @@ def rollout_restart(
     """Plan a rollout restart unless one of the workload's pods may not be touched.
 
     A subtree frozen before this decision, or held by an operator, is left
-    alone even by an ancestor's remedy; one frozen by this very decision (the child that just escalated)
-    is what the remedy is for.
+    alone even by an ancestor's remedy; one frozen by this very decision
+    (the child that just escalated) is what the remedy is for.
     """
     for pod in draft.pods():
         if pod.owner == workload:

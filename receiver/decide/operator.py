@@ -62,9 +62,7 @@ def hold(snapshot: Snapshot, new: Hold, now: Instant) -> Plan:
     """A human holds automation off `new.target` until `new.expires`."""
     kept = active_holds(snapshot.holds, now)
     if len(kept) >= MAX_HOLDS:
-        raise HoldRefused(
-            f"{len(kept)} holds are in force, the most there may be; lift one first"
-        )
+        raise HoldRefused(f"{len(kept)} holds are in force, the most there may be; lift one first")
     if any(h.id == new.id for h in kept):
         raise HoldRefused(f"a hold with id {new.id} is in force already")
     draft = Draft(snapshot, now)

@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from receiver.model import Hold, Instant, Lifecycle, PodKey, Reason, Signal, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    PodKey,
+    Reason,
+    Signal,
+    SupervisorState,
+    Workload,
+)
 
 
 class ActionKind(StrEnum):

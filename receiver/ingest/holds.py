@@ -104,7 +104,9 @@ def _time(text: str) -> Instant:
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
-        raise PayloadInvalid("until", text, "an RFC 3339 time with a zone, e.g. 2026-12-04T08:00:00Z")
+        raise PayloadInvalid(
+            "until", text, "an RFC 3339 time with a zone, e.g. 2026-12-04T08:00:00Z"
+        )
     return at.timestamp()
 
 

@@ -40,7 +40,11 @@ def covering(
     holds: list[dict[str, Any]], *, pod: str, fleet: str | None, supervisors: Collection[str]
 ) -> list[dict[str, Any]]:
     """The holds (as hold_json shows them) in force on a pod, its fleet or its supervisors."""
-    wanted = {HoldKind.POD: {pod}, HoldKind.WORKLOAD: {fleet}, HoldKind.SUPERVISOR: supervisors}
+    wanted: dict[str, Collection[str | None]] = {
+        HoldKind.POD: {pod},
+        HoldKind.WORKLOAD: {fleet},
+        HoldKind.SUPERVISOR: supervisors,
+    }
     return [h for h in holds if h["target"] in wanted[h["kind"]]]
 
 
