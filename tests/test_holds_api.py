@@ -140,6 +140,8 @@ def test_a_hold_is_listed_blocks_recorded_and_expires(h: Harness) -> None:
     assert client.get("/api/v1/holds").json()["holds"] == [hold]
     assert client.get("/api/v1/status").json()["holds"] == [hold]
 
+    held = {"reason": "held"}
+    assert h.registry.get_sample_value("remediation_blocked_decisions_total", held) == 0  # pre-made
     blocked = client.post("/api/v1/alerts", content=body(webhook(alert(pod))), headers=auth())
     assert [b["reason"] for b in blocked.json()["decisions"][0]["blocked"]] == ["held"]
     assert h.metric("remediation_blocked_decisions_total", {"reason": "held"}) == 1
