@@ -138,6 +138,8 @@ def test_a_hold_is_listed_blocks_recorded_and_expires(h: Harness) -> None:
     assert decision["by"] == "token 1"
     assert decision["asked"] == {"action": "hold", "target": f"pod shop/{pod}"}
     assert client.get("/api/v1/holds").json()["holds"] == [hold]
+    assert h.metric("remediation_holds", {"kind": "pod"}) == 1
+    assert h.registry.get_sample_value("remediation_holds", {"kind": "supervisor"}) == 0
     assert client.get("/api/v1/status").json()["holds"] == [hold]
 
     held = {"reason": "held"}
