@@ -169,7 +169,7 @@ def rollout_restart(
         if pod.owner == workload:
             verdict = (
                 check_target(runbook.settings, pod)
-                or check_held(draft.holds, pod, tree.chain(pod), now)
+                or check_held(draft.snapshot.holds, pod, tree.chain(pod), now)
                 or _frozen_before(tree, draft, pod, now)
             )
             if verdict is not None:

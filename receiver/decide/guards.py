@@ -109,7 +109,7 @@ def check_step(
 ) -> Verdict | None:
     """The guards a step of `kind` must pass, in order; `pod` is the target (or the
     workload's first pod, for its chain)."""
-    holds = draft.holds
+    holds = draft.snapshot.holds  # a decision never changes them: no overlay to consult
     if holds:
         verdict = check_held(holds, pod, chain, now)
         if verdict is not None:
