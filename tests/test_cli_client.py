@@ -132,7 +132,7 @@ def test_hold_keeps_automation_off_a_pod_until_unhold(live: Receiver) -> None:
     assert first.startswith(f"hold {hold_id}: pod shop/checkout-1 held by alice via token 1 until")
     assert first.endswith(f"(lift it: receiver unhold {hold_id})")
     assert logged.endswith(
-        f"hold pod shop/checkout-1 is held by alice via token 1 until "
+        f"set hold: pod shop/checkout-1 is held by alice via token 1 until "
         f"{live.status()['holds'][0]['expires'][:19]}Z (hold {hold_id}): heap dump (by token 1)"
     )
 

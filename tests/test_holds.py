@@ -161,7 +161,7 @@ def test_setting_and_lifting_a_hold_prunes_expired_ones() -> None:
     plan = hold(snap, new, T0)
     assert plan.holds == (new,)
     assert plan.operator == (
-        "hold pod shop/checkout-0 is held by alice until 2026-01-01T01:00:00Z (hold h1): "
+        "set hold: pod shop/checkout-0 is held by alice until 2026-01-01T01:00:00Z (hold h1): "
         "investigating"
     )
     snap = fold(snap, plan)

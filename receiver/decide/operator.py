@@ -67,7 +67,7 @@ def hold(snapshot: Snapshot, new: Hold, now: Instant) -> Plan:
         raise HoldRefused(f"a hold with id {new.id} is in force already")
     draft = Draft(snapshot, now)
     draft.set_holds((*kept, new))
-    return replace(draft.plan(None), operator=f"hold {new.describe()}")
+    return replace(draft.plan(None), operator=f"set hold: {new.describe()}")
 
 
 def unhold(snapshot: Snapshot, hold_id: str, now: Instant) -> Plan:
