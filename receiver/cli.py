@@ -59,6 +59,8 @@ COMMANDS = {
             ("decisions", "a running receiver's decision log, filtered, or followed"),
             ("resume", "put a paused or drained pod back into traffic"),
             ("reset", "thaw a supervisor's subtree with fresh budgets"),
+            ("hold", "keep automation off a pod, workload or supervisor for a while"),
+            ("unhold", "lift an operator hold before it expires"),
             ("explain", "offline: the rule, supervisors, guards and decision an alert meets"),
         )
     },

@@ -1,7 +1,8 @@
-"""`receiver status | decisions | resume | reset | explain`: the CLI as a client.
+"""`receiver status | decisions | resume | reset | hold | unhold | explain`: the CLI as a client.
 
 All but `explain` talk to a running receiver over its HTTP API: the URL
-from --url or $RECEIVER_URL, the bearer token (needed by resume and reset)
+from --url or $RECEIVER_URL, the bearer token (needed by resume, reset,
+hold and unhold)
 from --token-file or $RECEIVER_TOKEN, the variable the server reads too.
 `explain` is offline: it reads a runbook and asks the decision core.
 Only the standard library speaks HTTP here, so the commands start fast.
@@ -55,6 +56,24 @@ def add_reset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("supervisor", help="the supervisor's name")
 
 
+def add_hold_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pod", help="NAMESPACE/POD")
+    what.add_argument("--workload", help="NAMESPACE/KIND/NAME, e.g. shop/Deployment/web")
+    what.add_argument("--supervisor", help="a supervisor's name: its whole subtree is held")
+    until = parser.add_mutually_exclusive_group(required=True)
+    until.add_argument("--for", dest="duration", help="how long, e.g. 30m, 2h (at most 7d)")
+    until.add_argument("--until", help="until when, e.g. 2026-12-04T08:00:00Z (at most 7d ahead)")
+    parser.add_argument("--reason", required=True, help="why, for whoever finds the hold")
+    parser.add_argument("--author", help="who, when the token is shared (recorded with its name)")
+
+
+def add_unhold_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection(parser)
+    parser.add_argument("id", help="the hold's id (receiver status lists them)")
+
+
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runbook", type=Path, required=True, help="the runbook YAML file")
     parser.add_argument("--fleet", type=Path, help="the fleet (a file with a `fleet:` list)")
@@ -83,6 +102,10 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
             return _decisions(api, args, out)
         if args.command == "resume":
             return _operator(api, f"/api/v1/pods/{_pod_path(args.pod)}/resume", out)
+        if args.command == "hold":
+            return _hold(api, args, out)
+        if args.command == "unhold":
+            return _operator(api, f"/api/v1/holds/{_quote(args.id)}", out, method="DELETE")
         return _operator(api, f"/api/v1/supervisors/{_quote(args.supervisor)}/reset", out)
     except ClientError as exc:
         print(f"receiver {args.command}: {exc}", file=sys.stderr)
@@ -110,13 +133,24 @@ class Api:
             token = (os.environ.get(TOKEN_ENV) or "").split(",")[0].strip() or None
         return cls(url, token)
 
-    def call(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, str] | None = None,
+    ) -> Any:
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v})
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        data = b"" if method == "POST" else None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
             f"{self.url}{path}" + (f"?{query}" if query else ""),
             method=method,
-            data=b"" if method == "POST" else None,
-            headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
+            data=data,
+            headers=headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -191,10 +225,37 @@ def _print_all(lines: Iterable[str], out: Callable[[str], None]) -> None:
     sys.stdout.flush()
 
 
-def _operator(api: Api, path: str, out: Callable[[str], None]) -> int:
+def _operator(api: Api, path: str, out: Callable[[str], None], *, method: str = "POST") -> int:
     from receiver.report.text import decision_lines
 
-    answer = api.call("POST", path)
+    answer = api.call(method, path)
+    _print_all(decision_lines(answer["decision"]), out)
+    return 0
+
+
+def _hold(api: Api, args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """Ask for a hold; the receiver checks every field and says which one is wrong."""
+    from receiver.report.text import decision_lines
+
+    body = {
+        key: value
+        for key, value in (
+            ("pod", args.pod),
+            ("workload", args.workload),
+            ("supervisor", args.supervisor),
+            ("for", args.duration),
+            ("until", args.until),
+            ("reason", args.reason),
+            ("author", args.author),
+        )
+        if value is not None
+    }
+    answer = api.call("POST", "/api/v1/holds", body=body)
+    hold = answer["hold"]
+    out(
+        f"hold {hold['id']}: {hold['kind']} {hold['target']} held by {hold['author']} "
+        f"until {hold['expires']} (lift it: receiver unhold {hold['id']})"
+    )
     _print_all(decision_lines(answer["decision"]), out)
     return 0
 

@@ -1,4 +1,5 @@
-"""The CLI as a client of a live `receiver serve`: status, decisions (--follow), resume, reset.
+"""The CLI as a client of a live `receiver serve`: status, decisions (--follow), resume, reset,
+hold and unhold.
 
 And `receiver explain`, offline, against the same runbook the server runs.
 """
@@ -113,6 +114,90 @@ def test_resume_and_reset_need_the_token_and_are_in_the_log(live: Receiver) -> N
     missing = cli(live, "reset", "nobody", token=True)
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"receiver reset: 404 from {live.base}: no supervisor nobody"
+
+
+def test_hold_keeps_automation_off_a_pod_until_unhold(live: Receiver) -> None:
+    refused = cli(live, "hold", "--pod", "shop/checkout-1", "--for", "2h", "--reason", "x")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"receiver hold: 401 from {live.base}: missing or invalid bearer token"
+    )
+    held = cli(
+        live, "hold", "--pod", "shop/checkout-1", "--for", "2h", "--reason", "heap dump",
+        "--author", "alice", token=True,
+    )  # fmt: skip
+    assert held.returncode == 0, held.stderr
+    first, logged = held.stdout.splitlines()
+    hold_id = first.split()[1].rstrip(":")
+    assert first.startswith(f"hold {hold_id}: pod shop/checkout-1 held by alice via token 1 until")
+    assert first.endswith(f"(lift it: receiver unhold {hold_id})")
+    assert logged.endswith(
+        f"set hold: pod shop/checkout-1 is held by alice via token 1 until "
+        f"{live.status()['holds'][0]['expires'][:19]}Z (hold {hold_id}): heap dump (by token 1)"
+    )
+
+    blocked = live.alerts(alert("checkout-1"))["decisions"][0]["blocked"][0]
+    assert (blocked["reason"], blocked["wanted"], blocked["target"]) == (
+        "held",
+        "drain",
+        "shop/checkout-1",
+    )
+    assert "held by alice via token 1" in blocked["detail"]
+    assert blocked["detail"].endswith(f"(hold {hold_id}): heap dump")
+    status = cli(live, "status").stdout.splitlines()
+    assert status[1].startswith("! pod shop/checkout-1 is held by alice via token 1 for another ")
+    assert status[1].endswith(
+        f": heap dump; automation is off there until then or until `receiver unhold {hold_id}`"
+    )
+    assert any(
+        line.startswith(f"  {hold_id}  pod shop/checkout-1 by alice via token 1") for line in status
+    )
+
+    lifted = cli(live, "unhold", hold_id, token=True)
+    assert lifted.returncode == 0, lifted.stderr
+    assert lifted.stdout.endswith(
+        f"operator  lift hold {hold_id} on pod shop/checkout-1 (set by alice via token 1: "
+        "heap dump) (by token 1)\n"
+    )
+    assert live.status()["holds"] == []
+    acted = live.alerts(alert("checkout-1"))["decisions"][0]["actions"]
+    assert [(a["action"], a["outcome"]) for a in acted] == [("drain", "applied")]
+    again = cli(live, "unhold", hold_id, token=True)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        f"receiver unhold: 404 from {live.base}: no hold {hold_id} in force "
+        "(it may have expired or been lifted)"
+    )
+
+
+def test_hold_of_a_workload_and_the_errors_a_hold_request_gets(live: Receiver) -> None:
+    held = cli(
+        live, "hold", "--workload", "shop/StatefulSet/checkout", "--until",
+        "2099-01-01T00:00:00Z", "--reason", "x", token=True,
+    )  # fmt: skip
+    assert held.returncode == 1
+    assert held.stderr.strip() == (
+        f'receiver hold: 400 from {live.base}: until: found "2099-01-01T00:00:00Z", '
+        "expected at most 7d ahead (holds expire; set a new one then)"
+    )
+    unknown = cli(
+        live, "hold", "--supervisor", "nobody", "--for", "1h", "--reason", "x", token=True
+    )
+    assert unknown.stderr.strip() == (
+        f'receiver hold: 400 from {live.base}: supervisor: found "nobody", '
+        "expected a supervisor of the runbook (checkout, shop)"
+    )
+    assert live.status()["holds"] == []
+    held = cli(
+        live, "hold", "--workload", "shop/StatefulSet/checkout", "--for", "30m", "--reason",
+        "migrating", token=True,
+    )  # fmt: skip
+    assert held.returncode == 0, held.stderr
+    assert [(h["kind"], h["target"]) for h in live.status()["holds"]] == [
+        ("workload", "shop/statefulset/checkout")
+    ]
+    blocked = live.alerts(alert("checkout-2"))["decisions"][0]["blocked"]
+    assert [b["reason"] for b in blocked] == ["held"]
 
 
 def test_a_client_without_a_receiver_says_where_it_looked(tmp_path: Path) -> None:

@@ -12,10 +12,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from receiver.model import Instant, Lifecycle, PodState, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    HoldKind,
+    Instant,
+    Lifecycle,
+    PodState,
+    SupervisorState,
+    Workload,
+)
 
 STATE_ANNOTATION = "remediation/state"  # human-readable: serving, drained, ...
 LIFECYCLE_ANNOTATION = "remediation/lifecycle"  # the whole lifecycle, compact JSON
+HOLDS_KEY = "holds"  # the state object's key for operator holds (model/hold.py)
 
 
 class StateCorrupt(ValueError):
@@ -70,9 +79,10 @@ def encode_state(
     workloads: Mapping[Workload, Lifecycle],
     supervisors: Mapping[str, SupervisorState],
     recent_actions: tuple[Instant, ...],
+    holds: tuple[Hold, ...] = (),
 ) -> dict[str, str]:
-    """The state object's data (a ConfigMap's `data` in Kubernetes)."""
-    return {
+    """The state object's data (a ConfigMap's `data` in Kubernetes); `holds` only when any."""
+    data = {
         "workloads": json.dumps(
             [
                 {"namespace": w.namespace, "kind": w.kind, "name": w.name, **_body(lc)}
@@ -94,6 +104,46 @@ def encode_state(
         ),
         "recentActions": json.dumps(list(recent_actions)),
     }
+    if holds:
+        data[HOLDS_KEY] = encode_holds(holds)
+    return data
+
+
+def encode_holds(holds: tuple[Hold, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "id": h.id,
+                "kind": str(h.kind),
+                "target": h.target,
+                "reason": h.reason,
+                "author": h.author,
+                "created": h.created,
+                "expires": h.expires,
+            }
+            for h in holds
+        ],
+        separators=(",", ":"),
+    )
+
+
+def decode_holds(data: Mapping[str, str]) -> tuple[Hold, ...]:
+    """The operator holds in the state object's data; none when it has none."""
+    try:
+        return tuple(
+            Hold(
+                id=str(item["id"]),
+                kind=HoldKind(item["kind"]),
+                target=str(item["target"]),
+                reason=str(item["reason"]),
+                author=str(item["author"]),
+                created=float(item["created"]),
+                expires=float(item["expires"]),
+            )
+            for item in json.loads(data.get(HOLDS_KEY, "[]"))
+        )
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise StateCorrupt(f"state object, {HOLDS_KEY}: {exc}") from exc
 
 
 def decode_state(

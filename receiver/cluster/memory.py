@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from receiver.cluster.codec import (
     StateCorrupt,
+    decode_holds,
     decode_lifecycle,
     decode_state,
     encode_lifecycle,
@@ -36,7 +37,16 @@ from receiver.cluster.protocol import (
     StateUpdate,
     Traffic,
 )
-from receiver.model import Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Workload,
+)
 from receiver.model.fleet import TIMED
 
 log = logging.getLogger(__name__)
@@ -64,6 +74,7 @@ class MemoryCluster:
         self._workload_state: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
+        self._holds: tuple[Hold, ...] = ()
         self._state_encoded: dict[str, str] | None = None
         self._view: Snapshot | None = None
         self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
@@ -120,20 +131,22 @@ class MemoryCluster:
     def snapshot(self) -> Snapshot:
         """A read-only view; valid until the caller next awaits.
 
-        The views are live, so one Snapshot serves until the one value it
-        holds by copy (recent actions) changes.
+        The views are live, so one Snapshot serves until a value it holds by
+        copy (recent actions, holds) changes.
         """
         self._catch_up(self._clock())
-        if self._view is None or self._view.recent_actions is not self._recent:
-            self._view = Snapshot(
+        view = self._view
+        if view is None or view.recent_actions is not self._recent or view.holds is not self._holds:
+            view = self._view = Snapshot(
                 pods=MappingProxyType(self._pods),
                 workloads=MappingProxyType(self._workload_state),
                 supervisors=MappingProxyType(self._supervisors),
                 recent_actions=self._recent,
                 owners=MappingProxyType(self._owners),
                 timed=self._timed.keys(),
+                holds=self._holds,
             )
-        return self._view
+        return view
 
     async def patch_pod(self, patch: PodPatch) -> None:
         self._write()
@@ -192,6 +205,8 @@ class MemoryCluster:
         self._supervisors.update(update.supervisors)
         if update.recent_actions is not None:
             self._recent = update.recent_actions
+        if update.holds is not None:
+            self._holds = update.holds
         self._state_encoded = None
 
     @property
@@ -203,9 +218,10 @@ class MemoryCluster:
         nothing reads it back in a live receiver.
         """
         if self._state_encoded is None:
-            data = encode_state(self._workload_state, self._supervisors, self._recent)
+            data = encode_state(self._workload_state, self._supervisors, self._recent, self._holds)
             try:  # what the adapter would read back after a restart must be what was meant
                 decode_state(data)
+                decode_holds(data)
             except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
                 log.exception("state object does not read back")
                 raise

@@ -11,7 +11,8 @@ Contract every implementation keeps:
 - a write either happens or raises; ClusterUnavailable means "try again
   later" (the receiver answers 503 so Alertmanager re-delivers);
 - pod lifecycle is persisted on the pod (annotations), everything else a
-  decision remembers (supervisor budgets, workload state) in one state object.
+  decision remembers (supervisor budgets, workload state, operator holds) in
+  one state object.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
 
 
 class ClusterUnavailable(Exception):
@@ -75,6 +76,7 @@ class StateUpdate:
     workloads: Mapping[Workload, Lifecycle]
     supervisors: Mapping[str, SupervisorState]
     recent_actions: tuple[Instant, ...] | None
+    holds: tuple[Hold, ...] | None = None  # operator holds, the whole set
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from receiver.decide.plan import Action, Blocked, Escalation, Plan
 from receiver.model import (
+    Hold,
     Instant,
     Lifecycle,
     Pod,
@@ -19,6 +20,7 @@ from receiver.model import (
 
 class Draft:
     __slots__ = (
+        "_holds",
         "_overlaid",
         "_pods",
         "_recent",
@@ -41,6 +43,7 @@ class Draft:
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] | None = None
+        self._holds: tuple[Hold, ...] | None = None
         self.actions: list[Action] = []
         self.blocked: list[Blocked] = []
         self.escalations: list[Escalation] = []
@@ -79,6 +82,10 @@ class Draft:
     def recent_actions(self) -> tuple[Instant, ...]:
         return self.snapshot.recent_actions if self._recent is None else self._recent
 
+    @property
+    def holds(self) -> tuple[Hold, ...]:
+        return self.snapshot.holds if self._holds is None else self._holds
+
     # -- writes -------------------------------------------------------------
 
     def set_lifecycle(self, key: PodKey, lifecycle: Lifecycle) -> None:
@@ -97,6 +104,9 @@ class Draft:
     def set_recent_actions(self, recent: tuple[Instant, ...]) -> None:
         self._recent = recent
 
+    def set_holds(self, holds: tuple[Hold, ...]) -> None:
+        self._holds = holds
+
     def plan(self, signal: Signal | None, target: PodKey | Workload | None = None) -> Plan:
         """The decision's outcome. The draft hands its updates over: it is done after this."""
         return Plan(
@@ -110,6 +120,7 @@ class Draft:
             workloads=self._workloads,
             supervisors=self._supervisors,
             recent_actions=self._recent,
+            holds=self._holds,
         )
 
 

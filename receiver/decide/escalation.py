@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.draft import Draft
-from receiver.decide.guards import Verdict, check_intensity, check_target, recent
+from receiver.decide.guards import Verdict, check_held, check_intensity, check_target, recent
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Pod, Reason, Workload
@@ -161,13 +161,17 @@ def rollout_restart(
 ) -> bool:
     """Plan a rollout restart unless one of the workload's pods may not be touched.
 
-    A subtree frozen before this decision is left alone even by an ancestor's
-    remedy; one frozen by this very decision (the child that just escalated)
-    is what the remedy is for.
+    A subtree frozen before this decision, or held by an operator, is left
+    alone even by an ancestor's remedy; one frozen by this very decision
+    (the child that just escalated) is what the remedy is for.
     """
     for pod in draft.pods():
         if pod.owner == workload:
-            verdict = check_target(runbook.settings, pod) or _frozen_before(tree, draft, pod, now)
+            verdict = (
+                check_target(runbook.settings, pod)
+                or check_held(draft.snapshot.holds, pod, tree.chain(pod), now)
+                or _frozen_before(tree, draft, pod, now)
+            )
             if verdict is not None:
                 draft.blocked.append(
                     Blocked(

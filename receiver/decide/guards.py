@@ -2,6 +2,8 @@
 
     target      namespace allow-list, protect selector (check_target, asked
                 before the step is chosen: such pods are never touched)
+    held        an operator holds the pod, its workload or a supervisor above
+                it (model/hold.py): reason `held`, the detail names the hold
     frozen      a supervisor above is frozen after an escalation
     cooldown    the pod was acted on too recently
     systemic    more of the fleet is signalling than maxUnhealthy
@@ -10,8 +12,9 @@
     intensity   one more action would exceed a supervisor's intensity: it
                 escalates instead (reason `escalated`)
 
-A notification asks only `frozen`; a rollout restart `frozen`, rate limits
-and intensity; a disruptive step (drain, restart, pause) all of them.
+A notification asks only `held` and `frozen`; a rollout restart `held`,
+`frozen`, rate limits and intensity; a disruptive step (drain, restart,
+pause) all of them.
 
 Each guard is a pure function of the runbook, the pod's fleet as the draft
 sees it (so actions planned earlier in the same batch count) and `now`. It
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 
 from receiver.decide.draft import Draft
 from receiver.decide.tree import Chain, Tree, pod_labels
-from receiver.model import Instant, Pod, Reason
+from receiver.model import Hold, HoldKind, Instant, Pod, Reason
 from receiver.runbook import Runbook, StepKind
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import PROTECT_LABEL, RateLimit, Settings
@@ -80,11 +83,37 @@ def check_frozen(draft: Draft, chain: Chain, now: Instant) -> Verdict | None:
     return None
 
 
+def check_held(holds: tuple[Hold, ...], pod: Pod, chain: Chain, now: Instant) -> Verdict | None:
+    """The first hold in force on the pod, its workload or a supervisor of its chain.
+
+    A supervisor's hold covers its whole subtree, as a freeze does; a
+    workload's covers its pods and its rollout restarts.
+    """
+    for hold in holds:
+        if hold.active(now) and _covers(hold, pod, chain):
+            supervisor = hold.target if hold.kind is HoldKind.SUPERVISOR else None
+            return Verdict(Reason.HELD, hold.describe(), supervisor)
+    return None
+
+
+def _covers(hold: Hold, pod: Pod, chain: Chain) -> bool:
+    if hold.kind is HoldKind.POD:
+        return hold.target == str(pod.key)
+    if hold.kind is HoldKind.WORKLOAD:
+        return pod.owner is not None and hold.target == str(pod.owner)
+    return any(supervisor.name == hold.target for supervisor in chain)
+
+
 def check_step(
     kind: StepKind, runbook: Runbook, tree: Tree, draft: Draft, pod: Pod, chain: Chain, now: Instant
 ) -> Verdict | None:
     """The guards a step of `kind` must pass, in order; `pod` is the target (or the
     workload's first pod, for its chain)."""
+    holds = draft.snapshot.holds  # a decision never changes them: no overlay to consult
+    if holds:
+        verdict = check_held(holds, pod, chain, now)
+        if verdict is not None:
+            return verdict
     if kind is StepKind.NOTIFY:
         return check_frozen(draft, chain, now)
     if kind is StepKind.ROLLOUT_RESTART:

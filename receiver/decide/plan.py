@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from receiver.model import Instant, Lifecycle, PodKey, Reason, Signal, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    PodKey,
+    Reason,
+    Signal,
+    SupervisorState,
+    Workload,
+)
 
 
 class ActionKind(StrEnum):
@@ -79,9 +88,12 @@ class Plan:
     supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
     recent_actions: tuple[Instant, ...] | None = None  # None: unchanged
     operator: str | None = None  # what a human asked for (resume, reset), when it was one
+    holds: tuple[Hold, ...] | None = None  # the operator holds now in force; None: unchanged
 
     @property
     def changes_state(self) -> bool:
         return (
-            bool(self.pods or self.workloads or self.supervisors) or self.recent_actions is not None
+            bool(self.pods or self.workloads or self.supervisors)
+            or self.recent_actions is not None
+            or self.holds is not None
         )

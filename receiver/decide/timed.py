@@ -2,12 +2,14 @@
 
 tick() looks only at pods in a timed state (Snapshot.timed), in key order,
 so the pods it changes see each other's changes as one batch would, then at
-the workloads whose rollout restart waited its window."""
+the workloads whose rollout restart waited its window; expired operator holds are
+dropped."""
 
 from __future__ import annotations
 
 from receiver.decide import lifecycle, settle, settle_rollout
 from receiver.decide.draft import Draft
+from receiver.decide.operator import prune_holds
 from receiver.decide.plan import Plan
 from receiver.decide.restore import plan_restore
 from receiver.decide.rules import rule_named
@@ -31,6 +33,7 @@ def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
         if settle.due(state, now):  # a rule's rollout restart that waited
             tree = tree or Tree(runbook=runbook, draft=draft)
             settle_rollout.decide_again(runbook, tree, draft, workload, now)
+    prune_holds(draft, now)
     return draft.plan(None)
 
 

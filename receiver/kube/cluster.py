@@ -15,7 +15,8 @@ into the cache (read your own writes).
 - A rollout restart patches the pod template's
   `kubectl.kubernetes.io/restartedAt` annotation, as `kubectl rollout
   restart` does.
-- Supervisor budgets, workload lifecycles and recent actions live in one
+- Supervisor budgets, workload lifecycles, recent actions and operator
+  holds live in one
   ConfigMap in the receiver's namespace, replaced with a resourceVersion
   precondition; on a conflict the receiver re-reads it and applies its
   change on top.
@@ -42,12 +43,18 @@ from receiver.cluster import (
     PodPatch,
     StateUpdate,
 )
-from receiver.cluster.codec import StateCorrupt, decode_state, encode_lifecycle, encode_state
+from receiver.cluster.codec import (
+    StateCorrupt,
+    decode_holds,
+    decode_state,
+    encode_lifecycle,
+    encode_state,
+)
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, to_pod
-from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,7 @@ class KubernetesCluster:
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
+        self._holds: tuple[Hold, ...] = ()
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
         self._eviction = EvictionVersion(api)
@@ -120,14 +128,21 @@ class KubernetesCluster:
             if exc.status != 404:
                 raise ClusterUnavailable(_failed("get", self._state, exc)) from exc
             self._workloads, self._supervisors, self._recent = {}, {}, ()
+            self._holds = ()
             self._state_version = None
             return
         self._state_version = str(raw["metadata"]["resourceVersion"])
+        data = raw.get("data") or {}
         try:
-            self._workloads, self._supervisors, self._recent = decode_state(raw.get("data") or {})
+            self._workloads, self._supervisors, self._recent = decode_state(data)
         except StateCorrupt as exc:
             log.error("%s; starting from empty budgets (the next write replaces it)", exc)
             self._workloads, self._supervisors, self._recent = {}, {}, ()
+        try:
+            self._holds = decode_holds(data)
+        except StateCorrupt as exc:
+            log.error("%s; starting without operator holds (the next write replaces them)", exc)
+            self._holds = ()
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -139,6 +154,7 @@ class KubernetesCluster:
             supervisors=MappingProxyType(self._supervisors),
             recent_actions=self._recent,
             owners=MappingProxyType(self._cache.owners),
+            holds=self._holds,
         )
 
     async def patch_pod(self, patch: PodPatch) -> None:
@@ -236,7 +252,8 @@ class KubernetesCluster:
             workloads = {**self._workloads, **update.workloads}
             supervisors = {**self._supervisors, **update.supervisors}
             recent = self._recent if update.recent_actions is None else update.recent_actions
-            body = self._state_object(encode_state(workloads, supervisors, recent))
+            holds = self._holds if update.holds is None else update.holds
+            body = self._state_object(encode_state(workloads, supervisors, recent, holds))
             try:
                 raw = await self._write_state(body)
             except ApiException as exc:
@@ -246,6 +263,7 @@ class KubernetesCluster:
                 await self.load_state()
                 continue
             self._workloads, self._supervisors, self._recent = workloads, supervisors, recent
+            self._holds = holds
             self._state_version = str(raw["metadata"]["resourceVersion"])
             return
         raise ClusterUnavailable(f"state object {self._state_name()} kept changing under us")

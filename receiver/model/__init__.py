@@ -13,6 +13,7 @@ from receiver.model.fleet import (
     SupervisorState,
     Workload,
 )
+from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
 from receiver.model.reason import Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
@@ -27,7 +28,10 @@ from receiver.model.signal import (
 
 __all__ = [
     "HEARTBEAT_SIGNALS",
+    "MAX_HOLD",
     "HeartbeatStatus",
+    "Hold",
+    "HoldKind",
     "Instant",
     "Lifecycle",
     "Outcome",
@@ -41,6 +45,7 @@ __all__ = [
     "Status",
     "SupervisorState",
     "Workload",
+    "active_holds",
     "alert_fingerprint",
     "heartbeat_signal",
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NamedTuple
 
+from receiver.model.hold import Hold
 from receiver.model.signal import Instant
 
 HANDLED_KEPT = 32
@@ -179,6 +180,7 @@ class Snapshot:
     and it is None where nobody built it (decide/ then builds it once).
     `timed` likewise names the pods in a state that ends by itself (drained,
     probation), so a tick looks at those only; None: the tick scans every pod.
+    `holds` are the operators' holds (model/hold.py), whether in force is decided from `now`.
     """
 
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
@@ -187,6 +189,7 @@ class Snapshot:
     recent_actions: tuple[Instant, ...] = ()
     owners: Mapping[Workload, Collection[PodKey]] | None = None
     timed: Collection[PodKey] | None = None
+    holds: tuple[Hold, ...] = ()  # operator holds, expired ones included until pruned
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)

@@ -1,8 +1,9 @@
 """What needs a human, first on the console: one line each, most urgent first.
 
 Frozen supervisors (automation below them is off until the freeze ends or a
-human resets them), fleets held as systemic, paused pods, pods held back by
-guards, and dry-run mode, which makes every other line mean "would have".
+human resets them), fleets held as systemic, holds set by operators, paused
+pods, pods held back by guards, and dry-run mode, which makes every other
+line mean "would have".
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
                         "href": f"/supervisors/{guard['supervisor']}",
                     }
                 )
+    for hold in status.get("holds", ()):
+        lines.append(
+            {
+                "level": "warn",
+                "text": f"{hold['kind']} {hold['target']} is held by {hold['author']} for "
+                f"another {hold['left']}: {hold['reason']}; automation is off there "
+                f"until then or until `receiver unhold {hold['id']}`",
+                "href": hold["href"],
+            }
+        )
     for pod in status["pods"]:
         if pod["state"] == "paused":
             lines.append(

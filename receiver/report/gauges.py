@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from receiver.model import Instant, Snapshot
+from receiver.model import HoldKind, Instant, Snapshot, active_holds
 from receiver.runbook import Runbook
 
 
@@ -79,6 +79,20 @@ class StateCollector(Collector):
         leader = GaugeMetricFamily("remediation_leader", "1 on the replica that acts.")
         leader.add_metric([], 1.0 if reading.leader else 0.0)
         yield leader
+        yield _holds(reading)
+
+
+def _holds(reading: Reading) -> GaugeMetricFamily:
+    """Operator holds in force by what they hold (pod, workload, supervisor): bounded labels."""
+    holds = GaugeMetricFamily(
+        "remediation_holds",
+        "Operator holds in force (receiver hold), by what they hold.",
+        labels=["kind"],
+    )
+    counts = Tally(str(h.kind) for h in active_holds(reading.snapshot.holds, reading.now))
+    for kind in HoldKind:
+        holds.add_metric([str(kind)], counts[str(kind)])
+    return holds
 
 
 def _supervisors(reading: Reading) -> Iterator[GaugeMetricFamily]:

@@ -2,7 +2,8 @@
 
 Besides counts it says how much of each guard a fleet has used
 (report/usage.py), why each listed pod is where it is (report/why.py,
-from the decision log) and what needs a human (report/banner.py).
+from the decision log), the operators' holds in force (report/holds.py) and
+what needs a human (report/banner.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from receiver.model import Pod, PodState
 from receiver.report.banner import banner
 from receiver.report.decisions import iso
 from receiver.report.gauges import Reading
+from receiver.report.holds import holds_json
 from receiver.report.usage import Usage, frozen_left
 from receiver.report.why import History, pod_why
 from receiver.runbook.quantities import format_duration
@@ -93,6 +95,7 @@ def status(
         "pods": listed,
         "supervisors": [_supervisor(reading, name, told) for name in runbook.by_name],
         "recentDecisions": recent,
+        "holds": holds_json(snapshot, now),
     }
     out["banner"] = banner(out)
     return out

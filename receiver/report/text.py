@@ -90,6 +90,14 @@ def status_lines(status: Mapping[str, Any]) -> list[str]:
             f"  {sup['name']}: intensity {used['used']} of {used['max']} per {used['period']}"
             f"{frozen}, {sup['escalations']} escalations"
         )
+    holds = status.get("holds") or []
+    if holds:
+        lines.append("holds (receiver unhold ID to lift one):")
+    lines.extend(
+        f"  {h['id']}  {h['kind']} {h['target']} by {h['author']}, another {h['left']} "
+        f"(until {h['expires']}): {h['reason']}"
+        for h in holds
+    )
     return lines
 
 

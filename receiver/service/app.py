@@ -22,9 +22,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.cluster import ClusterUnavailable, PodIdentity
+from receiver.decide import HoldRefused
 from receiver.ingest import Beat, PayloadInvalid, parse_heartbeats, parse_webhook
 from receiver.model import PodKey
-from receiver.service import console, relayed
+from receiver.report.holds import hold_json
+from receiver.service import console, holds, relayed
 from receiver.service.auth import bearer
 from receiver.service.openapi import document
 from receiver.service.pipeline import BatchResult, Pipeline
@@ -48,6 +50,9 @@ def create_app(service: Service) -> Starlette:
         Route("/api/v1/heartbeats", _heartbeats, methods=["POST"]),
         Route("/api/v1/pods/{namespace}/{pod}/resume", _resume, methods=["POST"]),
         Route("/api/v1/supervisors/{name}/reset", _reset, methods=["POST"]),
+        Route("/api/v1/holds", _hold, methods=["POST"]),
+        Route("/api/v1/holds", holds.list_holds, methods=["GET"]),
+        Route("/api/v1/holds/{id}", _unhold, methods=["DELETE"]),
         Route("/-/reload", _reload, methods=["POST"]),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
@@ -278,29 +283,59 @@ async def _reset(request: Request) -> Response:
     return await _operator(request, "reset", name, lambda pipeline: pipeline.reset(name))
 
 
+async def _hold(request: Request) -> Response:
+    service = _service(request)
+    body = await _guarded(request, "hold")
+    if isinstance(body, Response):
+        return body
+    try:
+        hold = holds.read(service, body, request.headers.get("authorization"))
+    except PayloadInvalid as exc:
+        return _invalid(service, "hold", exc)
+    told = {"hold": hold_json(hold, hold.created)}
+    return await _operate(request, "hold", hold.subject, lambda p: p.hold(hold), told)
+
+
+async def _unhold(request: Request) -> Response:
+    hold_id = request.path_params["id"]
+    return await _operator(request, "unhold", hold_id, lambda p: p.unhold(hold_id))
+
+
 async def _operator(
     request: Request,
     endpoint: str,
     target: str,
     act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
 ) -> Response:
-    """A human's action: admin token, 404 for what does not exist, 503 if not applied.
-
-    The decision log records who (the token's name) did what to which target.
-    """
-    service = _service(request)
+    """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
     body = await _guarded(request, endpoint)
     if isinstance(body, Response):
         return body
+    return await _operate(request, endpoint, target, act)
+
+
+async def _operate(
+    request: Request,
+    endpoint: str,
+    target: str,
+    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
+    told: dict[str, Any] | None = None,
+) -> Response:
+    """Do an authorized human's action; 404 for what does not exist, 409 for a hold
+    refused, 503 if not applied. The decision log records who (the token's name)
+    did what to which target; `told` goes into the answer."""
+    service = _service(request)
     try:
         entry = await act(service.pipeline)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
+    except HoldRefused as exc:
+        return _json({"error": str(exc)}, 409)
     by = service.tokens.name(request.headers.get("authorization"))
     service.pipeline.decisions.attribute(entry, by=by, action=endpoint, target=target)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})
-    return _json({"status": "ok", "decision": entry})
+    return _json({"status": "ok", **(told or {}), "decision": entry})
 
 
 async def _reload(request: Request) -> Response:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import PodKey
 from receiver.report.decisions import KEPT
+from receiver.report.holds import covering
 from receiver.report.query import DecisionQuery, kind
 from receiver.report.status import status
 from receiver.service.page import render
@@ -127,8 +128,20 @@ async def pod_page(request: Request) -> Response:
     query = DecisionQuery(pod=key)
     pod = next((p for p in data["pods"] if p["pod"] == key), None)
     return _page(
-        request, "pod.html", data, query.select(history, PAGE_DECISIONS), query, key=key, pod=pod
-    )
+        request, "pod.html", data, query.select(history, PAGE_DECISIONS), query,
+        key=key, pod=pod, holds=_holds_on_pod(_service(request), data, key),
+    )  # fmt: skip
+
+
+def _holds_on_pod(service: Service, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The holds in force on the pod, its workload or a supervisor above it."""
+    namespace, _, name = key.partition("/")
+    pod = service.pipeline.cluster.snapshot().pods.get(PodKey(namespace, name))
+    if pod is None:
+        return covering(data["holds"], pod=key, fleet=None, supervisors=())
+    chain = chain_for(service.pipeline.runbook, pod_labels(pod))
+    fleet = str(pod.owner) if pod.owner else None
+    return covering(data["holds"], pod=key, fleet=fleet, supervisors=[s.name for s in chain])
 
 
 async def supervisor_page(request: Request) -> Response:
@@ -138,10 +151,15 @@ async def supervisor_page(request: Request) -> Response:
     if name not in found:
         return HTMLResponse(f"no supervisor named {html.escape(repr(name))}", 404)
     children = [v for v in data["supervisors"] if v["parent"] == name]
+    above, parent = [name], found[name]["parent"]
+    while parent is not None and parent in found and parent not in above:
+        above.append(parent)
+        parent = found[parent]["parent"]
+    held = covering(data["holds"], pod="", fleet=None, supervisors=above)
     query = DecisionQuery(supervisor=name, supervisor_pods=_pods_under(_service(request), name))
     return _page(
         request, "supervisor.html", data, query.select(history, PAGE_DECISIONS), query,
-        sup=found[name], children=children,
+        sup=found[name], children=children, holds=held,
     )  # fmt: skip
 
 

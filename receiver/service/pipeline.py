@@ -26,11 +26,11 @@ from typing import Any
 from receiver.act import Applier, Notifications
 from receiver.act.batch import Batch, apply_until_settled, decide_batch
 from receiver.cluster import Cluster
-from receiver.decide import Plan, reset, resume, tick
+from receiver.decide import Plan, hold, reset, resume, tick, unhold
 from receiver.ingest import Beat
 from receiver.ingest.expectations import RETRY_AFTER, HeartbeatWatch
 from receiver.metrics import Counts, Metrics
-from receiver.model import Instant, PodKey, Signal, Snapshot
+from receiver.model import Hold, Instant, PodKey, Signal, Snapshot
 from receiver.report.decisions import DecisionLog
 from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
@@ -192,6 +192,18 @@ class Pipeline:
         now = self.clock()
         async with self._lock:
             return await self._one(lambda snapshot: reset(self.runbook, snapshot, supervisor, now))
+
+    async def hold(self, new: Hold) -> dict[str, Any]:
+        """Set an operator hold (HoldRefused when it cannot be); the entry says so."""
+        async with self._lock:
+            now = self.clock()
+            return await self._one(lambda snapshot: hold(snapshot, new, now))
+
+    async def unhold(self, hold_id: str) -> dict[str, Any]:
+        """Lift an operator hold (LookupError when none in force has that id)."""
+        async with self._lock:
+            now = self.clock()
+            return await self._one(lambda snapshot: unhold(snapshot, hold_id, now))
 
     # -- internals ----------------------------------------------------------
 

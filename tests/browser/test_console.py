@@ -151,3 +151,34 @@ def test_on_a_phone_without_javascript_it_reads_and_filters(tmp_path: Path, phon
         expect(phone).to_have_url(re.compile(r"pod=checkout-0"))
         expect(phone.locator("tr.decision")).to_have_count(1)
         expect(phone.locator("tr.decision")).to_contain_text("escalation")
+
+
+def test_an_operator_hold_shows_in_the_banner_and_on_the_pod_page_until_lifted(
+    tmp_path: Path, page: Page
+) -> None:
+    with receiver(tmp_path) as live:
+        page.goto(live.base + "/")
+        expect(page.locator("#banner")).to_contain_text("nothing needs a human")
+        hold = live.request(
+            "POST",
+            "/api/v1/holds",
+            {"pod": "shop/checkout-1", "for": "2h", "reason": "heap dump", "author": "alice"},
+        )["hold"]
+        banner = page.locator("#banner li.warn")
+        expect(banner).to_contain_text(
+            "pod shop/checkout-1 is held by alice via token 1 for another", timeout=15_000
+        )
+        expect(banner).to_contain_text(f"receiver unhold {hold['id']}")
+        live.alerts(alert("checkout-1"))
+        row = page.locator("tr.decision").first
+        expect(row).to_contain_text("shop/checkout-1", timeout=15_000)
+        expect(row.locator(".tag")).to_have_text("held")
+        assert border(page, "tr.decision .k") == HELD
+        shot(page, "hold-console")
+
+        banner.get_by_role("link", name="details").click()
+        expect(page).to_have_url(live.base + "/pods/shop/checkout-1")
+        expect(page.locator("#holds")).to_contain_text("held by alice via token 1")
+        expect(page.locator("#holds")).to_contain_text(f"receiver unhold {hold['id']}")
+        live.request("DELETE", f"/api/v1/holds/{hold['id']}")
+        expect(page.locator("#holds")).to_have_count(0, timeout=15_000)

@@ -21,7 +21,7 @@ from receiver.cluster import (
 )
 from receiver.cluster.codec import LIFECYCLE_ANNOTATION, STATE_ANNOTATION
 from receiver.kube import RetryPolicy
-from receiver.model import Lifecycle, PodKey, PodState, SupervisorState, Workload
+from receiver.model import Hold, HoldKind, Lifecycle, PodKey, PodState, SupervisorState, Workload
 
 CART = Workload("shop", "Deployment", "cart")
 DRAINED = Lifecycle(state=PodState.DRAINED, rule="errors", attempts=1, until=1_800_000_300.0)
@@ -199,6 +199,55 @@ def test_state_is_kept_in_a_configmap_a_new_receiver_reads_back(fake: FakeKubeAp
         assert snapshot.recent_actions == (1.0, 2.0)
     finally:
         after_restart.close()
+
+
+HOLD = Hold(
+    id="3f2a9c1b",
+    kind=HoldKind.WORKLOAD,
+    target="shop/deployment/cart",
+    reason="migrating the database",
+    author="alice via ops",
+    created=1_800_000_000.0,
+    expires=1_800_007_200.0,
+)
+
+
+def test_operator_holds_survive_a_new_receiver_and_other_writes(fake: FakeKubeApi) -> None:
+    driver = Driver(fake).start()
+    try:
+        holds = StateUpdate(workloads={}, supervisors={}, recent_actions=None, holds=(HOLD,))
+        driver.run(driver.cluster.save_state(holds))
+        driver.run(driver.cluster.save_state(state_update(checkout=SupervisorState())))
+    finally:
+        driver.close()
+    stored = fake.cluster.get(CONFIGMAP, STATE.namespace, STATE.name)
+    assert json.loads(stored["data"]["holds"])[0]["reason"] == "migrating the database"
+    after_restart = Driver(fake).start()
+    try:
+        assert after_restart.cluster.snapshot().holds == (HOLD,)
+        lifted = StateUpdate(workloads={}, supervisors={}, recent_actions=None, holds=())
+        after_restart.run(after_restart.cluster.save_state(lifted))
+        assert after_restart.cluster.snapshot().holds == ()
+    finally:
+        after_restart.close()
+    assert "holds" not in fake.cluster.get(CONFIGMAP, STATE.namespace, STATE.name)["data"]
+
+
+def test_corrupt_holds_read_as_none_and_the_budgets_still_read(fake: FakeKubeApi) -> None:
+    fake.cluster.create(
+        CONFIGMAP,
+        STATE.namespace,
+        {
+            "metadata": {"name": STATE.name},
+            "data": {"supervisors": '{"checkout":{"escalations":2}}', "holds": "[{broken"},
+        },
+    )
+    driver = Driver(fake).start()
+    try:
+        assert driver.cluster.snapshot().holds == ()
+        assert driver.cluster.snapshot().supervisor("checkout").escalations == 2
+    finally:
+        driver.close()
 
 
 def test_a_state_write_that_lost_a_race_merges_and_writes_again(

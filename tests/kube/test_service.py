@@ -166,3 +166,25 @@ def test_a_conflict_is_decided_again_and_a_failing_api_answers_503_until_it_reco
             )
             == 1
         )
+
+
+def test_a_hold_set_through_the_api_survives_a_receiver_restart(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
+    deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
+    request = {"workload": "shop/Deployment/checkout", "for": "1h", "reason": "migration"}
+    svc, _ = service(fake, tmp_path, "receiver-0")
+    with running(svc) as client:
+        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        answer = client.post("/api/v1/holds", json=request, headers=auth())
+        assert answer.status_code == 200, answer.text
+        hold = answer.json()["hold"]
+    restarted, _ = service(fake, tmp_path, "receiver-0")
+    with running(restarted) as client:
+        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        assert [h["id"] for h in client.get("/api/v1/holds").json()["holds"]] == [hold["id"]]
+        answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        blocked = answer.json()["decisions"][0]["blocked"]
+        assert [(b["reason"], b["target"]) for b in blocked] == [("held", "shop/checkout-1")]
+        assert fake.cluster.labels("shop", "checkout-1").get("remediation/traffic") != "off"
+        assert fake.cluster.annotations("shop", "checkout-1").get("remediation/state") != "drained"

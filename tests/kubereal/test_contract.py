@@ -21,7 +21,7 @@ from receiver.cluster import (
     Traffic,
 )
 from receiver.cluster.codec import STATE_ANNOTATION
-from receiver.model import Lifecycle, PodKey, PodState, SupervisorState, Workload
+from receiver.model import Hold, HoldKind, Lifecycle, PodKey, PodState, SupervisorState, Workload
 
 from .backends import Backend
 from .rest import rest, status_of
@@ -183,11 +183,24 @@ def only(**supervisors: SupervisorState) -> StateUpdate:
     return StateUpdate(workloads={}, supervisors=supervisors, recent_actions=None)
 
 
+HOLD = Hold(
+    id="3f2a9c1b",
+    kind=HoldKind.SUPERVISOR,
+    target="checkout",
+    reason="migrating the database",
+    author="alice via ops",
+    created=1_800_000_000.0,
+    expires=1_800_007_200.0,
+)
+
+
 def test_state_survives_a_new_receiver_and_a_lost_race_merges(backend: Backend) -> None:
+    """Operator holds included: they are kept with the budgets."""
     update = StateUpdate(
         workloads={CART: Lifecycle(state=PodState.PROBATION)},
         supervisors={"checkout": SupervisorState(escalations=1)},
         recent_actions=(1.0,),
+        holds=(HOLD,),
     )
     first = Driver(backend).start()
     second = Driver(backend, identity="receiver-1").start()
@@ -205,6 +218,7 @@ def test_state_survives_a_new_receiver_and_a_lost_race_merges(backend: Backend) 
         snapshot = third.cluster.snapshot()
         assert sorted(snapshot.supervisors) == ["a", "b", "checkout"]
         assert snapshot.workload(CART).state is PodState.PROBATION
+        assert snapshot.holds == (HOLD,)
     finally:
         third.close()
     api = backend.api_client()

@@ -1,0 +1,60 @@
+"""Operator holds: a human keeps automation off a pod, a workload or a supervisor's subtree.
+
+Like an Alertmanager silence, a hold is data with an author, a reason and
+an end: it is persisted with the rest of the remembered state, every
+decision sees it in its Snapshot, and it ends by itself. Whether a hold is
+in force is decided from the `now` the caller passes in; expired holds are
+ignored and pruned by the next write (decide/holds.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from receiver.model.signal import Instant
+
+MAX_HOLD = 7 * 86400.0
+"""The longest a hold may last: a forgotten hold must not switch automation off for good."""
+
+
+class HoldKind(StrEnum):
+    POD = "pod"  # target "namespace/name"
+    WORKLOAD = "workload"  # target "namespace/kind/name", kind in lower case (as Workload prints)
+    SUPERVISOR = "supervisor"  # target the supervisor's name: its whole subtree is held
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hold:
+    id: str
+    kind: HoldKind
+    target: str
+    reason: str
+    author: str
+    created: Instant
+    expires: Instant
+
+    def active(self, now: Instant) -> bool:
+        return now < self.expires
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind} {self.target}"
+
+    def describe(self) -> str:
+        """One line for a decision's detail: what is held, by whom, until when and why."""
+        return (
+            f"{self.subject} is held by {self.author} until {_utc(self.expires)} "
+            f"(hold {self.id}): {self.reason}"
+        )
+
+
+def active_holds(holds: Iterable[Hold], now: Instant) -> tuple[Hold, ...]:
+    """The holds still in force at `now`, in the order given."""
+    return tuple(hold for hold in holds if hold.active(now))
+
+
+def _utc(at: Instant) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
