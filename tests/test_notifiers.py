@@ -18,10 +18,12 @@ import pytest
 from builders import T0, runbook
 from polling import free_port
 from prometheus_client import CollectorRegistry
+from service_builders import RUNBOOK, harness
 
 from receiver.act.messages import NotificationError, Outgoing, pagerduty_event
 from receiver.act.notify import Notifications, context_for, http_post
 from receiver.decide import Action, ActionKind, Escalation, Plan
+from receiver.ingest import parse_webhook
 from receiver.metrics import Metrics
 from receiver.model import PodKey, Reason, Signal, Source, Status, Workload
 from receiver.report.decisions import DecisionLog
@@ -466,3 +468,42 @@ def test_notify_test_names_the_notifiers_when_the_name_is_unknown(tmp_path: Path
     result = notify_test(path, "oncall")
     assert result.returncode == 2
     assert 'no notifier "oncall" (defined: audit)' in result.stderr
+
+
+# -- through the service's pipeline -------------------------------------------------------
+
+
+def test_through_the_pipeline_a_failed_send_follows_its_decision_in_the_log(
+    peer: Peer, tmp_path: Path
+) -> None:
+    peer.status = 500
+    h = harness(
+        tmp_path,
+        runbook=RUNBOOK.replace(
+            "steps: [{drain: {for: 2m}}, {restart: {}}]", "steps: [{notify: oncall}]"
+        )
+        + f'notifiers:\n  oncall: {{slack: {{url: "{peer.url}/s"}}}}\n',
+    )
+    pod = sorted(key.name for key in h.cluster.snapshot().pods)[0]
+    body = (
+        '{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"PodErrorRatioOutlier",'
+        f'"namespace":"shop","pod":"{pod}"}},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"f"}}]}}'
+    )
+    pipeline = h.service.pipeline
+
+    async def go() -> None:
+        await pipeline.alerts(parse_webhook(body.encode(), h.clock.now).signals)
+        await pipeline.notifications.drain()
+
+    asyncio.run(go())
+    decided, failed = pipeline.decisions.since(0)
+    assert [(a["action"], a["outcome"]) for a in decided["actions"]] == [("notify", "applied")]
+    assert [(a["action"], a["outcome"], a["rule"]) for a in failed["actions"]] == [
+        ("notify", "failed", "error-outlier")
+    ]
+    assert failed["id"] > decided["id"]
+    assert "notifier oncall failed: HTTP 500" in failed["actions"][0]["detail"]
+    assert (
+        h.metric("remediation_notifications_total", {"notifier": "oncall", "outcome": "failed"})
+        == 1
+    )
