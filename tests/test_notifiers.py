@@ -162,6 +162,34 @@ def test_slack_posts_the_message_as_text_to_the_url_read_from_a_file(
     assert notified(metrics, "oncall", "sent") == 1
 
 
+def test_slack_blocks_are_sent_beside_the_text(peer: Peer) -> None:
+    rb = notifiers(
+        f"""
+  oncall:
+    slack:
+      url: "{peer.url}/s"
+      blocks: >-
+        [{{"type": "section",
+          "text": {{"type": "mrkdwn", "text": {{{{ detail|tojson }}}}}}}}]
+"""
+    )
+    send(rb, escalation_plan())
+    [got] = peer.received
+    detail = "supervisor shop escalated (intensity) on shop/web-1"
+    assert got.json() == {
+        "text": detail,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": detail}}],
+    }
+
+
+def test_slack_blocks_that_render_no_json_list_fail_the_send(peer: Peer) -> None:
+    rb = notifiers(f'  oncall: {{slack: {{url: "{peer.url}/s", blocks: "{{{{ detail }}}}"}}}}\n')
+    decisions, _ = send(rb, escalation_plan())
+    assert peer.received == []
+    [failed] = failed_entries(decisions)
+    assert "blocks template rendered no JSON" in str(failed["detail"])
+
+
 def test_pagerduty_triggers_an_event_grouped_by_supervisor(
     peer: Peer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

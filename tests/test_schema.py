@@ -46,7 +46,7 @@ TABLES = [
     ("NOTIFIER", "/properties/notifiers/additionalProperties"),
     ("NOTIFIER_TARGET", "/properties/notifiers/additionalProperties/properties/alertmanager"),
     ("WEBHOOK", "/properties/notifiers/additionalProperties/properties/webhook"),
-    ("SECRET_URL", "/properties/notifiers/additionalProperties/properties/slack"),
+    ("SLACK", "/properties/notifiers/additionalProperties/properties/slack"),
     ("PAGERDUTY", "/properties/notifiers/additionalProperties/properties/pagerduty"),
 ]
 

@@ -44,7 +44,7 @@ def outgoing(notifier: Notifier, message: str, context: Mapping[str, Any], at: f
         url = (notifier.url or "").rstrip("/") + "/api/v2/alerts"
         return _json(url, [alertmanager_alert(message, context, at)])
     if kind is NotifierKind.SLACK:
-        return _json(_url(notifier), {"text": message})
+        return _json(_url(notifier), slack_message(notifier, message, context))
     if kind is NotifierKind.PAGERDUTY:
         key = notifier.routing_key
         routing_key = key if isinstance(key, str) else read_secret(key, "routing key")
@@ -75,6 +75,20 @@ def alertmanager_alert(message: str, context: Mapping[str, Any], at: float) -> d
         annotations["link"] = context["link"]
         alert["generatorURL"] = context["link"]
     return alert
+
+
+def slack_message(notifier: Notifier, message: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """`text` always: Slack shows it where blocks cannot be (notifications, old clients)."""
+    if notifier.blocks is None:
+        return {"text": message}
+    rendered = _render(notifier.blocks, context, "blocks")
+    try:
+        blocks = json.loads(rendered)
+    except ValueError as exc:
+        raise NotificationError(f"blocks template rendered no JSON: {exc}") from exc
+    if not isinstance(blocks, list):
+        raise NotificationError("blocks template rendered no JSON list")
+    return {"text": message, "blocks": blocks}
 
 
 def pagerduty_event(

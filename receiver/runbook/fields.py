@@ -88,17 +88,21 @@ NOTIFIER = {
     "webhook": "a mapping {url or urlFile or urlEnv, body, headers}",
     "log": "an empty mapping {}",
     "message": "a Jinja2 template",
-    "slack": "a mapping {url or urlFile or urlEnv}",
+    "slack": "a mapping {url or urlFile or urlEnv, blocks}",
     "pagerduty": "a mapping {routingKey or routingKeyFile or routingKeyEnv, url, severity}",
 }
 NOTIFIER_TARGET = {"url": "an http(s) URL"}
-SECRET_URL = {
-    "url": "an http(s) URL",
-    "urlFile": "the path of a file holding the URL (a mounted Secret)",
-    "urlEnv": "the name of an environment variable holding the URL",
+_SECRET_URL = (
+    ("url", "an http(s) URL"),
+    ("urlFile", "the path of a file holding the URL (a mounted Secret)"),
+    ("urlEnv", "the name of an environment variable holding the URL"),
+)
+SLACK = {
+    **dict(_SECRET_URL),
+    "blocks": "a Jinja2 template rendering a JSON list of Slack blocks",
 }
 WEBHOOK = {
-    **SECRET_URL,
+    **dict(_SECRET_URL),
     "body": "a Jinja2 template of the request body",
     "headers": "a mapping of header name to Jinja2 template",
 }

@@ -20,7 +20,7 @@ from receiver.runbook.fields import (
     NOTIFIER_TARGET,
     PAGERDUTY,
     PAGERDUTY_SEVERITIES,
-    SECRET_URL,
+    SLACK,
     WEBHOOK,
 )
 from receiver.runbook.reader import Node, Reader, key_text
@@ -34,7 +34,7 @@ _HEADER_HINT = "an HTTP header name: letters, digits and !#$%&'*+.^_`|~-"
 _TARGETS: Mapping[NotifierKind, Mapping[str, str]] = {
     NotifierKind.ALERTMANAGER: NOTIFIER_TARGET,
     NotifierKind.WEBHOOK: WEBHOOK,
-    NotifierKind.SLACK: SECRET_URL,
+    NotifierKind.SLACK: SLACK,
     NotifierKind.PAGERDUTY: PAGERDUTY,
 }
 
@@ -82,7 +82,10 @@ class NotifierFields:
             return None if url is None else {"url": url}
         out = self._secret(f, node, path, "url", self._url)
         if kind is NotifierKind.SLACK:
-            return out
+            if "blocks" not in f:
+                return out
+            blocks = self._template(f["blocks"], f"{path}.blocks", SLACK["blocks"])
+            return None if out is None or blocks is None else {**out, "blocks": blocks}
         templates = self._webhook_templates(f, path)  # checked whatever the URL was
         return None if out is None or templates is None else out | templates
 

@@ -173,6 +173,7 @@ class Notifier:
     severity: str | None = None  # pagerduty: None, critical for escalations, else warning
     body: str | None = None  # webhook: Jinja2 template of the body (None: the JSON of old)
     headers: Mapping[str, str] = field(default_factory=dict)  # webhook: name -> template
+    blocks: str | None = None  # slack: Jinja2 template of a JSON list of blocks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
