@@ -398,6 +398,13 @@ def test_a_webhook_header_that_renders_a_line_break_fails_rather_than_being_sent
     assert "header X-Detail rendered with a line break" in str(failed["detail"])
 
 
+def test_a_redirect_is_a_failure_not_followed(peer: Peer) -> None:
+    peer.status = 302
+    with pytest.raises(NotificationError, match=r"^HTTP 302 Found"):
+        http_post(Outgoing(peer.url + "/x", b"{}", {}), 5.0)
+    assert len(peer.received) == 1
+
+
 def test_http_post_says_when_no_answer_came_in_time() -> None:
     with socket.socket() as listener:  # accepts the connection, never answers
         listener.bind(("127.0.0.1", 0))

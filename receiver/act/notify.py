@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 TIMEOUT = 5.0
 ANSWER_SHOWN = 200
 """Characters of an error answer's body kept in the error (enough to say why)."""
+ANSWER_READ = 65536
+"""Bytes of a successful answer read (and dropped): a peer cannot make it a download."""
 
 Post = Callable[[Outgoing, float], int]
 """Send one request with a timeout; the HTTP status, or NotificationError."""
@@ -156,8 +158,8 @@ def http_post(request: Outgoing, timeout: float) -> int:
         request.url, data=request.body, method="POST", headers=dict(request.headers)
     )
     try:
-        with urllib.request.urlopen(sent, timeout=timeout) as response:
-            response.read()
+        with _OPENER.open(sent, timeout=timeout) as response:
+            response.read(ANSWER_READ)
             status: int = response.status
     except urllib.error.HTTPError as exc:
         answer = exc.read(ANSWER_SHOWN).decode("utf-8", "replace").strip()
@@ -174,6 +176,17 @@ def http_post(request: Outgoing, timeout: float) -> int:
     if not 200 <= status < 300:
         raise NotificationError(f"HTTP {status}")
     return status
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer (HTTP 3xx, a failure): urllib would follow a 302 with a
+    GET and no body, and report the page it lands on as a notification sent."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())  # proxies from the environment kept
 
 
 def _host(url: str) -> str:
