@@ -1,4 +1,4 @@
-"""The `receiver` command: serve, demo, heartbeat, check and test runbooks.
+"""The `receiver` command: serve, demo, heartbeat, check and test runbooks, test notifiers.
 
 A subcommand's module is imported only when that subcommand runs, so
 `receiver check` (which editors and pre-commit hooks call often) does not
@@ -48,6 +48,12 @@ COMMANDS = {
     "heartbeat": Command(
         "sidecar: check the app in this pod, push heartbeats",
         "receiver.agent.sidecar",
+        "add_arguments",
+        "run",
+    ),
+    "notify": Command(
+        "send a test message through a runbook's notifier; exit 1 if it fails",
+        "receiver.commands.notify",
         "add_arguments",
         "run",
     ),

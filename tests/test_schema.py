@@ -45,7 +45,9 @@ TABLES = [
     ("DRAIN", "/properties/rules/items/properties/steps/items/properties/drain"),
     ("NOTIFIER", "/properties/notifiers/additionalProperties"),
     ("NOTIFIER_TARGET", "/properties/notifiers/additionalProperties/properties/alertmanager"),
-    ("NOTIFIER_TARGET", "/properties/notifiers/additionalProperties/properties/webhook"),
+    ("WEBHOOK", "/properties/notifiers/additionalProperties/properties/webhook"),
+    ("SLACK", "/properties/notifiers/additionalProperties/properties/slack"),
+    ("PAGERDUTY", "/properties/notifiers/additionalProperties/properties/pagerduty"),
 ]
 
 ENUMS: list[tuple[type[StrEnum], str]] = [

@@ -7,10 +7,11 @@ is about nothing (a tick with nothing due) is counted but not logged.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from receiver.act import Applied
-from receiver.decide import Plan
+from receiver.act import ActionResult, Applied, Outcome
+from receiver.decide import Action, Plan
 from receiver.metrics import Counts, Metrics
 from receiver.report.decisions import DecisionLog, plan_json
 
@@ -38,3 +39,16 @@ class Recorder:
         ):
             return self.decisions.add(plan, applied.results, applied.unavailable)
         return plan_json(plan, applied.results, applied.unavailable)
+
+    def notification_failed(self, action: Action, plan: Plan, error: str) -> dict[str, Any]:
+        """A notification sent in the background failed: a second entry for its decision,
+        the notify action with outcome `failed` and the error.
+
+        A new entry rather than a change to the decision's own: a client that
+        follows the log by id (the API, `receiver decisions -f`) has already
+        read that one, and would never learn of the failure. The send's own
+        counter (remediation_notifications_total) counts it as failed.
+        """
+        failure = ActionResult(action, Outcome.FAILED, detail=error)
+        about = replace(plan, actions=(action,), blocked=(), escalations=(), operator=None)
+        return self.decisions.add(about, [failure])

@@ -32,6 +32,7 @@ SETTINGS = {
     "signalTTL": "a duration",
     "settle": "a duration (0s: irreversible steps act at once)",
     "restartTime": "a duration: how long a dry-run restart counts its pod unavailable",
+    "externalURL": "the receiver's http(s) URL as people reach it (links in notifications)",
 }
 TARGET_LABELS = {
     "namespace": "a label name",
@@ -84,11 +85,35 @@ STEP = {
 DRAIN = {"for": "a duration"}
 NOTIFIER = {
     "alertmanager": "a mapping {url}",
-    "webhook": "a mapping {url}",
+    "webhook": "a mapping {url or urlFile or urlEnv, body, headers}",
     "log": "an empty mapping {}",
     "message": "a Jinja2 template",
+    "slack": "a mapping {url or urlFile or urlEnv, blocks}",
+    "pagerduty": "a mapping {routingKey or routingKeyFile or routingKeyEnv, url, severity}",
 }
 NOTIFIER_TARGET = {"url": "an http(s) URL"}
+_SECRET_URL = (
+    ("url", "an http(s) URL"),
+    ("urlFile", "the path of a file holding the URL (a mounted Secret)"),
+    ("urlEnv", "the name of an environment variable holding the URL"),
+)
+SLACK = {
+    **dict(_SECRET_URL),
+    "blocks": "a Jinja2 template rendering a JSON list of Slack blocks",
+}
+WEBHOOK = {
+    **dict(_SECRET_URL),
+    "body": "a Jinja2 template of the request body",
+    "headers": "a mapping of header name to Jinja2 template",
+}
+PAGERDUTY = {
+    "routingKey": "the routing key of an Events API v2 integration",
+    "routingKeyFile": "the path of a file holding the routing key (a mounted Secret)",
+    "routingKeyEnv": "the name of an environment variable holding the routing key",
+    "url": "an http(s) URL (default https://events.pagerduty.com/v2/enqueue)",
+    "severity": "one of: critical, error, warning, info",
+}
+PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 """Kinds a signal may name through settings.targetLabels.workloads."""

@@ -18,8 +18,6 @@ from receiver.runbook.fields import (
     HEARTBEAT,
     INTENSITY,
     KIND,
-    NOTIFIER,
-    NOTIFIER_TARGET,
     RATE_LIMIT,
     RULE,
     SETTINGS,
@@ -35,6 +33,7 @@ from receiver.runbook.limits import (
     MAX_TEMPLATE_SOURCE_TOTAL,
 )
 from receiver.runbook.matchers import Selector
+from receiver.runbook.notifier_fields import NotifierFields
 from receiver.runbook.problems import Problem, RunbookInvalid
 from receiver.runbook.reader import (
     LABEL_NAME,
@@ -57,7 +56,6 @@ from receiver.runbook.types import (
     HeartbeatExpectation,
     Intensity,
     Notifier,
-    NotifierKind,
     RateLimit,
     Rule,
     Runbook,
@@ -183,7 +181,17 @@ class _Loader:
         if "restartTime" in f:
             restart = r.duration(f["restartTime"], "settings.restartTime", allow_zero=True)
             out = _with(out, restart_time=restart)
+        if "externalURL" in f:
+            out = _with(out, external_url=self._external_url(f["externalURL"]))
         return out if "namespaces" in f else None
+
+    def _external_url(self, node: Node) -> str | None:
+        hint = SETTINGS["externalURL"]
+        url = self.r.string(node, "settings.externalURL", hint=hint)
+        if url is not None and not url.startswith(("http://", "https://")):
+            self.r.wrong(node, "settings.externalURL", hint)
+            return None
+        return None if url is None else url.rstrip("/")
 
     def _namespace(self, node: Node, path: str) -> str | None:
         hint = 'a namespace name, or "*" for every namespace'
@@ -434,41 +442,7 @@ class _Loader:
         return out
 
     def notifier(self, name: str, node: Node, path: str) -> Notifier | None:
-        r = self.r
-        f = r.mapping(node, path, known=NOTIFIER)
-        if f is None:
-            return None
-        kinds = [k for k in f if k != "message"]
-        if len(kinds) != 1:
-            found = "none of" if not kinds else "more than one of"
-            r.problem(node, path, f"{found} alertmanager, webhook, log", "exactly one")
-            return None
-        kind = NotifierKind(kinds[0])
-        url = None
-        if kind is NotifierKind.LOG:
-            if not self._empty(f["log"], f"{path}.log", NOTIFIER["log"]):
-                return None
-        else:
-            target = r.mapping(
-                f[kind.value], f"{path}.{kind.value}", known=NOTIFIER_TARGET, required=("url",)
-            )
-            if target is not None and "url" in target:
-                url = r.string(
-                    target["url"], f"{path}.{kind.value}.url", hint=NOTIFIER_TARGET["url"]
-                )
-                if url is not None and not url.startswith(("http://", "https://")):
-                    r.wrong(target["url"], f"{path}.{kind.value}.url", NOTIFIER_TARGET["url"])
-                    url = None
-        message = None
-        if "message" in f:
-            message = r.string(f["message"], f"{path}.message", hint=NOTIFIER["message"])
-            if message is not None and not self._template_ok(
-                f["message"], f"{path}.message", message
-            ):
-                return None
-        if url is None and kind is not NotifierKind.LOG:
-            return None
-        return Notifier(name=name, kind=kind, url=url, message=message)
+        return NotifierFields(self.r, self._template_ok).notifier(name, node, path)
 
     def _template_ok(self, node: Node, path: str, text: str) -> bool:
         # Each check compiles its template: bound them all, counting those short enough to compile.

@@ -41,6 +41,7 @@ from receiver.runbook.limits import (
     MAX_TEMPLATE_SECONDS,
     MAX_TEMPLATE_SOURCE,
 )
+from receiver.runbook.suggest import closest, did_you_mean
 
 VARIABLES = {
     "action": "notify: the action this message is sent by",
@@ -54,6 +55,9 @@ VARIABLES = {
     "signal": "the signal's name (alertname, HeartbeatMissed, ...), or empty",
     "labels": "the signal's labels, a mapping: {{ labels.severity }}",
     "dry_run": "true when nothing was changed (dry-run)",
+    "namespace": "the namespace of the pod or workload, or empty",
+    "frozen_until": "when the escalation's freeze ends (RFC 3339, UTC), or empty",
+    "link": "the receiver's page on this (supervisor, pod, decisions): settings.externalURL",
 }
 """Each variable a message may read, with what it holds (docs/runbook.md lists them)."""
 
@@ -124,8 +128,16 @@ def check(text: str) -> tuple[str, str] | None:
     if unknown:
         names = ", ".join(f'"{name}"' for name in unknown)
         found = f"the undefined variable{'s' if len(unknown) > 1 else ''} {names}"
-        return found, "variables among: " + ", ".join(VARIABLES)
+        return found, "variables among: " + ", ".join(VARIABLES) + _did_you_mean(unknown)
     return None
+
+
+def _did_you_mean(unknown: list[str]) -> str:
+    if len(unknown) == 1:
+        return did_you_mean(unknown[0], VARIABLES)
+    close = [(name, closest(name, VARIABLES)) for name in unknown]
+    said = ", ".join(f'"{c}" for "{name}"' for name, c in close if c)
+    return f" (did you mean {said}?)" if said else ""
 
 
 def render(text: str, context: Mapping[str, Any]) -> str:

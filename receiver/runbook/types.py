@@ -143,6 +143,23 @@ class NotifierKind(StrEnum):
     ALERTMANAGER = "alertmanager"
     WEBHOOK = "webhook"
     LOG = "log"
+    SLACK = "slack"
+    PAGERDUTY = "pagerduty"
+
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Secret:
+    """A value kept out of the runbook: read when sending, from a file (a mounted
+    Secret, so a rotated one is picked up) or an environment variable."""
+
+    file: str | None = None
+    env: str | None = None
+
+    def __str__(self) -> str:
+        return f"file {self.file}" if self.file is not None else f"environment variable {self.env}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +168,12 @@ class Notifier:
     kind: NotifierKind
     url: str | None = None
     message: str | None = None  # Jinja2 template, rendered sandboxed at the edge
+    url_from: Secret | None = None  # slack, webhook: the URL, when it is a secret
+    routing_key: str | Secret | None = None  # pagerduty: the integration's routing key
+    severity: str | None = None  # pagerduty: None, critical for escalations, else warning
+    body: str | None = None  # webhook: Jinja2 template of the body (None: the JSON of old)
+    headers: Mapping[str, str] = field(default_factory=dict)  # webhook: name -> template
+    blocks: str | None = None  # slack: Jinja2 template of a JSON list of blocks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,6 +202,7 @@ class Settings:
     signal_ttl: float = 300.0
     settle: float | None = None  # None: settle_default(runbook)
     restart_time: float = 30.0  # how long a dry-run restart counts the pod unavailable
+    external_url: str | None = None  # the receiver as people reach it: links in notifications
 
     def namespace_allowed(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces

@@ -65,7 +65,12 @@ class Pipeline:
         self.clock = clock
         self.decisions = decisions or DecisionLog()
         self.recorder = Recorder(metrics, self.decisions)
-        self.notifications = Notifications(runbook.notifiers, metrics)
+        self.notifications = Notifications(
+            runbook.notifiers,
+            metrics,
+            failed=self.recorder.notification_failed,
+            external_url=runbook.settings.external_url,
+        )
         self.applier = Applier(cluster, self.notifications, metrics, clock=clock)
         self.heartbeats_due = HeartbeatWatch(runbook, metrics, started_at=clock())
         metrics.follow(runbook)
@@ -79,6 +84,7 @@ class Pipeline:
     def reload(self, runbook: Runbook) -> None:
         self.runbook = runbook
         self.notifications.notifiers = runbook.notifiers
+        self.notifications.external_url = runbook.settings.external_url
         self.heartbeats_due.follow(runbook)
         self.metrics.follow(runbook)
 

@@ -49,6 +49,10 @@ EVERYTHING: dict[str, Any] = {
         "evictFallbackDelete": True,
         "extraArgs": ["--max-body", "2097152"],
         "extraEnv": [{"name": "TZ", "value": "UTC"}],
+        "extraVolumes": [{"name": "notifiers", "secret": {"secretName": "remediation-notifiers"}}],
+        "extraVolumeMounts": [
+            {"name": "notifiers", "mountPath": "/etc/remediation/notifiers", "readOnly": True}
+        ],
     },
     "networkPolicy": {
         "enabled": True,

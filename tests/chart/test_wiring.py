@@ -186,3 +186,14 @@ def test_the_receiver_accepts_the_charts_flags() -> None:
     offered = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
     flags = args_by_flag(render(EVERYTHING).container["args"])
     assert set(flags) - offered == set()
+
+
+def test_extra_volumes_are_mounted_for_notifier_secrets() -> None:
+    pod = render(EVERYTHING).one("Deployment")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    volume = {"name": "notifiers", "secret": {"secretName": "remediation-notifiers"}}
+    assert volume in pod["volumes"]
+    mount = {"name": "notifiers", "mountPath": "/etc/remediation/notifiers", "readOnly": True}
+    assert mount in container["volumeMounts"]
+    default = render().one("Deployment")["spec"]["template"]["spec"]
+    assert "notifiers" not in {v["name"] for v in default["volumes"]}
