@@ -150,8 +150,8 @@ def labelled(kubelet: Kubelet) -> list[str]:
 def test_both_replicas_ready_the_deployment_available_and_the_service_on_the_leader(
     controllers: RealBackend,
     chart: Rendered,
-    kubeconfig: Path,
-    tmp_path: Path,  # noqa: F811
+    kubeconfig: Path,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
 ) -> None:
     real = controllers
     deployment, service = chart.one("Deployment"), chart.one("Service")
