@@ -10,7 +10,9 @@ replica waits for its pod cache to be synced, reads the state object again
 evictions the last leader left pending, found in the cache, so a half-listed
 cache would adopt too few), and only then takes the label: traffic arrives
 when the replica can act on it. The wait runs beside the elector, which keeps
-renewing the Lease. Stepping down or shutting down drops the label.
+renewing the Lease. Stepping down or shutting down drops the label. While it
+leads, the replica also keeps the readiness gate of every pod that declares
+it as the pod's lifecycle wants it (KubernetesCluster.reconcile_gates).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from receiver.kube.lease import LeaderElector
 log = logging.getLogger(__name__)
 
 SYNC_POLL = 0.05  # seconds between looks at the cache while a new leader waits for it
-LABEL_AGAIN = 1.0  # seconds before a failed leader label is tried again
+KEEP_UP = 1.0  # seconds between a leader's looks at its label and the pods' readiness gates
 
 
 class KubernetesReplica:
@@ -99,15 +101,17 @@ class KubernetesReplica:
                 log.warning("taking over: cannot read the state object (%s); again in 1s", exc)
                 await asyncio.sleep(1.0)
         await on_lead()
-        await self._claim_label()
+        while True:  # until this replica stops leading (the task is cancelled)
+            await self._claim_label()
+            await self.cluster.reconcile_gates()
+            await asyncio.sleep(KEEP_UP)
 
     async def _claim_label(self) -> None:
-        """Until it is ours alone: a standby holding it would answer 503 to everything."""
-        while self.label is not None:
-            try:
-                await self.label.claim()
-                self._labelled = True
-                return
-            except ClusterUnavailable as exc:
-                log.warning("cannot take the leader label (%s); again in %ss", exc, LABEL_AGAIN)
-                await asyncio.sleep(LABEL_AGAIN)
+        """Until it is ours alone: while a standby holds it, the Service sends it everything."""
+        if self.label is None or self._labelled:
+            return
+        try:
+            await self.label.claim()
+            self._labelled = True
+        except ClusterUnavailable as exc:
+            log.warning("cannot take the leader label (%s); again in %ss", exc, KEEP_UP)

@@ -132,6 +132,7 @@ class Pod:
     started_at: Instant | None = None  # when its containers started; None while pending
     created_at: Instant | None = None  # when this pod object was created; None if not known
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    gate: bool | None = None  # the receiver's readiness gate: None not declared, else its status
 
     @property
     def key(self) -> PodKey:
@@ -203,6 +204,18 @@ OUT_OF_TRAFFIC = frozenset(
     {PodState.SETTLING, PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED}
 )
 """States the receiver took a pod out of traffic in: guards count them as unavailable."""
+
+
+def gate_due(pod: Pod) -> bool | None:
+    """The readiness gate status `pod` should have and has not: True when it is in
+    traffic (a new pod is not held out), False when its lifecycle took it out; None:
+    nothing to write (no gate declared, already right, or terminating)."""
+    if pod.gate is None or pod.terminating:
+        return None
+    wanted = pod.lifecycle.state not in OUT_OF_TRAFFIC
+    return None if pod.gate == wanted else wanted
+
+
 TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED})
 """Lifecycle states that end by themselves when their time is up (Snapshot.timed);
 a restart does only in dry-run, where no replacement comes."""

@@ -50,6 +50,7 @@ from receiver.runbook.suggest import did_you_mean
 from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
+    DrainBy,
     EscalationKind,
     EscalationStep,
     Exhausted,
@@ -183,6 +184,9 @@ class _Loader:
         if "restartTime" in f:
             restart = r.duration(f["restartTime"], "settings.restartTime", allow_zero=True)
             out = _with(out, restart_time=restart)
+        if "drainBy" in f:
+            drain_by = self._enum(f["drainBy"], "settings.drainBy", DrainBy, DrainBy.LABEL)
+            out = _with(out, drain_by=drain_by)
         return out if "namespaces" in f else None
 
     def _namespace(self, node: Node, path: str) -> str | None:
@@ -282,6 +286,11 @@ class _Loader:
             SUPERVISOR["fleetBy"],
             lambda n, p: r.string(n, p, pattern=LABEL_NAME, hint="a label name"),
         )
+        drain_by = (
+            self._enum(f["drainBy"], f"{path}.drainBy", DrainBy, DrainBy.LABEL)
+            if "drainBy" in f
+            else None
+        )
         if name is None or match is None or intensity is None or strategy is None:
             return None
         supervisor = Supervisor(
@@ -294,6 +303,7 @@ class _Loader:
             freeze_for=freeze_for,
             fleet_by=fleet_by,
             children=children,
+            drain_by=drain_by,
         )
         self.by_name.setdefault(name, supervisor)
         return supervisor
