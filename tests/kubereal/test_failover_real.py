@@ -41,11 +41,11 @@ def kubeconfig(real: RealBackend, tmp_path: Path) -> Path:
 
 @contextmanager
 def receiver(
-    tmp_path: Path, kubeconfig: Path, identity: str, *, pod: str | None = None
+    tmp_path: Path, kubeconfig: Path, identity: str, *, pod: str | None = None, text: str = RUNBOOK
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`receiver serve` as `identity`; in pod `pod` of OWN (its $POD_NAME) when given."""
     runbook = tmp_path / "runbook.yaml"
-    runbook.write_text(RUNBOOK, encoding="utf-8")
+    runbook.write_text(text, encoding="utf-8")
     port = free_port()
     process = subprocess.Popen(
         [
