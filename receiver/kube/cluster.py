@@ -9,8 +9,9 @@ into the cache (read your own writes).
   saw as a precondition; a 409 refreshes the pod and raises Conflict, so
   the caller decides again. With `drainBy: readinessGate` the pod's
   `remediation/traffic` condition is patched next, through the status
-  subresource; the leader keeps that condition as the pod's lifecycle wants
-  it on every pod that declares the gate (reconcile_gates).
+  subresource; the leader writes it again if that failed, and sets it True
+  on every pod that declares the gate, has it shut and is in traffic, so a
+  new pod is not held out (reconcile_gates).
 - A restart is an eviction (policy/v1, or policy/v1beta1 where the server serves only that:
   see discovery.py) with the pod's uid as precondition;
   429 means a PodDisruptionBudget refuses it (EvictionRefused). With
@@ -52,7 +53,7 @@ from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, to_pod
 from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
-from receiver.model.fleet import gate_due
+from receiver.model.fleet import gate_shut_in_traffic
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class KubernetesCluster:
         self._recent: tuple[Instant, ...] = ()
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
+        self._gates_owed: dict[PodKey, bool] = {}  # readiness gates a decision could not write
         self._eviction = EvictionVersion(api)
 
     # -- running ------------------------------------------------------------
@@ -176,8 +178,12 @@ class KubernetesCluster:
         self._cache.put(to_pod(raw, pod.owner), str(raw["metadata"]["resourceVersion"]))
         if patch.gate is not None:
             # After the annotations, which carry the decision's precondition: should this
-            # write fail, reconcile_gates sets the status the written lifecycle wants.
-            await self.set_gate(key, patch.gate)
+            # write fail, reconcile_gates writes it again (a re-delivery finds it handled).
+            try:
+                await self.set_gate(key, patch.gate)
+            except ClusterUnavailable:
+                self._gates_owed[key] = patch.gate
+                raise
 
     async def set_gate(self, key: PodKey, open_: bool) -> None:
         """Set the pod's READINESS_GATE condition through the status subresource; the kubelet
@@ -206,22 +212,25 @@ class KubernetesCluster:
                 self._cache.remove(key, pod.uid)
                 raise LookupError(f"pod {key} not found") from exc
             raise ClusterUnavailable(_failed("patch status of", key, exc)) from exc
+        self._gates_owed.pop(key, None)
         self._cache.put(to_pod(raw, pod.owner), str(raw["metadata"]["resourceVersion"]))
 
     async def reconcile_gates(self) -> None:
-        """Every pod that declares the readiness gate gets the status its lifecycle wants:
-        True in traffic (so a new pod is not held out), False out of it (a drain whose
-        status write failed). The leader calls it; a failure waits for the next call."""
-        for key in sorted(self._cache.gates_due):
+        """Write the readiness gates still owed: a decision's whose write failed, then True
+        for every pod that declares the gate, has it shut and is in traffic (a new pod is
+        not held out). The leader calls it every second; a failure waits for the next."""
+        owed = [(key, open_, True) for key, open_ in sorted(self._gates_owed.items())]
+        due = [(key, True, False) for key in sorted(self._cache.gates_due)]
+        for key, open_, decided in owed + due:
             pod = self._cache.pods.get(key)
-            wanted = gate_due(pod) if pod is not None else None
-            if wanted is None:
+            if pod is None or pod.gate is None or (not decided and not gate_shut_in_traffic(pod)):
+                self._gates_owed.pop(key, None)
                 self._cache.gates_due.discard(key)
                 continue
             try:
-                await self.set_gate(key, wanted)
+                await self.set_gate(key, open_)
             except LookupError:
-                continue
+                self._gates_owed.pop(key, None)
             except ClusterUnavailable as exc:
                 log.warning("pod %s: readiness gate not set: %s", key, exc)
                 return

@@ -11,8 +11,9 @@ evictions the last leader left pending, found in the cache, so a half-listed
 cache would adopt too few), and only then takes the label: traffic arrives
 when the replica can act on it. The wait runs beside the elector, which keeps
 renewing the Lease. Stepping down or shutting down drops the label. While it
-leads, the replica also keeps the readiness gate of every pod that declares
-it as the pod's lifecycle wants it (KubernetesCluster.reconcile_gates).
+leads, the replica also opens the readiness gate of pods that declare it and
+are in traffic, and writes again a gate a decision could not
+(KubernetesCluster.reconcile_gates).
 """
 
 from __future__ import annotations

@@ -206,14 +206,12 @@ OUT_OF_TRAFFIC = frozenset(
 """States the receiver took a pod out of traffic in: guards count them as unavailable."""
 
 
-def gate_due(pod: Pod) -> bool | None:
-    """The readiness gate status `pod` should have and has not: True when it is in
-    traffic (a new pod is not held out), False when its lifecycle took it out; None:
-    nothing to write (no gate declared, already right, or terminating)."""
-    if pod.gate is None or pod.terminating:
-        return None
-    wanted = pod.lifecycle.state not in OUT_OF_TRAFFIC
-    return None if pod.gate == wanted else wanted
+def gate_shut_in_traffic(pod: Pod) -> bool:
+    """Whether `pod` declares the receiver's readiness gate, has it shut, and is in
+    traffic by its lifecycle: a new pod, or one whose restore could not open it. The
+    receiver opens these; it shuts a gate only by a live decision (a dry-run one
+    writes lifecycles too, and must change nothing)."""
+    return pod.gate is False and not pod.terminating and pod.lifecycle.state not in OUT_OF_TRAFFIC
 
 
 TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED})

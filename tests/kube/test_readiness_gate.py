@@ -75,19 +75,19 @@ def test_a_drain_closes_the_gate_through_status_and_a_restore_opens_it(
     assert condition(fake, "Ready") == "True"
 
 
-def test_a_gate_left_open_on_a_drained_pod_is_shut_by_the_leader(
+def test_the_leader_never_shuts_a_gate_but_by_a_decision(
     fake: FakeKubeApi, driver: Driver
 ) -> None:
-    # A drain by label of a gated pod, or a status write that failed after the annotations.
+    # Drained in dry-run (the lifecycle is written, nothing else may change): the gate stays.
     gated(fake, annotations=encode_lifecycle(DRAINED))
     opened = {"status": {"conditions": [{"type": READINESS_GATE, "status": "True"}]}}
     fake.cluster.patch_status("shop", "cart-0", "application/strategic-merge-patch+json", opened)
-    assert condition(fake, "Ready") == "True"
+    gated(fake, "cart-1", annotations=encode_lifecycle(DRAINED))  # shut, and out of traffic
     driver.start()
     driver.run(driver.cluster.reconcile_gates())
-    assert condition(fake, READINESS_GATE) == "False"
-    driver.run(driver.cluster.reconcile_gates())  # nothing left to do: no second write
-    assert len(fake.requests.matching("PATCH", "/pods/cart-0/status")) == 1
+    assert condition(fake, READINESS_GATE) == "True"
+    assert condition(fake, READINESS_GATE, "cart-1") is None  # not opened: it is drained
+    assert not fake.requests.matching("PATCH", "/status$")
 
 
 def test_a_failed_gate_write_is_unavailable_and_repaired_later(
