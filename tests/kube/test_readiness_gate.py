@@ -75,9 +75,7 @@ def test_a_drain_closes_the_gate_through_status_and_a_restore_opens_it(
     assert condition(fake, "Ready") == "True"
 
 
-def test_the_leader_never_shuts_a_gate_but_by_a_decision(
-    fake: FakeKubeApi, driver: Driver
-) -> None:
+def test_the_leader_never_shuts_a_gate_but_by_a_decision(fake: FakeKubeApi, driver: Driver) -> None:
     # Drained in dry-run (the lifecycle is written, nothing else may change): the gate stays.
     gated(fake, annotations=encode_lifecycle(DRAINED))
     opened = {"status": {"conditions": [{"type": READINESS_GATE, "status": "True"}]}}

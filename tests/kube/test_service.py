@@ -72,7 +72,7 @@ def test_an_alert_drains_a_real_pod_and_counts_the_api_calls(
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert answer.status_code == 200, answer.text
         assert answer.json()["decisions"][0]["actions"][0]["outcome"] == "applied"
@@ -144,7 +144,7 @@ def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_pa
         return answer.status_code, answer.json().get("field", "")
 
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         assert beat("pod-0-token", "checkout-0") == (200, "")
         assert beat("pod-0-token", "checkout-1") == (403, "[0].pod")
         # An earlier pod's token: the API server no longer vouches for it at all.
@@ -160,7 +160,7 @@ def test_a_conflict_is_decided_again_and_a_failing_api_answers_503_until_it_reco
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         fake.faults.fail("PATCH", r"/pods/checkout-1$", status=409)
         first = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert first.status_code == 200, first.text
