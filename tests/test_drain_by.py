@@ -4,14 +4,24 @@ the settings or the nearest supervisor; the loader's errors; the in-memory clust
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+from service_builders import BEAT_TOKEN, TOKEN, Clock, alert, auth, webhook
+from service_builders import RUNBOOK as SERVICE_RUNBOOK
+from starlette.testclient import TestClient
 
 from receiver.act.traffic import pod_patch
 from receiver.cluster import READINESS_GATE, EvictionRefused, MemoryCluster, PodPatch, Traffic
+from receiver.metrics import Metrics
 from receiver.model import Pod, PodKey, Workload
-from receiver.runbook import RunbookInvalid, load_text
+from receiver.runbook import RunbookInvalid, load_file, load_text
 from receiver.runbook.types import DrainBy
+from receiver.service.app import create_app
+from receiver.service.auth import Tokens
+from receiver.service.runtime import Options
+from receiver.service.serve import build
 
 RUNBOOK = """\
 apiVersion: remediation/v1
@@ -106,3 +116,37 @@ def test_the_memory_cluster_holds_a_gated_pod_out_and_its_budget_counts_it() -> 
     asyncio.run(cluster.patch_pod(PodPatch(key=first, gate=True)))
     assert cluster.snapshot().pods[first].ready
     assert READINESS_GATE == "remediation/traffic"
+
+
+def test_the_service_drains_and_restores_a_gated_pod_by_its_gate(tmp_path: Path) -> None:
+    path = tmp_path / "runbook.yaml"
+    path.write_text(
+        SERVICE_RUNBOOK.replace("  settle: 0s", "  settle: 0s\n  drainBy: readinessGate"),
+        encoding="utf-8",
+    )
+    runbook = load_file(path)
+    clock = Clock()
+    cluster = MemoryCluster(clock=clock, traffic_label=LABEL)
+    cluster.add_workload(
+        Workload("shop", "Deployment", "checkout"),
+        replicas=4,
+        labels={"app": "checkout"},
+        readiness_gate=True,
+    )
+    options = Options(
+        runbook_path=path,
+        tokens=Tokens((TOKEN.encode(),)),
+        heartbeat_tokens=Tokens((BEAT_TOKEN.encode(),)),
+        handle_sighup=False,
+    )
+    service = build(options, runbook, cluster, metrics=Metrics(CollectorRegistry()), clock=clock)
+    key = PodKey("shop", "checkout-1")
+    with TestClient(create_app(service)) as client:
+        sent = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert sent.json()["decisions"][0]["actions"][0]["action"] == "drain"
+        drained = cluster.snapshot().pods[key]
+        assert (drained.gate, drained.ready, drained.labels[LABEL]) == (False, False, "on")
+        clock.now += 121  # the 2m drain is over: the tick restores it
+        asyncio.run(service.pipeline.transitions())
+    restored = cluster.snapshot().pods[key]
+    assert (restored.gate, restored.ready) == (True, True)
