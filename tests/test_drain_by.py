@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from receiver.act.traffic import pod_patch
 from receiver.cluster import READINESS_GATE, EvictionRefused, MemoryCluster, PodPatch, Traffic
+from receiver.commands.runbooks import drain_summary
 from receiver.metrics import Metrics
 from receiver.model import Pod, PodKey, Workload
 from receiver.runbook import RunbookInvalid, load_file, load_text
@@ -150,3 +151,12 @@ def test_the_service_drains_and_restores_a_gated_pod_by_its_gate(tmp_path: Path)
         asyncio.run(service.pipeline.transitions())
     restored = cluster.snapshot().pods[key]
     assert (restored.gate, restored.ready) == (True, True)
+
+
+def test_check_says_how_drains_leave_traffic_when_a_gate_does() -> None:
+    assert drain_summary(load_text(RUNBOOK.format(settings="label"))) == (
+        "drains relabel remediation/traffic (settings.drainBy); "
+        "below cart set the readiness gate remediation/traffic False"
+    )
+    plain = load_text(RUNBOOK.format(settings="label").replace("drainBy: readinessGate", ""))
+    assert drain_summary(plain) is None  # the usual case says nothing new
