@@ -1,7 +1,8 @@
 """Apply a Plan through the cluster interface, and say what happened to each action.
 
 Order: every pod write first (lifecycle annotations and traffic label in one
-patch per pod, so a pod is never relabelled without its state), then
+patch per pod, so a pod is never relabelled without its state; its readiness
+gate right after, with drainBy readinessGate: traffic.py), then
 evictions and rollout restarts, then the state object, then Events.
 Notifications go out in the background; they never hold up an answer.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 from receiver.act.evictions import Evictions
 from receiver.act.notify import Notifications
+from receiver.act.traffic import pod_patch
 from receiver.cluster import (
     Cluster,
     ClusterUnavailable,
@@ -29,7 +31,6 @@ from receiver.cluster import (
     EventType,
     EvictionFailed,
     EvictionRefused,
-    PodPatch,
     StateUpdate,
     Traffic,
 )
@@ -152,12 +153,8 @@ class Applier:
             if action.pod is not None and action.kind in _TRAFFIC and not action.dry_run:
                 traffic[action.pod] = _TRAFFIC[action.kind]
         for key in sorted(set(plan.pods) | set(traffic)):
-            patch = PodPatch(
-                key=key,
-                lifecycle=plan.pods.get(key),
-                traffic=traffic.get(key),
-                traffic_label=runbook.settings.traffic_label,
-            )
+            pod = self._cluster.snapshot().pods.get(key)
+            patch = pod_patch(runbook, key, pod, plan.pods.get(key), traffic.get(key))
             try:
                 await self._cluster.patch_pod(patch)
             except LookupError:

@@ -2,6 +2,7 @@
 
 from receiver.cluster.memory import MemoryCluster
 from receiver.cluster.protocol import (
+    READINESS_GATE,
     Cluster,
     ClusterUnavailable,
     Conflict,
@@ -17,6 +18,7 @@ from receiver.cluster.protocol import (
 )
 
 __all__ = [
+    "READINESS_GATE",
     "Cluster",
     "ClusterUnavailable",
     "Conflict",

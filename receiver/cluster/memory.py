@@ -1,7 +1,8 @@
 """The embedded default cluster: pods, workloads and disruption budgets in memory.
 
 It plays the part Kubernetes plays for the real adapter: labels and
-lifecycle annotations on pods, owner workloads, readiness, evictions that a
+lifecycle annotations on pods, owner workloads, readiness (and the
+receiver's readiness gate, for drainBy readinessGate), evictions that a
 PDB-like budget may refuse, replacement pods after an eviction or a rollout
 restart, Events, and one state object. Time comes from the clock it is
 given; pending transitions (a pod becoming Ready, a terminating pod going
@@ -61,6 +62,7 @@ class WorkloadSpec:
     max_unavailable: int  # the PDB: evictions refused while this many pods are unavailable
     start_after: float  # a new pod becomes Ready this long after it is created
     stop_after: float  # an evicted pod terminates this long after eviction
+    readiness_gate: bool = False  # its pods list READINESS_GATE in spec.readinessGates
 
 
 class MemoryCluster:
@@ -96,12 +98,15 @@ class MemoryCluster:
         max_unavailable: int = 1,
         start_after: float = 2.0,
         stop_after: float = 1.0,
+        readiness_gate: bool = False,
     ) -> list[PodKey]:
         """Create a workload with `replicas` pods that are Ready at once.
 
         They are named as the runbook-test format names them (`checkout-0`,
         `checkout-1`, ...), so a `--fleet` file means the same pods in both;
         a Deployment's replacements get fresh names, as a ReplicaSet gives them.
+        With `readiness_gate` the pods declare the receiver's gate, open from the
+        start (as the Kubernetes adapter opens it for a new pod).
         """
         # Pods of one workload share one labels mapping until one is relabelled.
         shared = {**labels, self._traffic_label: str(Traffic.ON)}
@@ -111,6 +116,7 @@ class MemoryCluster:
             max_unavailable=max_unavailable,
             start_after=start_after,
             stop_after=stop_after,
+            readiness_gate=readiness_gate,
         )
         self._specs[workload] = spec
         now = self._clock()
@@ -122,9 +128,11 @@ class MemoryCluster:
         return keys
 
     def set_ready(self, key: PodKey, ready: bool) -> None:
-        """What a readiness probe would do."""
+        """What a readiness probe would do (a closed readiness gate keeps the pod not Ready)."""
         pod = self._pods[key]
-        self._pods[key] = replace(pod, ready=ready and not pod.terminating)
+        self._pods[key] = replace(
+            pod, ready=ready and not pod.terminating and pod.gate is not False
+        )
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -166,6 +174,11 @@ class MemoryCluster:
             else:
                 self._timed.pop(patch.key, None)
         self._pods[patch.key] = replace(pod, labels=labels, lifecycle=lifecycle)
+        if patch.gate is not None and pod.gate is not None:
+            # The kubelet's part: a pod is Ready only while every readiness gate is True.
+            pod = self._pods[patch.key]
+            ready = patch.gate and not pod.terminating and pod.started_at is not None
+            self._pods[patch.key] = replace(pod, gate=patch.gate, ready=ready)
 
     async def evict(self, key: PodKey) -> None:
         self._write()
@@ -264,6 +277,7 @@ class MemoryCluster:
             ready=started,
             started_at=now if started else None,
             created_at=None if seeded else now,
+            gate=True if spec.readiness_gate else None,
         )
         self._annotations.pop(key, None)
         self._timed.pop(key, None)

@@ -46,6 +46,11 @@ class EvictionFailed(Exception):
     500 such as two PodDisruptionBudgets on one pod): retrying cannot help, a human must."""
 
 
+READINESS_GATE = "remediation/traffic"
+"""The pod condition type of `drainBy: readinessGate`: pods that list it in
+spec.readinessGates are Ready only while the receiver keeps it True."""
+
+
 class Traffic(StrEnum):
     """Values of the traffic label; Services select `<trafficLabel>: "on"`."""
 
@@ -61,12 +66,14 @@ class EventType(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodPatch:
-    """One write to one pod: its lifecycle annotations and traffic label together."""
+    """One write to one pod: its lifecycle annotations and traffic label together, then
+    its READINESS_GATE condition (on Kubernetes through the status subresource)."""
 
     key: PodKey
     lifecycle: Lifecycle | None = None  # None: unchanged
     traffic: Traffic | None = None  # None: unchanged
     traffic_label: str = "remediation/traffic"
+    gate: bool | None = None  # the READINESS_GATE condition's status; None: unchanged
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

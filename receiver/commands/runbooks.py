@@ -10,8 +10,10 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from receiver.cluster import READINESS_GATE
 from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.runbook.quantities import format_duration
+from receiver.runbook.types import DrainBy
 from receiver.scenario.spec import is_test_file, load_test_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -62,6 +64,9 @@ def check(paths: Sequence[Path]) -> int:
             f"{len(runbook.notifiers)} notifiers"
         )
         print(f"  {settle_summary(runbook)}")
+        drains = drain_summary(runbook)
+        if drains:
+            print(f"  {drains}")
     return 1 if failed else 0
 
 
@@ -145,3 +150,17 @@ def settle_summary(runbook: Runbook) -> str:
         if s.guards is not None and s.guards.settle is not None
     ]
     return text + (f"; below {', '.join(overrides)}" if overrides else "")
+
+
+def drain_summary(runbook: Runbook) -> str | None:
+    """How drains take pods out of traffic, when a readiness gate does it anywhere."""
+    overrides = {s.name: s.drain_by for s in runbook.by_name.values() if s.drain_by is not None}
+    if DrainBy.READINESS_GATE not in {runbook.settings.drain_by, *overrides.values()}:
+        return None
+    how = {
+        DrainBy.LABEL: f"relabel {runbook.settings.traffic_label}",
+        DrainBy.READINESS_GATE: f"set the readiness gate {READINESS_GATE} False",
+    }
+    below = [f"{name} {how[by]}" for name, by in overrides.items()]
+    text = f"drains {how[runbook.settings.drain_by]} (settings.drainBy)"
+    return text + (f"; below {', '.join(below)}" if below else "")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from receiver.kube.api import Api
 from receiver.kube.cluster import KubernetesCluster, ObjectName
-from receiver.kube.connect import api_client, own_identity, own_namespace
+from receiver.kube.connect import api_client, own_identity, own_namespace, own_pod
+from receiver.kube.leader_label import LeaderLabel
 from receiver.kube.lease import LeaderElector
 from receiver.kube.replica import KubernetesReplica
 from receiver.kube.tokens import PodTokens
@@ -22,6 +23,7 @@ class KubeOptions:
     kubeconfig: Path | None = None  # None: the in-cluster service account
     namespace: str | None = None  # the receiver's own: Lease and state ConfigMap
     identity: str | None = None
+    pod_name: str | None = None  # this replica's pod, labelled while it leads; None: $POD_NAME
     lease_name: str = DEFAULT_NAME
     state_name: str = f"{DEFAULT_NAME}-state"
     leader_election: bool = True
@@ -72,4 +74,7 @@ def connect(
         else None
     )
     tokens = PodTokens(api, options.heartbeat_audience) if options.heartbeat_audience else None
-    return Adapter(api, cluster, KubernetesReplica(cluster, elector, namespaces), tokens)
+    pod = own_pod(options.pod_name)
+    label = LeaderLabel(api, pod=ObjectName(namespace, pod)) if pod else None
+    replica = KubernetesReplica(cluster, elector, namespaces, label)
+    return Adapter(api, cluster, replica, tokens)

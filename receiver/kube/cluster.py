@@ -7,7 +7,11 @@ into the cache (read your own writes).
 - A pod is written in one strategic-merge PATCH (traffic label and
   lifecycle annotations together) carrying the resourceVersion the decision
   saw as a precondition; a 409 refreshes the pod and raises Conflict, so
-  the caller decides again.
+  the caller decides again. With `drainBy: readinessGate` the pod's
+  `remediation/traffic` condition is patched next, through the status
+  subresource; the leader writes it again if that failed, and sets it True
+  on every pod that declares the gate, has it shut and is in traffic, so a
+  new pod is not held out (reconcile_gates).
 - A restart is an eviction (policy/v1, or policy/v1beta1 where the server serves only that:
   see discovery.py) with the pod's uid as precondition;
   429 means a PodDisruptionBudget refuses it (EvictionRefused). With
@@ -35,6 +39,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from receiver.cluster import (
+    READINESS_GATE,
     ClusterUnavailable,
     Conflict,
     Event,
@@ -55,6 +60,7 @@ from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, to_pod
 from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model.fleet import gate_shut_in_traffic
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,7 @@ class KubernetesCluster:
         self._holds: tuple[Hold, ...] = ()
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
+        self._gates_owed: dict[PodKey, bool] = {}  # readiness gates a decision could not write
         self._eviction = EvictionVersion(api)
 
     # -- running ------------------------------------------------------------
@@ -185,6 +192,64 @@ class KubernetesCluster:
                 raise Conflict(f"pod {key} changed since it was read; deciding again") from exc
             raise ClusterUnavailable(_failed("patch", key, exc)) from exc
         self._cache.put(to_pod(raw, pod.owner), str(raw["metadata"]["resourceVersion"]))
+        if patch.gate is not None:
+            # After the annotations, which carry the decision's precondition: should this
+            # write fail, reconcile_gates writes it again (a re-delivery finds it handled).
+            try:
+                await self.set_gate(key, patch.gate)
+            except ClusterUnavailable:
+                self._gates_owed[key] = patch.gate
+                raise
+
+    async def set_gate(self, key: PodKey, open_: bool) -> None:
+        """Set the pod's READINESS_GATE condition through the status subresource; the kubelet
+        then marks the pod Ready or not, and EndpointSlices and PDBs follow."""
+        pod = self._cache.pods.get(key)
+        if pod is None:
+            raise LookupError(f"pod {key} not found")
+        condition = {
+            "type": READINESS_GATE,
+            "status": "True" if open_ else "False",
+            "lastTransitionTime": format_time(self._clock()),
+            "reason": "InTraffic" if open_ else "OutOfTraffic",
+            "message": f"set by {COMPONENT} ({self._identity})",
+        }
+        try:
+            raw = await self.api.call(
+                "patch",
+                self.api.core.patch_namespaced_pod_status,
+                key.name,
+                key.namespace,
+                {"status": {"conditions": [condition]}},
+                _content_type=STRATEGIC,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                self._cache.remove(key, pod.uid)
+                raise LookupError(f"pod {key} not found") from exc
+            raise ClusterUnavailable(_failed("patch status of", key, exc)) from exc
+        self._gates_owed.pop(key, None)
+        self._cache.put(to_pod(raw, pod.owner), str(raw["metadata"]["resourceVersion"]))
+
+    async def reconcile_gates(self) -> None:
+        """Write the readiness gates still owed: a decision's whose write failed, then True
+        for every pod that declares the gate, has it shut and is in traffic (a new pod is
+        not held out). The leader calls it every second; a failure waits for the next."""
+        owed = [(key, open_, True) for key, open_ in sorted(self._gates_owed.items())]
+        due = [(key, True, False) for key in sorted(self._cache.gates_due)]
+        for key, open_, decided in owed + due:
+            pod = self._cache.pods.get(key)
+            if pod is None or pod.gate is None or (not decided and not gate_shut_in_traffic(pod)):
+                self._gates_owed.pop(key, None)
+                self._cache.gates_due.discard(key)
+                continue
+            try:
+                await self.set_gate(key, open_)
+            except LookupError:
+                self._gates_owed.pop(key, None)
+            except ClusterUnavailable as exc:
+                log.warning("pod %s: readiness gate not set: %s", key, exc)
+                return
 
     async def evict(self, key: PodKey) -> None:
         pod = self._cache.pods.get(key)

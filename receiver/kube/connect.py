@@ -43,3 +43,8 @@ def own_namespace(given: str | None) -> str:
 def own_identity(given: str | None) -> str:
     """This replica's name in the Lease: --identity, $POD_NAME, or the host name."""
     return given or os.environ.get("POD_NAME") or socket.gethostname()
+
+
+def own_pod(given: str | None) -> str | None:
+    """This replica's pod (labelled while it leads): given, $POD_NAME, or None outside a pod."""
+    return given or os.environ.get("POD_NAME") or None

@@ -29,6 +29,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from receiver.kube.api import Api
 from receiver.kube.pods import Owners, to_pod
 from receiver.model import Pod, PodKey, Workload
+from receiver.model.fleet import gate_shut_in_traffic
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class PodCache:
         self.pods: dict[PodKey, Pod] = {}
         self.versions: dict[PodKey, str] = {}
         self.owners: dict[Workload, set[PodKey]] = {}
+        self.gates_due: set[PodKey] = set()  # readiness gates shut on pods in traffic
 
     def put(self, pod: Pod, version: str) -> None:
         key = pod.key
@@ -67,6 +69,10 @@ class PodCache:
         self.versions[key] = version
         if pod.owner is not None:
             self.owners.setdefault(pod.owner, set()).add(key)
+        if gate_shut_in_traffic(pod):
+            self.gates_due.add(key)
+        else:
+            self.gates_due.discard(key)
 
     def remove(self, key: PodKey, uid: str, version: str | None = None) -> None:
         pod = self.pods.get(key)
@@ -76,6 +82,7 @@ class PodCache:
             return
         del self.pods[key]
         del self.versions[key]
+        self.gates_due.discard(key)
         if pod.owner is not None:
             self._unown(key, pod.owner)
 

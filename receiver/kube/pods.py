@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from receiver.cluster.codec import StateCorrupt, decode_lifecycle
+from receiver.cluster.protocol import READINESS_GATE
 from receiver.model import Instant, Lifecycle, Pod, Workload
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,18 @@ def to_pod(raw: Mapping[str, Any], owner: Workload | None) -> Pod:
         started_at=_started_at(status) if phase == "Running" else None,
         created_at=parse_time(metadata.get("creationTimestamp")),
         lifecycle=_lifecycle(namespace, name, metadata.get("annotations") or {}),
+        gate=_gate(raw.get("spec") or {}, status),
+    )
+
+
+def _gate(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool | None:
+    """The READINESS_GATE condition's status, or None when the pod does not declare the gate."""
+    gates = spec.get("readinessGates") or ()
+    if not any(g.get("conditionType") == READINESS_GATE for g in gates):
+        return None
+    return any(
+        c.get("type") == READINESS_GATE and c.get("status") == "True"
+        for c in status.get("conditions") or ()
     )
 
 

@@ -133,6 +133,7 @@ class Pod:
     started_at: Instant | None = None  # when its containers started; None while pending
     created_at: Instant | None = None  # when this pod object was created; None if not known
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    gate: bool | None = None  # the receiver's readiness gate: None not declared, else its status
 
     @property
     def key(self) -> PodKey:
@@ -206,6 +207,16 @@ OUT_OF_TRAFFIC = frozenset(
     {PodState.SETTLING, PodState.DRAINED, PodState.PAUSED, PodState.RESTARTED}
 )
 """States the receiver took a pod out of traffic in: guards count them as unavailable."""
+
+
+def gate_shut_in_traffic(pod: Pod) -> bool:
+    """Whether `pod` declares the receiver's readiness gate, has it shut, and is in
+    traffic by its lifecycle: a new pod, or one whose restore could not open it. The
+    receiver opens these; it shuts a gate only by a live decision (a dry-run one
+    writes lifecycles too, and must change nothing)."""
+    return pod.gate is False and not pod.terminating and pod.lifecycle.state not in OUT_OF_TRAFFIC
+
+
 TIMED = frozenset({PodState.DRAINED, PodState.PROBATION, PodState.SETTLING, PodState.RESTARTED})
 """Lifecycle states that end by themselves when their time is up (Snapshot.timed);
 a restart does only in dry-run, where no replacement comes."""

@@ -6,7 +6,7 @@ so the two cannot drift apart.
 """
 
 from receiver.runbook.reader import NAME_HINT
-from receiver.runbook.types import Exhausted, Strategy
+from receiver.runbook.types import DrainBy, Exhausted, Strategy
 
 API_VERSION = "remediation/v1"
 KIND = "Runbook"
@@ -33,6 +33,7 @@ SETTINGS = {
     "settle": "a duration (0s: irreversible steps act at once)",
     "restartTime": "a duration: how long a dry-run restart counts its pod unavailable",
     "externalURL": "the receiver's http(s) URL as people reach it (links in notifications)",
+    "drainBy": "one of: " + ", ".join(DrainBy),
 }
 TARGET_LABELS = {
     "namespace": "a label name",
@@ -54,6 +55,7 @@ SUPERVISOR = {
     "freezeFor": "a duration",
     "fleetBy": "a list of label names",
     "children": "a list of supervisors",
+    "drainBy": "one of: " + ", ".join(DrainBy),
 }
 INTENSITY = {"max": "a whole number", "period": "a duration"}
 RATE_LIMIT = {"max": "a whole number", "per": "a duration"}

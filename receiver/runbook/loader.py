@@ -49,6 +49,7 @@ from receiver.runbook.suggest import did_you_mean
 from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
+    DrainBy,
     EscalationKind,
     EscalationStep,
     Exhausted,
@@ -183,6 +184,9 @@ class _Loader:
             out = _with(out, restart_time=restart)
         if "externalURL" in f:
             out = _with(out, external_url=self._external_url(f["externalURL"]))
+        if "drainBy" in f:
+            drain_by = self._enum(f["drainBy"], "settings.drainBy", DrainBy, DrainBy.LABEL)
+            out = _with(out, drain_by=drain_by)
         return out if "namespaces" in f else None
 
     def _external_url(self, node: Node) -> str | None:
@@ -290,6 +294,11 @@ class _Loader:
             SUPERVISOR["fleetBy"],
             lambda n, p: r.string(n, p, pattern=LABEL_NAME, hint="a label name"),
         )
+        drain_by = (
+            self._enum(f["drainBy"], f"{path}.drainBy", DrainBy, DrainBy.LABEL)
+            if "drainBy" in f
+            else None
+        )
         if name is None or match is None or intensity is None or strategy is None:
             return None
         supervisor = Supervisor(
@@ -302,6 +311,7 @@ class _Loader:
             freeze_for=freeze_for,
             fleet_by=fleet_by,
             children=children,
+            drain_by=drain_by,
         )
         self.by_name.setdefault(name, supervisor)
         return supervisor

@@ -44,6 +44,13 @@ class StepKind(StrEnum):
         return self in (StepKind.DRAIN, StepKind.RESTART, StepKind.PAUSE)
 
 
+class DrainBy(StrEnum):
+    """How a drain (and a pause, and a restart's wait) takes a pod out of its Services."""
+
+    LABEL = "label"  # relabel it <trafficLabel>: off; Services select "on"
+    READINESS_GATE = "readinessGate"  # its remediation/traffic condition False: not Ready
+
+
 class Exhausted(StrEnum):
     """What a further occurrence does once a rule's steps are used up."""
 
@@ -122,6 +129,7 @@ class Supervisor:
     freeze_for: float | None = None  # None: the intensity period
     fleet_by: tuple[str, ...] = ()  # empty: the pod's top-level controller
     children: tuple[Supervisor, ...] = ()
+    drain_by: DrainBy | None = None  # None: the parent's, then settings.drainBy
 
     @property
     def freeze_seconds(self) -> float:
@@ -203,6 +211,7 @@ class Settings:
     settle: float | None = None  # None: settle_default(runbook)
     restart_time: float = 30.0  # how long a dry-run restart counts the pod unavailable
     external_url: str | None = None  # the receiver as people reach it: links in notifications
+    drain_by: DrainBy = DrainBy.LABEL
 
     def namespace_allowed(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces

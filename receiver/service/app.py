@@ -95,8 +95,10 @@ async def _guarded(
 ) -> bytes | Response:
     """The body of an authorized request within the limit, or the refusal to send.
 
-    Requests that make the receiver act are refused with 503 on a standby
-    replica, so the sender tries again and reaches the leader.
+    Requests that make the receiver act are refused with 503 and Retry-After on a
+    standby replica (the Service selects the leader's label, but a request may
+    reach a standby while the label moves), so the sender tries again and
+    reaches the leader.
     """
     service = _service(request)
     tokens = service.heartbeat_tokens if heartbeat else service.tokens
@@ -364,7 +366,8 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _readyz(request: Request) -> Response:
-    ready, why = _service(request).ready()
-    return _json(
-        {"status": "ready" if ready else "not ready", "detail": why}, 200 if ready else 503
-    )
+    """Ready: this replica can serve (on Kubernetes: its pod cache is synced), leader or not."""
+    service = _service(request)
+    ready, why = service.ready()
+    body = {"status": "ready" if ready else "not ready", "detail": why, "leader": service.leading}
+    return _json(body, 200 if ready else 503)

@@ -1,9 +1,11 @@
 """This replica's place among its peers: whether it acts, and whether it is ready.
 
 The in-memory cluster has one replica that always acts (Standalone). The
-Kubernetes adapter elects one leader on a Lease; the others stand by,
-answer /readyz 503 and refuse webhooks and heartbeats with 503 so they are
-delivered to the leader.
+Kubernetes adapter elects one leader on a Lease; the others stand by. Every
+replica that can serve is Ready (the Deployment is Available); traffic finds
+the leader by the label it puts on its own pod, and a standby that still gets
+a webhook or heartbeat refuses it with 503 and Retry-After, so it is sent
+again and reaches the leader.
 """
 
 from __future__ import annotations

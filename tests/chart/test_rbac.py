@@ -42,6 +42,8 @@ def _expected(
     watched = _grants(RULES["watched"])
     if receiver.get("evictFallbackDelete"):
         watched |= _grants(RULES["deleteFallback"])
+    if values.get("rbac", {}).get("readinessGates", True):
+        watched |= _grants(RULES["readinessGate"])
     cluster = f"{NAMESPACE}-{FULLNAME}"
     expected: dict[tuple[str, str | None, str], set[Grant]] = {}
     if values.get("rbac", {}).get("clusterWide"):
@@ -49,7 +51,9 @@ def _expected(
     else:
         for namespace in namespaces:
             expected[("Role", namespace, f"{FULLNAME}-watched")] = watched
-    expected[("Role", NAMESPACE, f"{FULLNAME}-own")] = _grants(RULES["own"])
+    expected[("Role", NAMESPACE, f"{FULLNAME}-own")] = _grants(RULES["own"]) | _grants(
+        RULES["leaderLabel"]
+    )
     if receiver.get("heartbeatAudience"):
         expected[("ClusterRole", None, f"{cluster}-tokenreview")] = _grants(RULES["tokenReview"])
     return expected
@@ -89,9 +93,24 @@ def test_delete_fallback_and_token_review_only_when_asked() -> None:
     assert _grants(RULES["deleteFallback"]) | _grants(RULES["tokenReview"]) <= everything
 
 
+def test_readiness_gate_status_patches_can_be_left_out() -> None:
+    watched = render().one("Role", f"{FULLNAME}-watched")["rules"]
+    assert _grants(RULES["readinessGate"]) <= _grants(watched)
+    off = render({"rbac": {"readinessGates": False}}).one("Role", f"{FULLNAME}-watched")
+    assert not _grants(off["rules"]) & _grants(RULES["readinessGate"])
+
+
+def test_the_leader_may_label_pods_in_its_own_namespace_only() -> None:
+    own = render().one("Role", f"{FULLNAME}-own")
+    assert own["metadata"]["namespace"] == NAMESPACE
+    assert _grants(RULES["leaderLabel"]) <= _grants(own["rules"])
+
+
 def test_own_rules_name_the_lease_and_the_state_configmap() -> None:
     rules = render().one("Role", f"{FULLNAME}-own")["rules"]
     names = {"leases": [FULLNAME], "configmaps": [f"{FULLNAME}-state"]}
+    leader_label = RULES["leaderLabel"]
+    rules = [r for r in rules if r not in leader_label]  # pods: names unknown, list by label
     for rule in rules:
         (resource,) = rule["resources"]
         if rule["verbs"] == ["create"]:

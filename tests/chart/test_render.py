@@ -67,11 +67,11 @@ def test_pod_disruption_budget_keeps_one_receiver() -> None:
     assert "PodDisruptionBudget" not in render({"podDisruptionBudget": {"enabled": False}}).kinds()
 
 
-def test_two_replicas_replaced_all_at_once() -> None:
+def test_two_replicas_rolled_one_at_a_time() -> None:
     spec = render().one("Deployment")["spec"]
     assert spec["replicas"] == 2
-    # Only the leader is Ready: a rollout waiting for new Ready pods would never finish.
-    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
+    # Every synced replica is Ready: a rollout may wait for each new pod.
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
 
 
 # The validator itself: a broken manifest must not slip through.

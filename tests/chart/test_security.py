@@ -82,6 +82,18 @@ def test_service_routes_http_to_the_receiver() -> None:
         {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
     ]
     pod_labels = rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert service["selector"].items() <= pod_labels.items()
-    # Standbys answer /readyz 503: the Service must not publish them.
+    # The pods' own labels, plus the one only the leader puts on its pod at run time:
+    # every synced replica is Ready, and the Service routes to the leader alone.
+    selector = dict(service["selector"])
+    assert selector.pop("remediation/leader") == "true"
+    assert "remediation/leader" not in pod_labels
+    assert selector.items() <= pod_labels.items()
     assert not service.get("publishNotReadyAddresses")
+
+
+def test_the_budget_selects_the_pods_not_the_leader_label() -> None:
+    rendered = render()
+    pdb = rendered.one("PodDisruptionBudget")["spec"]
+    assert rendered.one("Deployment")["spec"]["replicas"] == 2
+    assert pdb["minAvailable"] == 1  # satisfiable: both replicas are Ready when synced
+    assert "remediation/leader" not in pdb["selector"]["matchLabels"]

@@ -81,6 +81,15 @@ def status(url: str, body: object = None) -> int:
         return int(exc.code)
 
 
+def leads(url: str) -> bool:
+    """Whether the replica at `url` says it leads (every synced replica is Ready)."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return bool(json.loads(response.read())["leader"])
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 @contextmanager
 def receiver(
     tmp_path: Path, fake: FakeKubeApi, identity: str
@@ -114,10 +123,13 @@ def test_the_standby_takes_over_and_restores_the_drained_pod_on_time(
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     with ExitStack() as stack:
         (a, url_a) = stack.enter_context(receiver(tmp_path, fake, "receiver-a"))
-        wait_for("receiver-a to lead", lambda: status(f"{url_a}/readyz") == 200)
+        wait_for("receiver-a to lead", lambda: leads(url_a))
         (_, url_b) = stack.enter_context(receiver(tmp_path, fake, "receiver-b"))
         wait_for("receiver-b to start", lambda: status(f"{url_b}/healthz") == 200)
-        assert status(f"{url_b}/readyz") == 503
+        wait_for(
+            "receiver-b ready, as a synced standby is", lambda: status(f"{url_b}/readyz") == 200
+        )
+        assert not leads(url_b)
         assert status(f"{url_b}/api/v1/alerts", webhook(alert("checkout-1"))) == 503
 
         assert status(f"{url_a}/api/v1/alerts", webhook(alert("checkout-1"))) == 200
@@ -129,7 +141,7 @@ def test_the_standby_takes_over_and_restores_the_drained_pod_on_time(
 
         a.send_signal(signal.SIGKILL)  # no goodbye: the Lease has to expire
         a.wait(timeout=10)
-        wait_for("receiver-b to lead", lambda: status(f"{url_b}/readyz") == 200, timeout=20)
+        wait_for("receiver-b to lead", lambda: leads(url_b), timeout=20)
         wait_for(
             "the drained pod to be restored",
             lambda: fake.cluster.labels("shop", "checkout-1")["remediation/traffic"] == "on",

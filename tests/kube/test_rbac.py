@@ -16,6 +16,7 @@ from kubeapi import DAEMONSET, STATEFULSET, FakeKubeApi
 from kube.driver import Driver, deployment
 from receiver.cluster import Conflict, Event, PodPatch, StateUpdate, Traffic
 from receiver.kube import LeaderElector, ObjectName, PodTokens
+from receiver.kube.leader_label import LeaderLabel
 from receiver.model import PodKey, SupervisorState, Workload
 
 RULES = Path(__file__).parents[2] / "charts/remediation-receiver/files/rbac-rules.yaml"
@@ -55,6 +56,11 @@ def test_every_call_is_granted_and_every_grant_is_used(fake: FakeKubeApi) -> Non
         driver.run(cluster.save_state(update))  # update
         driver.run(cluster.record_event(Event(reason="Drained", message="m", at=0.0,
                                               pod=PodKey("shop", "cart-0"))))  # fmt: skip
+        gate = PodPatch(key=PodKey("shop", "cart-0"), gate=False)
+        driver.run(cluster.patch_pod(gate))  # the readiness gate, through pods/status
+        fake.cluster.add_pod("remediation", "receiver-0")
+        label = LeaderLabel(driver.api, pod=ObjectName("remediation", "receiver-0"))
+        driver.run(label.claim())  # list + patch pods in its own namespace
         lease = ObjectName("remediation", "remediation-receiver")
         a = LeaderElector(driver.api, lease=lease, identity="a")
         driver.run(a.step())  # get + create
@@ -65,7 +71,12 @@ def test_every_call_is_granted_and_every_grant_is_used(fake: FakeKubeApi) -> Non
 
     used = fake.requests.rbac()
     allowed = (
-        granted("watched") | granted("deleteFallback") | granted("own") | granted("tokenReview")
+        granted("watched")
+        | granted("deleteFallback")
+        | granted("own")
+        | granted("tokenReview")
+        | granted("leaderLabel")
+        | granted("readinessGate")
     )
     assert used - allowed == set(), "calls the chart's RBAC does not grant"
     assert allowed - used == set(), "grants the adapter never needs"

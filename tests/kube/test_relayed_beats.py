@@ -39,7 +39,7 @@ def test_each_relayed_beat_is_judged_by_its_own_token(fake: FakeKubeApi, tmp_pat
         relayed("checkout-3", BEAT_TOKEN),  # the shared token speaks for any pod
     ]
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         answer = client.post("/api/v1/heartbeats", json=batch)  # no Authorization header
         assert answer.status_code == 200, answer.text
         assert [(r["pod"], r["result"]) for r in answer.json()["results"]] == [

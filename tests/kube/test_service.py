@@ -16,6 +16,7 @@ from kube.driver import FAST_RETRY, deployment
 from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.adapter import KubeOptions, connect
+from receiver.kube.leader_label import LEADER_LABEL
 from receiver.metrics import Metrics
 from receiver.runbook import load_file
 from receiver.service.app import create_app
@@ -26,7 +27,9 @@ AUDIENCE = "remediation-receiver"
 FAST_LEASE = (3.0, 2.0, 0.1)
 
 
-def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, CollectorRegistry]:
+def service(
+    fake: FakeKubeApi, tmp_path: Path, identity: str, *, pod: str | None = None
+) -> tuple[Service, CollectorRegistry]:
     path = tmp_path / "runbook.yaml"
     path.write_text(RUNBOOK, encoding="utf-8")
     runbook = load_file(path)
@@ -36,6 +39,7 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
         KubeOptions(
             namespace="remediation",
             identity=identity,
+            pod_name=pod,
             heartbeat_audience=AUDIENCE,
             lease_timing=FAST_LEASE,
         ),
@@ -52,6 +56,10 @@ def service(fake: FakeKubeApi, tmp_path: Path, identity: str) -> tuple[Service, 
     return kubernetes_service(options, runbook, adapter, metrics=metrics), metrics.registry
 
 
+def labels(fake: FakeKubeApi, pod: str) -> dict[str, str]:
+    return fake.cluster.labels("remediation", pod)
+
+
 @contextmanager
 def running(svc: Service) -> Iterator[TestClient]:
     with TestClient(create_app(svc)) as client:
@@ -64,7 +72,7 @@ def test_an_alert_drains_a_real_pod_and_counts_the_api_calls(
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert answer.status_code == 200, answer.text
         assert answer.json()["decisions"][0]["actions"][0]["outcome"] == "applied"
@@ -83,19 +91,29 @@ def test_an_alert_drains_a_real_pod_and_counts_the_api_calls(
         assert registry.get_sample_value("remediation_leader") == 1
 
 
-def test_the_standby_is_not_ready_and_refuses_to_act(fake: FakeKubeApi, tmp_path: Path) -> None:
+def test_the_standby_is_ready_but_refuses_to_act_and_only_the_leader_is_labelled(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
-    leader, _ = service(fake, tmp_path, "receiver-0")
-    standby, registry = service(fake, tmp_path, "receiver-1")
+    for name in ("receiver-0", "receiver-1"):
+        fake.cluster.add_pod("remediation", name, labels={"app": "receiver"})
+    # A predecessor that died with the label on: the new leader takes it.
+    fake.cluster.add_pod("remediation", "receiver-dead", labels={LEADER_LABEL: "true"})
+    leader, _ = service(fake, tmp_path, "receiver-0", pod="receiver-0")
+    standby, registry = service(fake, tmp_path, "receiver-1", pod="receiver-1")
     with running(leader) as first:
-        wait_for("the leader ready", lambda: first.get("/readyz").status_code == 200)
+        wait_for("the leader ready", lambda: first.get("/readyz").json()["leader"] is True)
+        wait_for("the label moved", lambda: LEADER_LABEL not in labels(fake, "receiver-dead"))
+        assert labels(fake, "receiver-0")[LEADER_LABEL] == "true"
         with running(standby) as second:
             wait_for(
                 "the standby to see the Lease held",
                 lambda: "held by receiver-0" in second.get("/readyz").json()["detail"],
             )
             ready = second.get("/readyz")
-            assert ready.status_code == 503
+            assert ready.status_code == 200  # ready: the Deployment counts it Available
+            assert ready.json()["leader"] is False
+            assert LEADER_LABEL not in labels(fake, "receiver-1")
             assert second.get("/api/v1/status").json()["leader"] is False
             assert first.get("/api/v1/status").json()["leader"] is True
             refused = second.post(
@@ -105,6 +123,7 @@ def test_the_standby_is_not_ready_and_refuses_to_act(fake: FakeKubeApi, tmp_path
             assert refused.headers["Retry-After"]
             assert "remediation/traffic" not in fake.cluster.labels("shop", "checkout-1")
             assert registry.get_sample_value("remediation_leader") == 0
+    assert LEADER_LABEL not in labels(fake, "receiver-0")  # dropped on a clean shutdown
 
 
 def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_path: Path) -> None:
@@ -125,7 +144,7 @@ def test_a_pod_bound_token_speaks_only_for_its_own_pod(fake: FakeKubeApi, tmp_pa
         return answer.status_code, answer.json().get("field", "")
 
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         assert beat("pod-0-token", "checkout-0") == (200, "")
         assert beat("pod-0-token", "checkout-1") == (403, "[0].pod")
         # An earlier pod's token: the API server no longer vouches for it at all.
@@ -141,7 +160,7 @@ def test_a_conflict_is_decided_again_and_a_failing_api_answers_503_until_it_reco
     deployment(fake, "shop", "checkout", replicas=4, labels={"app": "checkout"})
     svc, registry = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         fake.faults.fail("PATCH", r"/pods/checkout-1$", status=409)
         first = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         assert first.status_code == 200, first.text

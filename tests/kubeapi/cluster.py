@@ -13,12 +13,13 @@ are (the default unhealthyPodEvictionPolicy, IfHealthyBudget).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .kinds import JSON, POD, ApiError, Kind, invalid
+from .patches import apply_patch
 from .selectors import LabelSelector
 from .store import Store, preconditions_hold, timestamp
 
@@ -68,6 +69,22 @@ def _conditions(ready: bool, now: str) -> list[JSON]:
     ]
 
 
+_PROBED = frozenset({"Initialized", "ContainersReady", "Ready"})
+
+
+def kubelet_readiness(pod: JSON) -> None:
+    """What the kubelet does: Ready is True only while ContainersReady is and every
+    condition the pod lists in spec.readinessGates is True (an absent one is False)."""
+    status = pod.setdefault("status", {})
+    conditions = status.setdefault("conditions", [])
+    have = {c["type"]: c.get("status") for c in conditions}
+    gates = [g["conditionType"] for g in (pod.get("spec") or {}).get("readinessGates") or ()]
+    ready = have.get("ContainersReady") == "True" and all(have.get(g) == "True" for g in gates)
+    for condition in conditions:
+        if condition["type"] == "Ready":
+            condition["status"] = "True" if ready else "False"
+
+
 class FakeCluster(Store):
     def __init__(
         self,
@@ -99,8 +116,10 @@ class FakeCluster(Store):
         node_name: str = "node-1",
         image: str = "registry.example/app:1",
         created: datetime | None = None,
+        readiness_gates: Sequence[str] = (),
     ) -> JSON:
-        """A pod, started now; `created` backdates its creationTimestamp."""
+        """A pod, started now; `created` backdates its creationTimestamp; `readiness_gates`
+        are the condition types its spec.readinessGates lists (none of them set yet)."""
         now = timestamp(self.clock())
         meta: JSON = {"name": name, "labels": dict(labels or {})}
         if annotations:
@@ -112,7 +131,20 @@ class FakeCluster(Store):
             "spec": {"nodeName": node_name, "containers": [{"name": "app", "image": image}]},
             "status": {"phase": phase, "conditions": _conditions(ready, now), "startTime": now},
         }
+        if readiness_gates:
+            pod["spec"]["readinessGates"] = [{"conditionType": t} for t in readiness_gates]
+            kubelet_readiness(pod)
         return self.create(POD, namespace, pod, created=created)
+
+    def patch_status(self, namespace: str, name: str, content_type: str, patch: Any) -> JSON:
+        """PATCH pods/NAME/status: the patch's status is kept, the rest of it ignored; then
+        the kubelet's part, Ready following the pod's readiness gates."""
+
+        def change(pod: JSON) -> None:
+            pod["status"] = apply_patch(content_type, pod, patch).get("status") or {}
+            kubelet_readiness(pod)
+
+        return self.mutate(POD, namespace, name, change)
 
     def add_workload(
         self,
@@ -149,7 +181,9 @@ class FakeCluster(Store):
     def set_ready(self, namespace: str, name: str, ready: bool) -> JSON:
         def change(pod: JSON) -> None:
             status = pod.setdefault("status", {})
-            status["conditions"] = _conditions(ready, timestamp(self.clock()))
+            gates = [c for c in status.get("conditions") or () if c["type"] not in _PROBED]
+            status["conditions"] = _conditions(ready, timestamp(self.clock())) + gates
+            kubelet_readiness(pod)
 
         return self.mutate(POD, namespace, name, change)
 

@@ -156,6 +156,9 @@ class FakeApiServer:
                 check_eviction_version(eviction, self.eviction_version)
                 cluster.evict(ns, name, eviction.get("deleteOptions"))
                 return JSONResponse(success(201), status_code=201)
+            if kind == POD and info.subresource == "status" and info.verb == "patch":
+                media = content_type.split(";")[0].strip().lower()
+                return JSONResponse(cluster.patch_status(ns, name, media, body))
             raise _not_found()
         if kind.namespaced and not ns and info.verb not in ("list", "watch"):
             raise _not_found()

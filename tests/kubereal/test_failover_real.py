@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from kube.test_failover import RUNBOOK, TOKEN, status
+from kube.test_failover import RUNBOOK, TOKEN, leads, status
 from kubernetes import client
 from polling import free_port, wait_for
 from service_builders import alert, webhook
@@ -41,10 +41,11 @@ def kubeconfig(real: RealBackend, tmp_path: Path) -> Path:
 
 @contextmanager
 def receiver(
-    tmp_path: Path, kubeconfig: Path, identity: str
+    tmp_path: Path, kubeconfig: Path, identity: str, *, pod: str | None = None, text: str = RUNBOOK
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`receiver serve` as `identity`; in pod `pod` of OWN (its $POD_NAME) when given."""
     runbook = tmp_path / "runbook.yaml"
-    runbook.write_text(RUNBOOK, encoding="utf-8")
+    runbook.write_text(text, encoding="utf-8")
     port = free_port()
     process = subprocess.Popen(
         [
@@ -53,7 +54,7 @@ def receiver(
             "--lease-name", LEASE, "--state-name", STATE, "--lease-duration", "3",
             "--tick-interval", "0.1",
         ],
-        env={**os.environ, "RECEIVER_TOKEN": TOKEN},
+        env={**os.environ, "RECEIVER_TOKEN": TOKEN, **({"POD_NAME": pod} if pod else {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -81,10 +82,11 @@ def test_the_standby_takes_over_and_restores_the_drained_pod_on_time(
     sick = webhook(alert("checkout-1", starts=now_text()))
     with ExitStack() as stack:
         (a, url_a) = stack.enter_context(receiver(tmp_path, kubeconfig, "receiver-a"))
-        wait_for("receiver-a to lead", lambda: status(f"{url_a}/readyz") == 200, timeout=30)
+        wait_for("receiver-a to lead", lambda: leads(url_a), timeout=30)
         (_, url_b) = stack.enter_context(receiver(tmp_path, kubeconfig, "receiver-b"))
         wait_for("receiver-b to start", lambda: status(f"{url_b}/healthz") == 200, timeout=30)
-        assert status(f"{url_b}/readyz") == 503
+        wait_for("receiver-b Ready as a standby", lambda: status(f"{url_b}/readyz") == 200)
+        assert not leads(url_b)
         assert status(f"{url_b}/api/v1/alerts", sick) == 503
 
         assert status(f"{url_a}/api/v1/alerts", sick) == 200
@@ -95,7 +97,7 @@ def test_the_standby_takes_over_and_restores_the_drained_pod_on_time(
 
         a.send_signal(stop)
         a.wait(timeout=20)
-        wait_for("receiver-b to lead", lambda: status(f"{url_b}/readyz") == 200, timeout=30)
+        wait_for("receiver-b to lead", lambda: leads(url_b), timeout=30)
         holder = rest(
             real.admin, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{OWN}/leases/{LEASE}"
         )["spec"].get("holderIdentity")

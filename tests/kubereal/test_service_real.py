@@ -126,7 +126,7 @@ def test_the_chart_rbac_drains_restarts_and_records_events_with_no_403(
     svc, registry = service(as_chart, tmp_path)
     starts = now_text()
     with running(svc) as http:
-        wait_for("the receiver to lead", lambda: http.get("/readyz").status_code == 200)
+        wait_for("the receiver to lead", lambda: http.get("/readyz").json()["leader"])
         sick = webhook(alert("checkout-1", starts=starts))
         answer = http.post("/api/v1/alerts", json=sick, headers=auth())
         assert answer.status_code == 200, answer.text
@@ -185,7 +185,7 @@ def test_a_pod_bound_token_speaks_for_its_own_pod_while_that_pod_exists(
         return answer.status_code, answer.json().get("field", "")
 
     with running(svc) as http:
-        wait_for("the receiver to lead", lambda: http.get("/readyz").status_code == 200)
+        wait_for("the receiver to lead", lambda: http.get("/readyz").json()["leader"])
         assert beat(own, "checkout-0") == (200, "")
         assert beat(own, "checkout-1") == (403, "[0].pod")  # another pod
         assert beat(other_audience, "checkout-0") == (401, "")
@@ -212,7 +212,7 @@ def test_the_api_server_restarting_under_a_running_receiver(
     real.deployment("shop", "checkout", replicas=4)
     svc, _ = service(as_chart, tmp_path)
     with running(svc) as http:
-        wait_for("the receiver to lead", lambda: http.get("/readyz").status_code == 200)
+        wait_for("the receiver to lead", lambda: http.get("/readyz").json()["leader"])
         real.server.stop_apiserver()
         real.server.start_apiserver()
         # After the restart a pod is replaced: the receiver learns it from a resumed watch or
