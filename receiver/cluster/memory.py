@@ -3,7 +3,8 @@
 It plays the part Kubernetes plays for the real adapter: labels and
 lifecycle annotations on pods, owner workloads, readiness, evictions that a
 PDB-like budget may refuse, replacement pods after an eviction or a rollout
-restart, Events, and one state object. Time comes from the clock it is
+restart, rollouts (each workload's newest revision, and pods on it), a
+paused rollout, Events, and one state object. Time comes from the clock it is
 given; pending transitions (a pod becoming Ready, a terminating pod going
 away) happen when they fall due, checked at every read.
 
@@ -17,7 +18,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -36,7 +37,16 @@ from receiver.cluster.protocol import (
     StateUpdate,
     Traffic,
 )
-from receiver.model import Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    Rollout,
+    Snapshot,
+    SupervisorState,
+    Workload,
+)
 from receiver.model.fleet import TIMED
 
 log = logging.getLogger(__name__)
@@ -64,6 +74,8 @@ class MemoryCluster:
         self._workload_state: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
+        self._rollouts: dict[Workload, Rollout] = {}
+        self.paused_rollouts: set[Workload] = set()
         self._state_encoded: dict[str, str] | None = None
         self._view: Snapshot | None = None
         self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
@@ -115,6 +127,22 @@ class MemoryCluster:
         pod = self._pods[key]
         self._pods[key] = replace(pod, ready=ready and not pod.terminating)
 
+    def roll_out(
+        self,
+        workload: Workload,
+        revision: str,
+        *,
+        pods: Collection[PodKey] = (),
+        since: Instant | None = None,
+    ) -> None:
+        """Make `revision` the workload's newest (made at `since`, default now) and put
+        `pods` on it, as a rollout part-way through has; replacements come on it too."""
+        self._rollouts[workload] = Rollout(
+            revision=revision, since=self._clock() if since is None else since
+        )
+        for key in pods:
+            self._pods[key] = replace(self._pods[key], revision=revision)
+
     # -- Cluster protocol ---------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -132,6 +160,7 @@ class MemoryCluster:
                 recent_actions=self._recent,
                 owners=MappingProxyType(self._owners),
                 timed=self._timed.keys(),
+                rollouts=MappingProxyType(self._rollouts),
             )
         return self._view
 
@@ -185,6 +214,12 @@ class MemoryCluster:
         for i, key in enumerate(sorted(self._owners.get(workload, ()))):
             if not self._pods[key].terminating:
                 self._schedule(now + i * (spec.start_after + spec.stop_after), "terminate", key)
+
+    async def pause_rollout(self, workload: Workload) -> None:
+        self._write()
+        if workload not in self._specs or workload.kind != "Deployment":
+            raise LookupError(f"Deployment {workload} not found")
+        self.paused_rollouts.add(workload)
 
     async def save_state(self, update: StateUpdate) -> None:
         self._write()
@@ -288,7 +323,11 @@ class MemoryCluster:
         self._owners[pod.owner].discard(pod.key)
         spec = self._specs[pod.owner]
         name = pod.name if pod.owner.kind == "StatefulSet" else self._name(spec)
-        self._create(spec, name, ready_at=now + spec.start_after, now=now)
+        key = self._create(spec, name, ready_at=now + spec.start_after, now=now)
+        rollout = self._rollouts.get(pod.owner)
+        revision = rollout.revision if rollout is not None else pod.revision
+        if revision:
+            self._pods[key] = replace(self._pods[key], revision=revision)
 
     def _read_lifecycle(self, key: PodKey, annotations: Mapping[str, str]) -> Lifecycle:
         try:

@@ -23,6 +23,7 @@ def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
         else plan.recent_actions,
         owners=snapshot.owners,  # a plan changes lifecycles, never which pods exist
         timed=_timed(snapshot, plan),
+        rollouts=snapshot.rollouts,
     )
 
 

@@ -38,6 +38,8 @@ class Reason(StrEnum):
     EVICTION_FAILED = "eviction_failed"  # refused for good (400, 403, 422, two PDBs)
     # Why a supervisor escalated (SYSTEMIC above is the other cause).
     INTENSITY = "intensity"
+    # A guard and an escalation cause: the fleet's signalling pods are on its newest revision.
+    BAD_ROLLOUT = "bad_rollout"
 
     @property
     def is_guard(self) -> bool:
@@ -65,5 +67,6 @@ _GUARDS = frozenset(
         Reason.RATE_LIMITED,
         Reason.ESCALATED,
         Reason.PDB,
+        Reason.BAD_ROLLOUT,
     }
 )
