@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot, summary
+from service_builders import RUNBOOK, auth, body, harness, webhook
+from service_builders import alert as webhook_alert
 
 from receiver.cluster import MemoryCluster
 from receiver.decide import tick
 from receiver.model import PodKey, Rollout, Snapshot, Workload
+from receiver.report.banner import banner
 from receiver.runbook import RunbookInvalid
 from receiver.runbook.types import DEFAULT_BAD_ROLLOUT, EscalationKind
 
@@ -282,3 +286,71 @@ def test_the_memory_cluster_models_rollouts_and_pauses() -> None:
     assert cluster.paused_rollouts == {CHECKOUT}
     with pytest.raises(LookupError):
         asyncio.run(cluster.pause_rollout(Workload("shop", "StatefulSet", "checkout")))
+
+
+ROLLOUT_RUNBOOK = RUNBOOK.replace(
+    "guards: {maxUnavailable: 50%, maxUnhealthy: 50%}",
+    "guards: {maxUnavailable: 50%, maxUnhealthy: 50%, badRollout: {remedy: [{pauseRollout: {}}]}}",
+)
+
+
+def test_through_the_service_metrics_status_and_console(tmp_path: Path) -> None:
+    h = harness(tmp_path, runbook=ROLLOUT_RUNBOOK)
+    labels = {"supervisor": "checkout", "cause": "bad_rollout"}
+    assert h.registry.get_sample_value("remediation_escalations_total", labels) == 0.0
+    assert (
+        h.registry.get_sample_value(
+            "remediation_blocked_decisions_total", {"reason": "bad_rollout"}
+        )
+        == 0.0
+    )
+    new = [PodKey("shop", "checkout-0"), PodKey("shop", "checkout-1")]
+    h.cluster.roll_out(CHECKOUT, "b", pods=new)
+    client = h.client()
+    payload = webhook(webhook_alert("checkout-0"), webhook_alert("checkout-1"))
+    decisions = client.post("/api/v1/alerts", content=body(payload), headers=auth()).json()[
+        "decisions"
+    ]
+    assert [d["blocked"][0]["reason"] for d in decisions] == ["bad_rollout", "frozen"]
+    assert [e["cause"] for e in decisions[0]["escalations"]] == ["bad_rollout"]
+    assert h.cluster.paused_rollouts == {CHECKOUT}
+    assert h.metric("remediation_escalations_total", labels) == 1
+    assert h.metric("remediation_blocked_decisions_total", {"reason": "bad_rollout"}) == 1
+    events = [e.reason for e in h.cluster.events if e.workload == CHECKOUT]
+    assert "RolloutPaused" in events
+    status = client.get("/api/v1/status").json()
+    held = {p["pod"]: p for p in status["pods"]}["shop/checkout-0"]
+    assert (held["revision"], held["newestRevision"]) == ("b", True)
+    assert held["why"]["last"]["reason"] == "bad_rollout"
+    page = client.get("/").text
+    assert "revision b of shop/deployment/checkout" in page
+    assert "(its workload&#39;s newest)" in page or "(its workload's newest)" in page
+
+
+def test_the_banner_names_a_fleet_held_as_a_bad_rollout() -> None:
+    status = {
+        "supervisors": [],
+        "fleets": [],
+        "runbook": {"dryRun": False},
+        "pods": [
+            {
+                "pod": f"shop/checkout-{i}",
+                "fleet": "shop/deployment/checkout",
+                "state": "serving",
+                "wouldMeet": {
+                    "reason": "bad_rollout",
+                    "supervisor": "checkout",
+                    "detail": "2 of 2",
+                },
+            }
+            for i in range(2)
+        ],
+    }
+    assert banner(status) == [
+        {
+            "level": "bad",
+            "text": "fleet shop/deployment/checkout is held as a bad rollout: 2 of 2; no pod of "
+            "the newest revision is acted on, the supervisor escalates",
+            "href": "/supervisors/checkout",
+        }
+    ]
