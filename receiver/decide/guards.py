@@ -175,10 +175,9 @@ def check_bad_rollout(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdi
         if guard.window <= 0:
             continue
         fleet = tree.fleet(supervisor, pod)
-        rolling = any(
-            p.owner == pod.owner and p.revision and p.revision != rollout.revision for p in fleet
-        )
-        if not (rolling or rollout.recent(guard.window, now)):
+        # Cheapest first: the time, then revisions (no call per pod), then signals.
+        recent = rollout.recent(guard.window, now)
+        if not recent and not _rolling_out(fleet, pod, rollout.revision):
             continue
         signalling = [p for p in fleet if p.lifecycle.signalling(now)]
         newest = sum(1 for p in signalling if _on_newest(tree, p))
@@ -186,7 +185,7 @@ def check_bad_rollout(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdi
             continue
         when = (
             "still rolling out"
-            if rolling or rollout.since is None
+            if rollout.since is None or _rolling_out(fleet, pod, rollout.revision)
             else f"made {format_duration(max(0.0, now - rollout.since))} ago"
         )
         return Verdict(
@@ -198,6 +197,12 @@ def check_bad_rollout(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdi
             supervisor.name,
         )
     return None
+
+
+def _rolling_out(fleet: list[Pod], pod: Pod, newest: str) -> bool:
+    """Pods of an older revision of the pod's workload remain in the fleet."""
+    owner = pod.owner
+    return any(p.revision != newest and p.revision and p.owner == owner for p in fleet)
 
 
 def _on_newest(tree: Tree, pod: Pod) -> bool:
