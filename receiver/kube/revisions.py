@@ -51,7 +51,8 @@ class Revisions:
     def __init__(self, read_revision: ReadRevision, parse_time: ParseTime) -> None:
         self._read = read_revision
         self._parse_time = parse_time
-        self._numbers: dict[tuple[Workload, str], tuple[int, Instant | None]] = {}
+        self._seen: set[tuple[Workload, str]] = set()  # ControllerRevisions read
+        self._best: dict[Workload, int] = {}  # the newest revision's number
         self._newest: dict[Workload, Rollout] = {}
         self._lock = threading.Lock()
 
@@ -75,7 +76,7 @@ class Revisions:
         if owner is None or not pod.revision or owner.kind not in ("StatefulSet", "DaemonSet"):
             return
         with self._lock:
-            if (owner, pod.revision) in self._numbers:
+            if (owner, pod.revision) in self._seen:
                 return
         name = pod.revision
         if not name.startswith(f"{owner.name}-"):  # a DaemonSet's pods carry the hash alone
@@ -85,6 +86,10 @@ class Revisions:
         except Exception as exc:  # the pod must not be lost; asked again on its next event
             log.warning("cannot read controllerrevision %s/%s (%s)", owner.namespace, name, exc)
             return
+        with self._lock:
+            if len(self._seen) >= KEPT:
+                self._seen.clear()
+            self._seen.add((owner, pod.revision))
         if found is None:
             return
         number = _number(found.get("revision"))
@@ -93,17 +98,17 @@ class Revisions:
             self._note(owner, pod.revision, number, created)
 
     def _note(self, workload: Workload, revision: str, number: int, created: str | None) -> None:
+        """A revision and its number: the newest if no higher number was seen."""
         since = self._parse_time(created)
         with self._lock:
-            if len(self._numbers) >= KEPT:
-                self._numbers.clear()
-            self._numbers[(workload, revision)] = (number, since)
-            best = max(
-                ((n, r, s) for (w, r), (n, s) in self._numbers.items() if w == workload),
-                key=lambda item: item[0],
-            )
+            if number < self._best.get(workload, number):
+                return
+            if len(self._newest) >= KEPT:  # bounded: forget every workload, learn again
+                self._best.clear()
+                self._newest = {}
             newest = dict(self._newest)
-            newest[workload] = Rollout(revision=best[1], since=best[2])
+            newest[workload] = Rollout(revision=revision, since=since)
+            self._best[workload] = number
             self._newest = newest
 
 

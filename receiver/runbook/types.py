@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from receiver.model import Reason
 from receiver.runbook.matchers import Selector
 from receiver.runbook.quantities import Quantity
 
@@ -151,9 +152,9 @@ class Supervisor:
     def bad_rollout(self) -> BadRollout:
         return DEFAULT_BAD_ROLLOUT if self.guards is None else self.guards.bad_rollout
 
-    def remedy(self, cause: str) -> tuple[EscalationStep, ...]:
+    def remedy(self, cause: Reason) -> tuple[EscalationStep, ...]:
         """What escalating for `cause` runs: onEscalate, or for a bad rollout its remedy."""
-        if cause != "bad_rollout":
+        if cause is not Reason.BAD_ROLLOUT:
             return self.on_escalate
         remedy = self.bad_rollout.remedy
         if remedy is not None:
