@@ -20,6 +20,7 @@ from receiver.cluster import MemoryCluster
 from receiver.decide import tick
 from receiver.model import PodKey, Rollout, Snapshot, Workload
 from receiver.report.banner import banner
+from receiver.report.text import status_lines
 from receiver.runbook import RunbookInvalid
 from receiver.runbook.types import DEFAULT_BAD_ROLLOUT, EscalationKind
 
@@ -322,6 +323,11 @@ def test_through_the_service_metrics_status_and_console(tmp_path: Path) -> None:
     held = {p["pod"]: p for p in status["pods"]}["shop/checkout-0"]
     assert (held["revision"], held["newestRevision"]) == ("b", True)
     assert held["why"]["last"]["reason"] == "bad_rollout"
+    text = "\n".join(status_lines(status))
+    assert "shop/checkout-0: serving (signalling), revision b (newest); last: held" in text
+    # Frozen by the escalation: the banner says so, and why.
+    frozen = "! supervisor checkout is frozen for another 10m after supervisor checkout escalated"
+    assert f"{frozen} (bad_rollout) on shop/checkout-0" in text
     page = client.get("/").text
     assert "revision b of shop/deployment/checkout" in page
     assert "(its workload&#39;s newest)" in page or "(its workload's newest)" in page
