@@ -35,7 +35,7 @@ MAX_ALERT_NAMES = 200
 OTHER = "other"
 ENDPOINTS = ("alerts", "heartbeats", "admin", "reload")
 REJECTED_CODES = ("400", "401", "403", "413", "431", "503")
-_CAUSES = (Reason.INTENSITY, Reason.SYSTEMIC)
+_CAUSES = (Reason.INTENSITY, Reason.SYSTEMIC, Reason.BAD_ROLLOUT)
 
 
 class Metrics:
@@ -80,7 +80,7 @@ class Metrics:
         )
         self.escalations = Counter(
             "remediation_escalations",
-            "Supervisor escalations, by supervisor and cause (intensity, systemic).",
+            "Supervisor escalations, by supervisor and cause (intensity, systemic, bad_rollout).",
             ["supervisor", "cause"],
             registry=registry,
         )

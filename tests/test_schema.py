@@ -40,6 +40,11 @@ TABLES = [
     ("GUARDS", "/properties/supervisors/items/properties/guards"),
     ("RATE_LIMIT", "/properties/supervisors/items/properties/guards/properties/rateLimit"),
     ("ESCALATION", "/properties/supervisors/items/properties/onEscalate/items"),
+    ("BAD_ROLLOUT", "/properties/supervisors/items/properties/guards/properties/badRollout"),
+    (
+        "REMEDY",
+        "/properties/supervisors/items/properties/guards/properties/badRollout/properties/remedy/items",
+    ),
     ("RULE", "/properties/rules/items"),
     ("STEP", "/properties/rules/items/properties/steps/items"),
     ("DRAIN", "/properties/rules/items/properties/steps/items/properties/drain"),

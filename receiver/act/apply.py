@@ -56,6 +56,7 @@ _EVENT_REASON = {
     ActionKind.PAUSE: "Paused",
     ActionKind.ROLLOUT_RESTART: "RolloutRestarted",
     ActionKind.NOTIFY: "Notified",
+    ActionKind.PAUSE_ROLLOUT: "RolloutPaused",
 }
 
 
@@ -191,6 +192,12 @@ class Applier:
         elif action.kind is ActionKind.ROLLOUT_RESTART and action.workload is not None:
             try:
                 await self._cluster.rollout_restart(action.workload, plan.at)
+            except LookupError as exc:
+                done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
+                return
+        elif action.kind is ActionKind.PAUSE_ROLLOUT and action.workload is not None:
+            try:
+                await self._cluster.pause_rollout(action.workload)
             except LookupError as exc:
                 done.results.append(ActionResult(action, Outcome.FAILED, detail=str(exc)))
                 return

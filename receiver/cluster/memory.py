@@ -4,7 +4,8 @@ It plays the part Kubernetes plays for the real adapter: labels and
 lifecycle annotations on pods, owner workloads, readiness (and the
 receiver's readiness gate, for drainBy readinessGate), evictions that a
 PDB-like budget may refuse, replacement pods after an eviction or a rollout
-restart, Events, and one state object. Time comes from the clock it is
+restart, rollouts (each workload's newest revision, and pods on it), a
+paused rollout, Events, and one state object. Time comes from the clock it is
 given; pending transitions (a pod becoming Ready, a terminating pod going
 away) happen when they fall due, checked at every read.
 
@@ -18,7 +19,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -44,6 +45,7 @@ from receiver.model import (
     Lifecycle,
     Pod,
     PodKey,
+    Rollout,
     Snapshot,
     SupervisorState,
     Workload,
@@ -77,6 +79,8 @@ class MemoryCluster:
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
         self._holds: tuple[Hold, ...] = ()
+        self._rollouts: dict[Workload, Rollout] = {}
+        self.paused_rollouts: set[Workload] = set()
         self._state_encoded: dict[str, str] | None = None
         self._view: Snapshot | None = None
         self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
@@ -134,6 +138,22 @@ class MemoryCluster:
             pod, ready=ready and not pod.terminating and pod.gate is not False
         )
 
+    def roll_out(
+        self,
+        workload: Workload,
+        revision: str,
+        *,
+        pods: Collection[PodKey] = (),
+        since: Instant | None = None,
+    ) -> None:
+        """Make `revision` the workload's newest (made at `since`, default now) and put
+        `pods` on it, as a rollout part-way through has; replacements come on it too."""
+        self._rollouts[workload] = Rollout(
+            revision=revision, since=self._clock() if since is None else since
+        )
+        for key in pods:
+            self._pods[key] = replace(self._pods[key], revision=revision)
+
     # -- Cluster protocol ---------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -153,6 +173,7 @@ class MemoryCluster:
                 owners=MappingProxyType(self._owners),
                 timed=self._timed.keys(),
                 holds=self._holds,
+                rollouts=MappingProxyType(self._rollouts),
             )
         return view
 
@@ -211,6 +232,12 @@ class MemoryCluster:
         for i, key in enumerate(sorted(self._owners.get(workload, ()))):
             if not self._pods[key].terminating:
                 self._schedule(now + i * (spec.start_after + spec.stop_after), "terminate", key)
+
+    async def pause_rollout(self, workload: Workload) -> None:
+        self._write()
+        if workload not in self._specs or workload.kind != "Deployment":
+            raise LookupError(f"Deployment {workload} not found")
+        self.paused_rollouts.add(workload)
 
     async def save_state(self, update: StateUpdate) -> None:
         self._write()
@@ -318,7 +345,11 @@ class MemoryCluster:
         self._owners[pod.owner].discard(pod.key)
         spec = self._specs[pod.owner]
         name = pod.name if pod.owner.kind == "StatefulSet" else self._name(spec)
-        self._create(spec, name, ready_at=now + spec.start_after, now=now)
+        key = self._create(spec, name, ready_at=now + spec.start_after, now=now)
+        rollout = self._rollouts.get(pod.owner)
+        revision = rollout.revision if rollout is not None else pod.revision
+        if revision:
+            self._pods[key] = replace(self._pods[key], revision=revision)
 
     def _read_lifecycle(self, key: PodKey, annotations: Mapping[str, str]) -> Lifecycle:
         try:

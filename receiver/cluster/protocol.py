@@ -136,6 +136,10 @@ class Cluster(Protocol):
 
     async def rollout_restart(self, workload: Workload, now: Instant) -> None: ...
 
+    async def pause_rollout(self, workload: Workload) -> None:
+        """Set a Deployment's spec.paused (a bad rollout's remedy); LookupError if it is gone."""
+        ...
+
     async def save_state(self, update: StateUpdate) -> None: ...
 
     async def record_event(self, event: Event) -> None:

@@ -7,10 +7,10 @@ as a run of checks that each may block with a reason, then the step:
     (record the signal) -> resolved, no rule, unsupervised, duplicate? ->
     protected? -> already in progress or paused? -> which step (exhausted?
     fit for the target?) -> the guards, in guards.py's order (frozen,
-    cooldown, systemic, availability, rate limits, intensity) -> the step.
+    cooldown, systemic, bad rollout, availability, rate limits, intensity) -> the step.
 
-A systemic fleet or an exceeded intensity makes the supervisor escalate
-instead of the step.
+A systemic fleet, a bad rollout or an exceeded intensity makes the supervisor
+escalate instead of the step.
 """
 
 from __future__ import annotations
@@ -211,8 +211,8 @@ class _Decision:
         if verdict.supervisor is None:
             return False
         supervisor = self.runbook.by_name[verdict.supervisor]
-        if verdict.reason is Reason.SYSTEMIC:
-            self._escalate(supervisor, Reason.SYSTEMIC, subject.pod)
+        if verdict.reason in (Reason.SYSTEMIC, Reason.BAD_ROLLOUT):
+            self._escalate(supervisor, verdict.reason, subject.pod)
         elif verdict.reason is Reason.ESCALATED:
             # The occurrence counts as handled, so a re-delivery does not escalate again.
             self._escalate(supervisor, Reason.INTENSITY, subject.pod, str(subject.target))

@@ -2,7 +2,8 @@
 
 Every action on a pod counts against each supervisor above it. When one
 more would exceed a supervisor's intensity (max actions in period), that
-supervisor escalates instead: its own onEscalate actions run, its budget
+supervisor escalates instead: its own onEscalate actions run (for a bad rollout, the
+badRollout remedy instead), its budget
 starts afresh, its subtree is frozen for `freezeFor` (default: the period)
 so the remedy can take effect, and the escalation counts once against its
 parent, which may in turn escalate.
@@ -13,7 +14,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from receiver.decide.draft import Draft
-from receiver.decide.guards import Verdict, check_held, check_intensity, check_target, recent
+from receiver.decide.guards import (
+    Verdict,
+    check_held,
+    check_intensity,
+    check_namespace,
+    check_target,
+    recent,
+)
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
 from receiver.model import Instant, Pod, Reason, Workload
@@ -71,8 +79,10 @@ def escalate(
             detail=f"supervisor {supervisor.name} escalated ({cause}) on {origin_name}",
         )
     )
-    for step in supervisor.on_escalate:
-        if step.kind is EscalationKind.NOTIFY:
+    for step in supervisor.remedy(cause):
+        if step.kind is EscalationKind.PAUSE_ROLLOUT:
+            pause_rollout(runbook, draft, supervisor, origin, rule, dry_run)
+        elif step.kind is EscalationKind.NOTIFY:
             draft.actions.append(
                 Action(
                     kind=ActionKind.NOTIFY,
@@ -87,6 +97,48 @@ def escalate(
             for workload in restart_targets(tree, supervisor, origin):
                 rollout_restart(runbook, tree, draft, workload, supervisor, rule, dry_run, now)
     _count_against_parent(runbook, tree, draft, supervisor, rule, dry_run, now)
+
+
+def pause_rollout(
+    runbook: Runbook,
+    draft: Draft,
+    supervisor: Supervisor,
+    origin: Pod | Supervisor,
+    rule: str | None,
+    dry_run: bool,
+) -> None:
+    """A bad rollout's remedy: pause the origin pod's Deployment (spec.paused), as
+    `kubectl rollout pause` does; other kinds have no pause, so it is blocked."""
+    workload = origin.owner if isinstance(origin, Pod) else None
+    verdict = None
+    if workload is None or workload.kind != "Deployment":
+        verdict = Verdict(
+            Reason.INVALID_TARGET, f"only a Deployment's rollout can be paused, not {workload}"
+        )
+    else:
+        verdict = check_namespace(runbook.settings, workload.namespace)
+    if verdict is not None:
+        draft.blocked.append(
+            Blocked(
+                reason=verdict.reason,
+                wanted=ActionKind.PAUSE_ROLLOUT,
+                workload=workload,
+                rule=rule,
+                supervisor=supervisor.name,
+                detail=verdict.detail,
+            )
+        )
+        return
+    draft.actions.append(
+        Action(
+            kind=ActionKind.PAUSE_ROLLOUT,
+            workload=workload,
+            rule=rule,
+            supervisor=supervisor.name,
+            dry_run=dry_run,
+            detail=f"supervisor {supervisor.name}: pause the rollout of {workload} (bad rollout)",
+        )
+    )
 
 
 def _count_against_parent(

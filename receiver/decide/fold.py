@@ -24,6 +24,7 @@ def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
         owners=snapshot.owners,  # a plan changes lifecycles, never which pods exist
         timed=_timed(snapshot, plan),
         holds=snapshot.holds if plan.holds is None else plan.holds,
+        rollouts=snapshot.rollouts,
     )
 
 

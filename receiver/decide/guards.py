@@ -126,6 +126,7 @@ def check_step(
         check_frozen(draft, chain, now)
         or check_cooldown(pod, chain, now)
         or check_systemic(tree, pod, chain, now)
+        or check_bad_rollout(tree, pod, chain, now)
         or check_availability(tree, pod, chain)
         or check_rate_limits(runbook, draft, chain, now)
         or check_intensity(draft, chain, now)
@@ -185,6 +186,57 @@ def check_systemic(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdict 
                 supervisor.name,
             )
     return None
+
+
+def check_bad_rollout(tree: Tree, pod: Pod, chain: Chain, now: Instant) -> Verdict | None:
+    """Bad rollout, not bad pod: the pod is on its workload's newest revision, that
+    revision is rolling out or was made within `window`, and at least `minShare` of the
+    fleet's signalling pods (and `minSignalling` of them) are on their newest revision.
+    Restarting such a pod brings back the same revision, so the supervisor escalates.
+
+    A pod of an older revision is never held: it is not the rollout's doing.
+    """
+    rollout = tree.rollout(pod.owner)
+    if rollout is None or not pod.revision or pod.revision != rollout.revision:
+        return None
+    for supervisor in chain:
+        guard = supervisor.bad_rollout
+        if guard.window <= 0:
+            continue
+        fleet = tree.fleet(supervisor, pod)
+        # Cheapest first: the time, then revisions (no call per pod), then signals.
+        recent = rollout.recent(guard.window, now)
+        if not recent and not _rolling_out(fleet, pod, rollout.revision):
+            continue
+        signalling = [p for p in fleet if p.lifecycle.signalling(now)]
+        newest = sum(1 for p in signalling if _on_newest(tree, p))
+        if newest < guard.min_signalling or newest * 100 < guard.min_share * len(signalling):
+            continue
+        when = (
+            "still rolling out"
+            if rollout.since is None or _rolling_out(fleet, pod, rollout.revision)
+            else f"made {format_duration(max(0.0, now - rollout.since))} ago"
+        )
+        return Verdict(
+            Reason.BAD_ROLLOUT,
+            f"{newest} of {len(signalling)} signalling pods in the fleet are on the newest "
+            f"revision {rollout.revision} of {pod.owner} ({when}), at least badRollout "
+            f"minShare {guard.min_share}% and minSignalling {guard.min_signalling}: "
+            "restarting them brings the same revision back",
+            supervisor.name,
+        )
+    return None
+
+
+def _rolling_out(fleet: list[Pod], pod: Pod, newest: str) -> bool:
+    """Pods of an older revision of the pod's workload remain in the fleet."""
+    owner = pod.owner
+    return any(p.revision != newest and p.revision and p.owner == owner for p in fleet)
+
+
+def _on_newest(tree: Tree, pod: Pod) -> bool:
+    rollout = tree.rollout(pod.owner)
+    return rollout is not None and bool(pod.revision) and pod.revision == rollout.revision
 
 
 def check_availability(tree: Tree, pod: Pod, chain: Chain) -> Verdict | None:

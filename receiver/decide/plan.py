@@ -26,6 +26,7 @@ class ActionKind(StrEnum):
     PAUSE = "pause"
     ROLLOUT_RESTART = "rolloutRestart"
     NOTIFY = "notify"
+    PAUSE_ROLLOUT = "pauseRollout"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +70,7 @@ class Blocked:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Escalation:
     supervisor: str
-    cause: Reason  # intensity or systemic
+    cause: Reason  # intensity, systemic or bad_rollout
     origin: str  # the pod or child supervisor that tipped it over
     frozen_until: Instant | None  # the escalating supervisor's subtree holds until then
     detail: str = ""

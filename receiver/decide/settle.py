@@ -142,7 +142,11 @@ def decide_again(runbook: Runbook, tree: Tree, draft: Draft, key: PodKey, now: I
     _take(runbook, draft, key, rule, kind, current, chain, now)
 
 
-_ESCALATES = {Reason.SYSTEMIC: Reason.SYSTEMIC, Reason.ESCALATED: Reason.INTENSITY}
+_ESCALATES = {
+    Reason.SYSTEMIC: Reason.SYSTEMIC,
+    Reason.ESCALATED: Reason.INTENSITY,
+    Reason.BAD_ROLLOUT: Reason.BAD_ROLLOUT,
+}
 
 
 def escalate_for(
@@ -155,7 +159,7 @@ def escalate_for(
     now: Instant,
     about: str | None = None,
 ) -> None:
-    """A held step whose verdict is systemic or an exceeded intensity: the supervisor
+    """A held step whose verdict is systemic, a bad rollout or an exceeded intensity: the supervisor
     escalates, as it would have at the moment of the signal."""
     if verdict.supervisor is None or verdict.reason not in _ESCALATES:
         return

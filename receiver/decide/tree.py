@@ -12,7 +12,7 @@ from collections.abc import Hashable
 
 from receiver.decide.draft import Draft
 from receiver.decide.index import Chain, chain_for, index, pod_labels
-from receiver.model import Pod, Workload
+from receiver.model import Pod, Rollout, Workload
 from receiver.model.fleet import index_owners
 from receiver.runbook import Runbook, Supervisor
 
@@ -33,6 +33,10 @@ class Tree:
 
     def chain(self, pod: Pod) -> Chain:
         return self._index.chain(pod)
+
+    def rollout(self, workload: Workload | None) -> Rollout | None:
+        """The workload's newest revision, where the cluster knows it."""
+        return None if workload is None else self._draft.snapshot.rollouts.get(workload)
 
     def members(self, supervisor: Supervisor) -> list[Pod]:
         return [p for p in self._draft.pods() if supervisor in self.chain(p)]

@@ -18,10 +18,12 @@ into the cache (read your own writes).
   `evict_fallback_after`, a pod refused that long is deleted instead.
 - A rollout restart patches the pod template's
   `kubectl.kubernetes.io/restartedAt` annotation, as `kubectl rollout
-  restart` does.
+  restart` does; a bad rollout's `pauseRollout` sets a Deployment's
+  `spec.paused`, as `kubectl rollout pause` does.
+- Each workload's newest revision (for the badRollout guard) comes from the
+  ReplicaSets and ControllerRevisions its pods name (revisions.py).
 - Supervisor budgets, workload lifecycles, recent actions and operator
-  holds live in one
-  ConfigMap in the receiver's namespace, replaced with a resourceVersion
+  holds live in one ConfigMap in the receiver's namespace, replaced with a resourceVersion
   precondition; on a conflict the receiver re-reads it and applies its
   change on top.
 """
@@ -58,7 +60,8 @@ from receiver.cluster.codec import (
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
-from receiver.kube.pods import Owners, format_time, to_pod
+from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.revisions import Revisions
 from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
 from receiver.model.fleet import gate_shut_in_traffic
 
@@ -93,7 +96,9 @@ class KubernetesCluster:
         self._fallback = evict_fallback_after
         self._clock = clock
         self._cache = PodCache()
-        self._owners = Owners(self._read_replicaset)
+        self._owners = Owners(
+            self._read_replicaset, Revisions(self._read_controller_revision, parse_time)
+        )
         self._informer = PodInformer(api, self._cache, self._owners)
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
@@ -162,6 +167,7 @@ class KubernetesCluster:
             recent_actions=self._recent,
             owners=MappingProxyType(self._cache.owners),
             holds=self._holds,
+            rollouts=self._owners.revisions.rollouts,
         )
 
     async def patch_pod(self, patch: PodPatch) -> None:
@@ -312,6 +318,25 @@ class KubernetesCluster:
             raise ClusterUnavailable(_failed("patch", workload, exc)) from exc
         self._owners.remember(workload, str((raw.get("metadata") or {}).get("uid", "")))
 
+    async def pause_rollout(self, workload: Workload) -> None:
+        if workload.kind != "Deployment":
+            raise LookupError(f"{workload}: only a Deployment's rollout can be paused")
+        body = {"spec": {"paused": True}}
+        try:
+            raw = await self.api.call(
+                "patch",
+                self.api.apps.patch_namespaced_deployment,
+                workload.name,
+                workload.namespace,
+                body,
+                _content_type=STRATEGIC,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise LookupError(f"{workload} not found") from exc
+            raise ClusterUnavailable(_failed("patch", workload, exc)) from exc
+        self._owners.remember(workload, str((raw.get("metadata") or {}).get("uid", "")))
+
     async def save_state(self, update: StateUpdate) -> None:
         for _ in range(STATE_WRITES):
             workloads = {**self._workloads, **update.workloads}
@@ -420,6 +445,22 @@ class KubernetesCluster:
         if pod is not None and pod.uid == uid:
             version = self._cache.versions[key]
             self._cache.put(replace(pod, terminating=True, ready=False), version)
+
+    def _read_controller_revision(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        try:
+            return dict(
+                self.api.request(
+                    "get",
+                    self.api.apps.read_namespaced_controller_revision,
+                    name,
+                    namespace,
+                    _request_timeout=self.api.timeout,
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def _read_replicaset(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         try:

@@ -265,7 +265,9 @@ class _Watcher(threading.Thread):
 
     def _pod(self, raw: Mapping[str, Any]) -> Pod:
         metadata = raw.get("metadata") or {}
-        return to_pod(raw, self._owners.workload(str(metadata.get("namespace", "")), metadata))
+        pod = to_pod(raw, self._owners.workload(str(metadata.get("namespace", "")), metadata))
+        self._owners.revisions.observe(pod)
+        return pod
 
     def _method(self) -> tuple[Callable[..., Any], tuple[str, ...]]:
         core = self._api.core

@@ -17,6 +17,7 @@ from typing import Any
 
 from receiver.cluster.codec import StateCorrupt, decode_lifecycle
 from receiver.cluster.protocol import READINESS_GATE
+from receiver.kube.revisions import Revisions, pod_revision
 from receiver.model import Instant, Lifecycle, Pod, Workload
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class Owners:
     (`kubectl describe` matches Events by it), and asking for it would need RBAC `get`.
     """
 
-    def __init__(self, read_replicaset: ReadReplicaSet) -> None:
+    def __init__(self, read_replicaset: ReadReplicaSet, revisions: Revisions | None = None) -> None:
         self._read = read_replicaset
+        # Told of every ReplicaSet read (its Deployment revision); by default it reads nothing.
+        self.revisions = revisions or Revisions(lambda namespace, name: None, parse_time)
         self._replicasets: dict[tuple[str, str, str], Workload] = {}
         self._uids: dict[Workload, str] = {}
         self._lock = threading.Lock()
@@ -100,6 +103,7 @@ class Owners:
             )
             return _guess(namespace, name, metadata)
         found = _replicaset_owner(namespace, name, replicaset)
+        self.revisions.note_replicaset(found, replicaset)
         owner_ref = controller_of(replicaset.get("metadata", {})) if replicaset else None
         if owner_ref is not None and found.kind == "Deployment":
             self.remember(found, str(owner_ref.get("uid", "")))
@@ -130,10 +134,11 @@ def to_pod(raw: Mapping[str, Any], owner: Workload | None) -> Pod:
     status = raw.get("status") or {}
     phase = status.get("phase")
     namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+    labels = _interned(metadata.get("labels") or {})
     return Pod(
         namespace=sys.intern(namespace),
         name=name,
-        labels=_interned(metadata.get("labels") or {}),
+        labels=labels,
         owner=owner,
         uid=str(metadata.get("uid", "")),
         ready=any(
@@ -146,6 +151,7 @@ def to_pod(raw: Mapping[str, Any], owner: Workload | None) -> Pod:
         created_at=parse_time(metadata.get("creationTimestamp")),
         lifecycle=_lifecycle(namespace, name, metadata.get("annotations") or {}),
         gate=_gate(raw.get("spec") or {}, status),
+        revision=pod_revision(labels),
     )
 
 

@@ -134,6 +134,7 @@ class Pod:
     created_at: Instant | None = None  # when this pod object was created; None if not known
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     gate: bool | None = None  # the receiver's readiness gate: None not declared, else its status
+    revision: str = ""  # its pod-template-hash / controller-revision-hash; "" if not known
 
     @property
     def key(self) -> PodKey:
@@ -173,6 +174,18 @@ class SupervisorState:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Rollout:
+    """A workload's newest revision and when it was made (its ReplicaSet or
+    ControllerRevision was created): what the badRollout guard compares pods with."""
+
+    revision: str
+    since: Instant | None = None  # None: not known, so never recent by time alone
+
+    def recent(self, window: float, now: Instant) -> bool:
+        return self.since is not None and now - self.since < window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     """The cluster as one decision sees it.
 
@@ -182,6 +195,7 @@ class Snapshot:
     `timed` likewise names the pods in a state that ends by itself (drained,
     probation), so a tick looks at those only; None: the tick scans every pod.
     `holds` are the operators' holds (model/hold.py), whether in force is decided from `now`.
+    `rollouts` holds each workload's newest revision, where the cluster knows it.
     """
 
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
@@ -191,6 +205,7 @@ class Snapshot:
     owners: Mapping[Workload, Collection[PodKey]] | None = None
     timed: Collection[PodKey] | None = None
     holds: tuple[Hold, ...] = ()  # operator holds, expired ones included until pruned
+    rollouts: Mapping[Workload, Rollout] = field(default_factory=dict)
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)

@@ -40,6 +40,8 @@ class Reason(StrEnum):
     INTENSITY = "intensity"
     # An operator holds automation off the pod, its workload or a supervisor above it.
     HELD = "held"
+    # A guard and an escalation cause: the fleet's signalling pods are on its newest revision.
+    BAD_ROLLOUT = "bad_rollout"
 
     @property
     def is_guard(self) -> bool:
@@ -68,5 +70,6 @@ _GUARDS = frozenset(
         Reason.ESCALATED,
         Reason.PDB,
         Reason.HELD,
+        Reason.BAD_ROLLOUT,
     }
 )

@@ -1,9 +1,9 @@
 """What needs a human, first on the console: one line each, most urgent first.
 
 Frozen supervisors (automation below them is off until the freeze ends or a
-human resets them), fleets held as systemic, holds set by operators, paused
-pods, pods held back by guards, and dry-run mode, which makes every other
-line mean "would have".
+human resets them), fleets held as systemic or as a bad rollout, holds set
+by operators, paused pods, pods held back by guards, and dry-run mode, which
+makes every other line mean "would have".
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
                         "href": f"/supervisors/{guard['supervisor']}",
                     }
                 )
+    lines.extend(_bad_rollouts(status))
     for hold in status.get("holds", ()):
         lines.append(
             {
@@ -76,6 +77,26 @@ def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
                 "level": "info",
                 "text": "rules on dry-run trial (decide, change nothing): " + ", ".join(trials),
                 "href": None,
+            }
+        )
+    return lines
+
+
+def _bad_rollouts(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per fleet whose next per-pod action badRollout would hold."""
+    lines: list[dict[str, Any]] = []
+    told: set[str] = set()
+    for pod in status["pods"]:
+        meets = pod.get("wouldMeet") or {}
+        if meets.get("reason") != "bad_rollout" or pod["fleet"] in told:
+            continue
+        told.add(pod["fleet"])
+        lines.append(
+            {
+                "level": "bad",
+                "text": f"fleet {pod['fleet']} is held as a bad rollout: {meets['detail']}; "
+                "no pod of the newest revision is acted on, the supervisor escalates",
+                "href": f"/supervisors/{meets['supervisor']}",
             }
         )
     return lines

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from receiver.decide.tree import chain_for, pod_labels
-from receiver.model import Pod, PodState
+from receiver.model import Pod, PodState, Snapshot
 from receiver.report.banner import banner
 from receiver.report.decisions import iso
 from receiver.report.gauges import Reading
@@ -71,6 +71,8 @@ def status(
                     "attempts": pod.lifecycle.attempts,
                     "until": iso(pod.lifecycle.until),
                     "supervisor": chain[0].name if chain else None,
+                    "revision": pod.revision or None,
+                    "newestRevision": _on_newest(snapshot, pod),
                     "why": pod_why(pod, told, now),
                     "wouldMeet": usage.next_action(pod) if signalling else None,
                 }
@@ -99,6 +101,12 @@ def status(
     }
     out["banner"] = banner(out)
     return out
+
+
+def _on_newest(snapshot: Snapshot, pod: Pod) -> bool:
+    """Whether the pod runs its workload's newest revision (what badRollout compares)."""
+    rollout = snapshot.rollouts.get(pod.owner) if pod.owner else None
+    return rollout is not None and bool(pod.revision) and pod.revision == rollout.revision
 
 
 def _supervisor(reading: Reading, name: str, told: History) -> dict[str, Any]:

@@ -79,8 +79,11 @@ def status_lines(status: Mapping[str, Any]) -> list[str]:
             if last
             else ""
         )
+        revision = pod.get("revision")
+        on = f", revision {revision}{' (newest)' if pod.get('newestRevision') else ''}"
         lines.append(
-            f"  {pod['pod']}: {pod['state']}{' (signalling)' if pod['signalling'] else ''}{said}"
+            f"  {pod['pod']}: {pod['state']}{' (signalling)' if pod['signalling'] else ''}"
+            f"{on if revision else ''}{said}"
         )
     lines.append("supervisors:")
     for sup in status["supervisors"]:

@@ -66,7 +66,15 @@ GUARDS = {
     "cooldown": "a duration",
     "rateLimit": "a mapping {max, per}",
     "settle": "a duration (0s: irreversible steps act at once)",
+    "badRollout": "a mapping {minShare, minSignalling, window, remedy}",
 }
+BAD_ROLLOUT = {
+    "minShare": "a percentage like 80%",
+    "minSignalling": "a whole number",
+    "window": "a duration (0s: the guard is off)",
+    "remedy": "a list of remedies",
+}
+REMEDY = {"pauseRollout": "an empty mapping {}", "notify": "a notifier name"}
 ESCALATION = {"rolloutRestart": "an empty mapping {}", "notify": "a notifier name"}
 RULE = {
     "name": NAME_HINT,

@@ -12,6 +12,7 @@ import yaml
 from receiver.runbook import templates
 from receiver.runbook.fields import (
     API_VERSION,
+    BAD_ROLLOUT,
     DRAIN,
     ESCALATION,
     GUARDS,
@@ -19,6 +20,7 @@ from receiver.runbook.fields import (
     INTENSITY,
     KIND,
     RATE_LIMIT,
+    REMEDY,
     RULE,
     SETTINGS,
     STEP,
@@ -50,6 +52,7 @@ from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
     DrainBy,
+    BadRollout,
     EscalationKind,
     EscalationStep,
     Exhausted,
@@ -341,16 +344,51 @@ class _Loader:
             out = _with(out, rate_limit=self.rate_limit(f["rateLimit"], f"{path}.rateLimit"))
         if "settle" in f:
             out = _with(out, settle=r.duration(f["settle"], f"{path}.settle", allow_zero=True))
+        if "badRollout" in f:
+            out = _with(out, bad_rollout=self.bad_rollout(f["badRollout"], f"{path}.badRollout"))
         return out
 
-    def escalation(self, node: Node, path: str) -> EscalationStep | None:
-        key, value = self._one_key(node, path, ESCALATION, "an escalation action")
+    def bad_rollout(self, node: Node, path: str) -> BadRollout | None:
+        r = self.r
+        f = r.mapping(node, path, known=BAD_ROLLOUT)
+        if f is None:
+            return None
+        out = BadRollout()
+        if "minShare" in f:
+            share = r.quantity(f["minShare"], f"{path}.minShare")
+            if share is not None and (not share.percent or share.value == 0):
+                r.wrong(f["minShare"], f"{path}.minShare", "a percentage from 1% to 100%")
+                share = None
+            out = _with(out, min_share=share.value if share else None)
+        if "minSignalling" in f:
+            count = r.integer(f["minSignalling"], f"{path}.minSignalling", minimum=1)
+            out = _with(out, min_signalling=count)
+        if "window" in f:
+            out = _with(out, window=r.duration(f["window"], f"{path}.window", allow_zero=True))
+        if "remedy" in f:
+            remedy = r.items(
+                f["remedy"], f"{path}.remedy", BAD_ROLLOUT["remedy"], self._remedy_step
+            )
+            out = _with(out, remedy=remedy)
+        return out
+
+    def _remedy_step(self, node: Node, path: str) -> EscalationStep | None:
+        return self.escalation(node, path, REMEDY, "a remedy")
+
+    def escalation(
+        self,
+        node: Node,
+        path: str,
+        known: dict[str, str] = ESCALATION,
+        what: str = "an escalation action",
+    ) -> EscalationStep | None:
+        key, value = self._one_key(node, path, known, what)
         if key is None or value is None:
             return None
         if key == "notify":
             notifier = self._notifier_ref(value, f"{path}.notify")
             return None if notifier is None else EscalationStep(EscalationKind.NOTIFY, notifier)
-        if not self._empty(value, f"{path}.{key}", ESCALATION[key]):
+        if not self._empty(value, f"{path}.{key}", known[key]):
             return None
         return EscalationStep(EscalationKind(key))
 

@@ -48,7 +48,7 @@ VARIABLES = {
     "detail": "why, in words: the same text as the decision log's detail",
     "rule": "the rule whose step this is, or empty",
     "supervisor": "the escalating supervisor, or empty",
-    "cause": "why it escalated: intensity or systemic; empty outside escalations",
+    "cause": "why it escalated: intensity, systemic or bad_rollout; empty outside escalations",
     "origin": "the pod or child supervisor that tipped the escalation over, or empty",
     "pod": "the pod, as namespace/name, or empty",
     "workload": "the workload, as namespace/kind/name (shop/deployment/web), or empty",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from receiver.model import Reason
 from receiver.runbook.matchers import Selector
 from receiver.runbook.quantities import Quantity
 
@@ -97,6 +98,36 @@ class RateLimit:
     per: float
 
 
+class EscalationKind(StrEnum):
+    ROLLOUT_RESTART = "rolloutRestart"
+    NOTIFY = "notify"
+    PAUSE_ROLLOUT = "pauseRollout"  # a bad rollout's remedy only (badRollout.remedy)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    kind: EscalationKind
+    notifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadRollout:
+    """The badRollout guard: on by default, since restarting pods of a bad revision
+    brings back the same revision; `window: 0s` turns it off.
+
+    `remedy` None: the supervisor's onEscalate notifications (a rollout restart
+    would roll the same bad revision out again, so it is never the default).
+    """
+
+    min_share: int = 80  # percent of the fleet's signalling pods that are on the newest revision
+    min_signalling: int = 2  # signalling pods on the newest revision, at least
+    window: float = 1800.0  # seconds a finished rollout still counts as recent
+    remedy: tuple[EscalationStep, ...] | None = None
+
+
+DEFAULT_BAD_ROLLOUT = BadRollout()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Guards:
     max_unavailable: Quantity | None = None
@@ -105,17 +136,7 @@ class Guards:
     cooldown: float = 0.0
     rate_limit: RateLimit | None = None
     settle: float | None = None  # None: the nearest ancestor's, else settings.settle
-
-
-class EscalationKind(StrEnum):
-    ROLLOUT_RESTART = "rolloutRestart"
-    NOTIFY = "notify"
-
-
-@dataclass(frozen=True, slots=True)
-class EscalationStep:
-    kind: EscalationKind
-    notifier: str | None = None
+    bad_rollout: BadRollout = DEFAULT_BAD_ROLLOUT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +155,19 @@ class Supervisor:
     @property
     def freeze_seconds(self) -> float:
         return self.intensity.period if self.freeze_for is None else self.freeze_for
+
+    @property
+    def bad_rollout(self) -> BadRollout:
+        return DEFAULT_BAD_ROLLOUT if self.guards is None else self.guards.bad_rollout
+
+    def remedy(self, cause: Reason) -> tuple[EscalationStep, ...]:
+        """What escalating for `cause` runs: onEscalate, or for a bad rollout its remedy."""
+        if cause is not Reason.BAD_ROLLOUT:
+            return self.on_escalate
+        remedy = self.bad_rollout.remedy
+        if remedy is not None:
+            return remedy
+        return tuple(s for s in self.on_escalate if s.kind is EscalationKind.NOTIFY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

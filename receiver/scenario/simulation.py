@@ -5,7 +5,8 @@ batch stage (act/batch.py: observe a batch whole, then decide and apply each
 signal) and tick() at every evaluation step. Around it the simulation plays
 the cluster's part (`Applies`): a plan is folded into the snapshot, an
 evicted pod terminates and a fresh pod of the same name replaces it after
-`restartTime`, and so does every pod of a rollout-restarted workload.
+`restartTime`, and so does every pod of a rollout-restarted workload. A
+replacement comes on its workload's newest revision, where a rollout is declared.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from receiver.model import (
     Outcome,
     Pod,
     PodKey,
+    Rollout,
     Signal,
     Snapshot,
     Source,
@@ -56,24 +58,39 @@ def build_fleet(fleet: tuple[FleetSpec, ...]) -> dict[PodKey, Pod]:
     pods = {}
     for spec in fleet:
         owner = Workload(spec.namespace, spec.kind, spec.name)
+        newest = set(spec.rollout.pods) if spec.rollout else set()
+        rolled = spec.rollout.revision if spec.rollout else ""
         for i in range(spec.replicas):
+            name = f"{spec.name}-{i}"
             pod = Pod(
                 namespace=spec.namespace,
-                name=f"{spec.name}-{i}",
+                name=name,
                 labels=dict(spec.labels),
                 owner=owner,
                 uid=f"{spec.name}-{i}-0",
                 ready=i >= spec.not_ready,
+                revision=rolled if name in newest else spec.revision,
             )
             pods[pod.key] = pod
     return pods
+
+
+def build_rollouts(fleet: tuple[FleetSpec, ...]) -> dict[Workload, Rollout]:
+    """Each declared rollout's newest revision, made `ago` before simulated time 0."""
+    return {
+        Workload(spec.namespace, spec.kind, spec.name): Rollout(
+            revision=spec.rollout.revision, since=EPOCH - spec.rollout.ago
+        )
+        for spec in fleet
+        if spec.rollout is not None
+    }
 
 
 class Simulation:
     def __init__(self, runbook: Runbook, case: Case) -> None:
         self.runbook = runbook
         self.case = case
-        self.current = Snapshot(pods=build_fleet(case.fleet))
+        self.current = Snapshot(pods=build_fleet(case.fleet), rollouts=build_rollouts(case.fleet))
         self.replacing: dict[PodKey, Instant] = {}
         self.firing: dict[str, Instant] = {}  # alert fingerprint -> startsAt
         self.generation = 0
@@ -252,6 +269,7 @@ class Simulation:
             del self.replacing[key]
             self.generation += 1
             old = pods[key]
+            rollout = self.current.rollouts.get(old.owner) if old.owner else None
             pods[key] = Pod(
                 namespace=old.namespace,
                 name=old.name,
@@ -259,6 +277,7 @@ class Simulation:
                 owner=old.owner,
                 uid=f"{old.name}-{self.generation}",
                 created_at=now,
+                revision=rollout.revision if rollout else old.revision,
             )
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]

@@ -9,6 +9,10 @@ tests:
     restartTime: 30s              # how long an evicted pod takes to come back
     fleet:
       - {deployment: checkout, namespace: shop, replicas: 10, labels: {app: checkout}}
+      # a rollout part-way: every pod on revision a but checkout-0..2 on b, the newest
+      # (made 2m before the test starts)
+      - {deployment: web, namespace: shop, replicas: 4, revision: a,
+         rollout: {revision: b, pods: ["web-{0..2}"], ago: 2m}}
     signals:
       - at: 0s
         alert: {alertname: PodErrorRatioOutlier, namespace: shop, pod: checkout-0}
@@ -58,12 +62,28 @@ FLEET = {
     "replicas": "a whole number",
     "labels": "a mapping of labels",
     "notReady": "how many of its pods are not Ready",
+    "revision": "every pod's revision (its pod-template-hash), like 7c9f8d6b5",
+    "rollout": "a mapping {revision, pods, ago}: the newest revision and its pods",
+}
+ROLLOUT = {
+    "revision": "the newest revision, like 5d4c3b2a1",
+    "pods": "a list of pod names (or ranges like checkout-{0..2}) on the newest revision",
+    "ago": "a duration: how long before the test starts the newest revision was made",
 }
 MAX_RANGE = 10_000
 _RANGE = re.compile(r"(.*)\{(\d{1,5})\.\.(\d{1,5})\}(.*)")
 TOTALS = {
     kind: "how many the whole test has"
-    for kind in ("drain", "restore", "restart", "pause", "rolloutRestart", "notify", "escalations")
+    for kind in (
+        "drain",
+        "restore",
+        "restart",
+        "pause",
+        "rolloutRestart",
+        "notify",
+        "escalations",
+        "pauseRollout",
+    )
 }
 SIGNAL = {
     "at": "a time like 90s",
@@ -91,6 +111,13 @@ EXPECT = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RolloutSpec:
+    revision: str
+    pods: tuple[str, ...] = ()
+    ago: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FleetSpec:
     namespace: str
     kind: str
@@ -98,6 +125,8 @@ class FleetSpec:
     replicas: int
     labels: Mapping[str, str]
     not_ready: int = 0
+    revision: str = ""
+    rollout: RolloutSpec | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,7 +248,11 @@ class _SpecReader:
         not_ready = r.integer(f["notReady"], f"{path}.notReady") if "notReady" in f else 0
         if name is None or namespace is None or replicas is None:
             return None
-        if labels is None or not_ready is None:
+        revision = r.string(f["revision"], f"{path}.revision") if "revision" in f else ""
+        rollout = self._rollout(f["rollout"], f"{path}.rollout") if "rollout" in f else None
+        if labels is None or not_ready is None or revision is None:
+            return None
+        if "rollout" in f and rollout is None:
             return None
         return FleetSpec(
             namespace=namespace,
@@ -228,6 +261,22 @@ class _SpecReader:
             replicas=replicas,
             labels={k: v for k, (_, v) in labels.items()},
             not_ready=not_ready,
+            revision=revision,
+            rollout=rollout,
+        )
+
+    def _rollout(self, node: Node, path: str) -> RolloutSpec | None:
+        r = self.r
+        f = r.mapping(node, path, known=ROLLOUT, required=("revision",))
+        if f is None or "revision" not in f:
+            return None
+        revision = r.string(f["revision"], f"{path}.revision", hint=ROLLOUT["revision"])
+        names = r.items(f.get("pods"), f"{path}.pods", ROLLOUT["pods"], self._pod_names)
+        ago = r.duration(f["ago"], f"{path}.ago", allow_zero=True) if "ago" in f else 0.0
+        if revision is None or ago is None:
+            return None
+        return RolloutSpec(
+            revision=revision, pods=tuple(name for group in names for name in group), ago=ago
         )
 
     def signal(self, node: Node, path: str) -> SignalSpec | None:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
-from kubeapi import CONFIGMAP, DAEMONSET, DEPLOYMENT, EVENT, FakeKubeApi, LoggedRequest
+from kubeapi import (
+    CONFIGMAP,
+    CONTROLLERREVISION,
+    DAEMONSET,
+    DEPLOYMENT,
+    EVENT,
+    REPLICASET,
+    STATEFULSET,
+    FakeKubeApi,
+    LoggedRequest,
+)
+from kubeapi.cluster import owner_reference
 
-from kube.driver import FAST_RETRY, STATE, Driver, deployment, statefulset
+from kube.driver import EXISTING, FAST_RETRY, STATE, Driver, deployment, statefulset
 from receiver.cluster import (
     ClusterUnavailable,
     Conflict,
@@ -21,9 +33,19 @@ from receiver.cluster import (
 )
 from receiver.cluster.codec import LIFECYCLE_ANNOTATION, STATE_ANNOTATION
 from receiver.kube import RetryPolicy
-from receiver.model import Hold, HoldKind, Lifecycle, PodKey, PodState, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    HoldKind,
+    Lifecycle,
+    PodKey,
+    PodState,
+    Rollout,
+    SupervisorState,
+    Workload,
+)
 
 CART = Workload("shop", "Deployment", "cart")
+MADE = datetime(2026, 1, 1, 12, tzinfo=UTC)
 DRAINED = Lifecycle(state=PodState.DRAINED, rule="errors", attempts=1, until=1_800_000_300.0)
 
 
@@ -166,6 +188,56 @@ def test_rollout_restart_patches_the_template_as_kubectl_does(
         driver.run(driver.cluster.rollout_restart(Workload("shop", "ReplicaSet", "x"), 0.0))
     with pytest.raises(LookupError):
         driver.run(driver.cluster.rollout_restart(Workload("shop", "Deployment", "gone"), 0.0))
+
+
+def test_pause_rollout_sets_the_deployments_paused_as_kubectl_does(
+    fake: FakeKubeApi, driver: Driver
+) -> None:
+    deployment(fake, "shop", "cart", replicas=1)
+    driver.start()
+    driver.run(driver.cluster.pause_rollout(CART))
+    assert fake.cluster.get(DEPLOYMENT, "shop", "cart")["spec"]["paused"] is True
+    with pytest.raises(LookupError, match="only a Deployment's rollout"):
+        driver.run(driver.cluster.pause_rollout(Workload("shop", "StatefulSet", "db")))
+    with pytest.raises(LookupError):
+        driver.run(driver.cluster.pause_rollout(Workload("shop", "Deployment", "gone")))
+
+
+def test_each_workloads_newest_revision_comes_from_its_revision_objects(
+    fake: FakeKubeApi, driver: Driver
+) -> None:
+    """A Deployment's from the ReplicaSets its pods name (highest revision annotation); a
+    StatefulSet's and a DaemonSet's from their ControllerRevisions (highest `revision`)."""
+    cart = fake.cluster.add_workload(DEPLOYMENT, "shop", "cart")
+    for revision, number, created in (("aaa", "1", EXISTING), ("bbb", "2", MADE)):
+        meta = {
+            "name": f"cart-{revision}",
+            "labels": {"pod-template-hash": revision},
+            "annotations": {"deployment.kubernetes.io/revision": number},
+            "ownerReferences": [owner_reference(cart)],
+        }
+        rs = fake.cluster.create(REPLICASET, "shop", {"metadata": meta}, created=created)
+        fake.cluster.add_pod("shop", f"cart-{revision}-x", owner=rs,
+                             labels={"pod-template-hash": revision})  # fmt: skip
+    db = fake.cluster.add_workload(STATEFULSET, "shop", "db")
+    agent = fake.cluster.add_workload(DAEMONSET, "shop", "agent")
+    for owner, name, label, number in (
+        (db, "db-111", "db-111", 3),  # a StatefulSet's pods carry the revision's name
+        (db, "db-222", "db-222", 4),
+        (agent, "agent-333", "333", 7),  # a DaemonSet's the hash alone
+    ):
+        body = {"metadata": {"name": name}, "revision": number}
+        fake.cluster.create(CONTROLLERREVISION, "shop", body, created=MADE)
+        pod = f"{name}-pod"
+        fake.cluster.add_pod("shop", pod, owner=owner, labels={"controller-revision-hash": label})
+    driver.start()
+    snapshot = driver.cluster.snapshot()
+    assert snapshot.pods[PodKey("shop", "cart-aaa-x")].revision == "aaa"
+    assert dict(snapshot.rollouts) == {
+        CART: Rollout(revision="bbb", since=MADE.timestamp()),
+        Workload("shop", "StatefulSet", "db"): Rollout(revision="db-222", since=MADE.timestamp()),
+        Workload("shop", "DaemonSet", "agent"): Rollout(revision="333", since=MADE.timestamp()),
+    }
 
 
 def state_update(**supervisors: SupervisorState) -> StateUpdate:

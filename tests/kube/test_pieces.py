@@ -11,8 +11,9 @@ from receiver.cluster.codec import encode_lifecycle
 from receiver.kube.api import RetryPolicy
 from receiver.kube.informer import ALL, PodCache, newer
 from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.revisions import Revisions, pod_revision
 from receiver.kube.tokens import identity_of
-from receiver.model import Lifecycle, Pod, PodKey, PodState, Workload
+from receiver.model import Lifecycle, Pod, PodKey, PodState, Rollout, Workload
 
 T0 = "2026-11-21T10:00:00Z"
 
@@ -123,6 +124,65 @@ def test_a_failed_replicaset_read_guesses_from_the_template_hash_without_caching
     owners.workload("shop", metadata)
     assert len(reader.calls) == 2
     assert len(owners) == 0
+
+
+def replicaset(revision: str, number: str | None, created: str) -> dict[str, Any]:
+    annotations = {"deployment.kubernetes.io/revision": number} if number else {}
+    return {
+        "metadata": {
+            "labels": {"pod-template-hash": revision},
+            "annotations": annotations,
+            "creationTimestamp": created,
+        }
+    }
+
+
+CART = Workload("shop", "Deployment", "cart")
+DB = Workload("shop", "StatefulSet", "db")
+
+
+def test_the_newest_revision_is_the_highest_number_whatever_order_they_are_seen_in() -> None:
+    revisions = Revisions(Reader({}), parse_time)
+    revisions.note_replicaset(CART, replicaset("bbb", "2", "2026-01-01T00:10:00Z"))
+    revisions.note_replicaset(CART, replicaset("aaa", "1", "2026-01-01T00:00:00Z"))
+    revisions.note_replicaset(CART, replicaset("ccc", None, "2026-01-01T00:20:00Z"))  # unnumbered
+    revisions.note_replicaset(Workload("shop", "ReplicaSet", "x"), replicaset("d", "9", ""))
+    assert dict(revisions.rollouts) == {
+        CART: Rollout(revision="bbb", since=parse_time("2026-01-01T00:10:00Z"))
+    }
+
+
+def test_a_controller_revision_is_read_once_and_a_failed_read_is_tried_again() -> None:
+    reader = Reader(
+        {
+            "db-1a": RuntimeError("503"),  # type: ignore[dict-item]
+            "db-2b": {"revision": 2, "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}},
+        }
+    )
+    revisions = Revisions(reader, parse_time)
+    on = {
+        r: Pod(namespace="shop", name=f"db-{r}", owner=DB, revision=r) for r in ("db-1a", "db-2b")
+    }
+    revisions.observe(on["db-1a"])
+    revisions.observe(on["db-1a"])  # failed: read again
+    revisions.observe(on["db-2b"])
+    revisions.observe(on["db-2b"])  # known: not read again
+    revisions.observe(Pod(namespace="shop", name="web-0", owner=CART, revision="7f"))  # its RS
+    assert reader.calls == ["db-1a", "db-1a", "db-2b"]
+    assert revisions.rollouts[DB] == Rollout(
+        revision="db-2b", since=parse_time("2026-01-01T00:00:00Z")
+    )
+    agent = Workload("shop", "DaemonSet", "agent")
+    reader.replicasets = {"agent-9c": None}  # a DaemonSet's pods carry the hash alone
+    revisions.observe(Pod(namespace="shop", name="agent-x", owner=agent, revision="9c"))
+    assert reader.calls[-1] == "agent-9c"
+    assert agent not in revisions.rollouts
+
+
+def test_a_pod_carries_the_revision_its_labels_name() -> None:
+    assert pod_revision({"pod-template-hash": "7f9c"}) == "7f9c"
+    assert pod_revision({"controller-revision-hash": "db-5d"}) == "db-5d"
+    assert pod_revision({"app": "x"}) == ""
 
 
 def pod(name: str, owner: Workload | None = None, uid: str = "") -> Pod:

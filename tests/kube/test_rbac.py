@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubeapi import DAEMONSET, STATEFULSET, FakeKubeApi
+from kubeapi import CONTROLLERREVISION, DAEMONSET, STATEFULSET, FakeKubeApi
 
 from kube.driver import Driver, deployment
 from receiver.cluster import Conflict, Event, PodPatch, StateUpdate, Traffic
@@ -35,7 +35,10 @@ def granted(section: str) -> set[tuple[str, str, str]]:
 
 def test_every_call_is_granted_and_every_grant_is_used(fake: FakeKubeApi) -> None:
     cart_0 = deployment(fake, "shop", "cart", replicas=3)[0]["metadata"]["uid"]
-    fake.cluster.add_workload(STATEFULSET, "shop", "db")
+    db = fake.cluster.add_workload(STATEFULSET, "shop", "db")
+    revision = {"metadata": {"name": "db-7f9c"}, "revision": 1}
+    fake.cluster.create(CONTROLLERREVISION, "shop", revision)
+    fake.cluster.add_pod("shop", "db-0", labels={"controller-revision-hash": "db-7f9c"}, owner=db)
     fake.cluster.add_workload(DAEMONSET, "shop", "agent")
     fake.cluster.block_eviction("shop", "cart-2")
     fake.tokens.add("t", namespace="shop", service_account="cart", pod_name="cart-0",
@@ -51,6 +54,7 @@ def test_every_call_is_granted_and_every_grant_is_used(fake: FakeKubeApi) -> Non
         driver.run(cluster.evict(PodKey("shop", "cart-2")))  # refused: deleted (fallback)
         for kind, name in (("Deployment", "cart"), ("StatefulSet", "db"), ("DaemonSet", "agent")):
             driver.run(cluster.rollout_restart(Workload("shop", kind, name), 0.0))
+        driver.run(cluster.pause_rollout(Workload("shop", "Deployment", "cart")))
         update = StateUpdate(workloads={}, supervisors={"s": SupervisorState()}, recent_actions=())
         driver.run(cluster.save_state(update))  # create
         driver.run(cluster.save_state(update))  # update

@@ -17,19 +17,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from kubeapi import DAEMONSET, DEPLOYMENT, POD, REPLICASET, STATEFULSET, FakeKubeApi, fake_kube_api
+from kubeapi import (
+    CONTROLLERREVISION,
+    DAEMONSET,
+    DEPLOYMENT,
+    POD,
+    REPLICASET,
+    STATEFULSET,
+    FakeKubeApi,
+    fake_kube_api,
+)
+from kubeapi.cluster import owner_reference
 from prometheus_client import CollectorRegistry
 
 from kube.driver import Driver
 from receiver.act import Applied, Applier, Notifications
 from receiver.decide import ActionKind, Plan
 from receiver.metrics import Metrics
-from receiver.model import Instant, PodKey, Snapshot
+from receiver.model import Instant, PodKey, Snapshot, Workload
 from receiver.runbook import Runbook, load_file
 from receiver.scenario import spec as scenario
 from receiver.scenario.runner import run_case
 from receiver.scenario.simulation import EPOCH, Simulation
-from receiver.scenario.spec import Case, load_test_file
+from receiver.scenario.spec import Case, FleetSpec, load_test_file
 
 T = TypeVar("T")
 RULES = Path(__file__).parents[2] / "rules"
@@ -48,22 +58,62 @@ class KubeSimulation(Simulation):
         super().__init__(runbook, case)
         self.fake, self.driver = fake, driver
         self.owners: dict[PodKey, dict[str, Any]] = {}
+        self.newest: dict[Workload, tuple[str, dict[str, Any]]] = {}
         for spec in case.fleet:
             owner = fake.cluster.add_workload(
                 KINDS[spec.kind], spec.namespace, spec.name, labels=dict(spec.labels)
             )
-            if spec.kind == "Deployment":
-                owner = fake.cluster.add_workload(
+            workload = Workload(spec.namespace, spec.kind, spec.name)
+            revisions = self._revisions(spec, owner)
+            if spec.kind == "Deployment" and "" in revisions:
+                revisions[""] = fake.cluster.add_workload(
                     REPLICASET, spec.namespace, f"{spec.name}-rs", owner=owner
                 )
+            if spec.rollout is not None:
+                self.newest[workload] = (spec.rollout.revision, revisions[spec.rollout.revision])
+            on_newest = set(spec.rollout.pods) if spec.rollout else set()
             for i in range(spec.replicas):
                 key = PodKey(spec.namespace, f"{spec.name}-{i}")
-                self.owners[key] = owner
-                self._create(key, dict(spec.labels), ready=i >= spec.not_ready, at=None)
+                revision = spec.rollout.revision if key.name in on_newest and spec.rollout else ""
+                revision = revision or spec.revision
+                self.owners[key] = revisions.get(revision, owner)
+                labels = {**spec.labels, **_revision_label(spec.kind, revision)}
+                self._create(key, labels, ready=i >= spec.not_ready, at=None)
         driver.start(runbook.settings.namespaces)
         metrics = Metrics(CollectorRegistry())
         self.applier = Applier(driver.cluster, Quiet({}, metrics), metrics, clock=lambda: 0.0)
         self.current = driver.cluster.snapshot()
+
+    def _revisions(self, spec: FleetSpec, owner: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The pods' owners by revision: a ReplicaSet per revision for a Deployment (numbered,
+        the newest highest, made when the rollout says), a ControllerRevision for the others
+        (the pods belong to the workload itself). "" stands for pods without a revision."""
+        made = [(spec.revision, EPOCH - 86400)] if spec.revision else [("", EPOCH - 86400)]
+        if spec.rollout is not None:
+            made.append((spec.rollout.revision, EPOCH - spec.rollout.ago))
+        out: dict[str, dict[str, Any]] = {}
+        for number, (revision, at) in enumerate(made, start=1):
+            if not revision:
+                out[""] = owner
+                continue
+            created = datetime.fromtimestamp(at, UTC)
+            ref = owner_reference(owner)
+            if spec.kind == "Deployment":
+                meta = {
+                    "name": f"{spec.name}-{revision}",
+                    "labels": {**spec.labels, "pod-template-hash": revision},
+                    "annotations": {"deployment.kubernetes.io/revision": str(number)},
+                    "ownerReferences": [ref],
+                }
+                out[revision] = self.fake.cluster.create(
+                    REPLICASET, spec.namespace, {"metadata": meta, "spec": {}}, created=created
+                )
+            else:
+                meta = {"name": f"{spec.name}-{revision}", "ownerReferences": [ref]}
+                body = {"metadata": meta, "revision": number, "data": {}}
+                self.fake.cluster.create(CONTROLLERREVISION, spec.namespace, body, created=created)
+                out[revision] = owner
+        return out
 
     def _create(
         self, key: PodKey, labels: dict[str, str], *, ready: bool, at: Instant | None
@@ -109,11 +159,21 @@ class KubeSimulation(Simulation):
             self.fake.cluster.delete_with(POD, key.namespace, key.name, {"gracePeriodSeconds": 0})
             self.driver.until(lambda k=key: k not in self.driver.cluster.snapshot().pods)  # type: ignore[misc]
             labels = {k: v for k, v in old.labels.items() if k != "remediation/traffic"}
+            newest = self.newest.get(old.owner) if old.owner else None
+            if newest is not None and old.owner is not None:  # replaced on the newest revision
+                labels.update(_revision_label(old.owner.kind, newest[0]))
+                self.owners[key] = newest[1]
             self._create(key, labels, ready=True, at=now)
             self.driver.until(self.driver.sees(key))
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]
         self.current = self.driver.cluster.snapshot()
+
+
+def _revision_label(kind: str, revision: str) -> dict[str, str]:
+    if not revision:
+        return {}
+    return {"pod-template-hash" if kind == "Deployment" else "controller-revision-hash": revision}
 
 
 def cases() -> list[Any]:

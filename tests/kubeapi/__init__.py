@@ -10,6 +10,7 @@ from .cluster import FakeCluster
 from .harness import FakeKubeApi, fake_kube_api
 from .kinds import (
     CONFIGMAP,
+    CONTROLLERREVISION,
     DAEMONSET,
     DEPLOYMENT,
     EVENT,
@@ -26,6 +27,7 @@ from .traffic import Faults, LoggedRequest, RequestLog
 __all__ = [
     "API_AUDIENCE",
     "CONFIGMAP",
+    "CONTROLLERREVISION",
     "DAEMONSET",
     "DEPLOYMENT",
     "EVENT",

@@ -45,6 +45,7 @@ STATEFULSET = Kind(
     "apps", "v1", "statefulsets", "StatefulSet", generation=True, status_subresource=True
 )
 DAEMONSET = Kind("apps", "v1", "daemonsets", "DaemonSet", generation=True, status_subresource=True)
+CONTROLLERREVISION = Kind("apps", "v1", "controllerrevisions", "ControllerRevision")
 LEASE = Kind("coordination.k8s.io", "v1", "leases", "Lease")
 TOKENREVIEW = Kind("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", namespaced=False)
 
@@ -59,6 +60,7 @@ KINDS: tuple[Kind, ...] = (
     DAEMONSET,
     LEASE,
     TOKENREVIEW,
+    CONTROLLERREVISION,
 )
 _BY_PATH = {(k.group, k.version, k.resource): k for k in KINDS}
 
