@@ -103,12 +103,18 @@ class Applier:
             await self._patch_pods(runbook, plan, done)
             for action in plan.actions:
                 await self._act(action, plan, done)
-            if plan.workloads or plan.supervisors or plan.recent_actions is not None:
+            if (
+                plan.workloads
+                or plan.supervisors
+                or plan.recent_actions is not None
+                or plan.watches
+            ):
                 await self._cluster.save_state(
                     StateUpdate(
                         workloads=plan.workloads,
                         supervisors=plan.supervisors,
                         recent_actions=plan.recent_actions,
+                        watches=plan.watches,
                     )
                 )
         except ClusterUnavailable as exc:

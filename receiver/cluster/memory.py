@@ -25,8 +25,10 @@ from receiver.cluster.codec import (
     StateCorrupt,
     decode_lifecycle,
     decode_state,
+    decode_watches,
     encode_lifecycle,
     encode_state,
+    encode_watches,
 )
 from receiver.cluster.protocol import (
     ClusterUnavailable,
@@ -36,7 +38,17 @@ from receiver.cluster.protocol import (
     StateUpdate,
     Traffic,
 )
-from receiver.model import Instant, Lifecycle, Pod, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 from receiver.model.fleet import TIMED
 
 log = logging.getLogger(__name__)
@@ -64,6 +76,7 @@ class MemoryCluster:
         self._workload_state: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
+        self._watches: dict[Target, tuple[Watch, ...]] = {}
         self._state_encoded: dict[str, str] | None = None
         self._view: Snapshot | None = None
         self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
@@ -132,6 +145,7 @@ class MemoryCluster:
                 recent_actions=self._recent,
                 owners=MappingProxyType(self._owners),
                 timed=self._timed.keys(),
+                watches=MappingProxyType(self._watches),
             )
         return self._view
 
@@ -192,6 +206,11 @@ class MemoryCluster:
         self._supervisors.update(update.supervisors)
         if update.recent_actions is not None:
             self._recent = update.recent_actions
+        for target, kept in update.watches.items():
+            if kept:
+                self._watches[target] = kept
+            else:
+                self._watches.pop(target, None)
         self._state_encoded = None
 
     @property
@@ -204,8 +223,10 @@ class MemoryCluster:
         """
         if self._state_encoded is None:
             data = encode_state(self._workload_state, self._supervisors, self._recent)
+            data |= encode_watches(self._watches)
             try:  # what the adapter would read back after a restart must be what was meant
                 decode_state(data)
+                decode_watches(data)
             except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
                 log.exception("state object does not read back")
                 raise

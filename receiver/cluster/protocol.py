@@ -17,11 +17,20 @@ Contract every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 
 
 class ClusterUnavailable(Exception):
@@ -75,6 +84,8 @@ class StateUpdate:
     workloads: Mapping[Workload, Lifecycle]
     supervisors: Mapping[str, SupervisorState]
     recent_actions: tuple[Instant, ...] | None
+    # Open outcomes replaced per target; () closes a target's last (decide/outcomes.py).
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,6 @@
-"""What a human does: resume a paused pod, reset a supervisor's subtree."""
+"""What a human does: resume a paused pod, reset a supervisor's subtree.
+
+Either supersedes the open outcomes it touches (outcomes.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import replace
 
 from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
+from receiver.decide.outcomes import superseded_by_human
 from receiver.decide.plan import Action, ActionKind, Plan
 from receiver.model import Instant, PodKey, PodState, Snapshot
 from receiver.runbook import Runbook
@@ -28,7 +31,8 @@ def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> P
             )
         )
     draft.set_lifecycle(key, replace(lifecycle.serving(pod.lifecycle), pending=None))
-    return replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
+    plan = replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
+    return superseded_by_human(snapshot, plan, pod=key)
 
 
 def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
@@ -37,9 +41,12 @@ def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -
         raise LookupError(f"no supervisor {supervisor}")
     draft = Draft(snapshot, now)
     pending = [runbook.by_name[supervisor]]
+    subtree: list[str] = []
     while pending:
         current = pending.pop()
+        subtree.append(current.name)
         state = draft.supervisor(current.name)
         draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
         pending.extend(current.children)
-    return replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")
+    plan = replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")
+    return superseded_by_human(snapshot, plan, supervisors=subtree)

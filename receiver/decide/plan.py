@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from receiver.model import Instant, Lifecycle, PodKey, Reason, Signal, SupervisorState, Workload
+from receiver.model import (
+    Followup,
+    Instant,
+    Lifecycle,
+    PodKey,
+    Reason,
+    Signal,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 
 
 class ActionKind(StrEnum):
@@ -79,9 +90,13 @@ class Plan:
     supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
     recent_actions: tuple[Instant, ...] | None = None  # None: unchanged
     operator: str | None = None  # what a human asked for (resume, reset), when it was one
+    # Open outcomes by target, replaced whole per target (() closes the last); decide/outcomes.py.
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
+    followups: tuple[Followup, ...] = ()  # outcomes decided by this plan
 
     @property
     def changes_state(self) -> bool:
         return (
-            bool(self.pods or self.workloads or self.supervisors) or self.recent_actions is not None
+            bool(self.pods or self.workloads or self.supervisors or self.watches)
+            or self.recent_actions is not None
         )

@@ -42,12 +42,29 @@ from receiver.cluster import (
     PodPatch,
     StateUpdate,
 )
-from receiver.cluster.codec import StateCorrupt, decode_state, encode_lifecycle, encode_state
+from receiver.cluster.codec import (
+    StateCorrupt,
+    decode_state,
+    decode_watches,
+    encode_lifecycle,
+    encode_state,
+    encode_watches,
+)
+from receiver.decide.fold import merge_watches
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, to_pod
-from receiver.model import Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +102,7 @@ class KubernetesCluster:
         self._workloads: dict[Workload, Lifecycle] = {}
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
+        self._watches: Mapping[Target, tuple[Watch, ...]] = {}
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
         self._eviction = EvictionVersion(api)
@@ -120,6 +138,7 @@ class KubernetesCluster:
             if exc.status != 404:
                 raise ClusterUnavailable(_failed("get", self._state, exc)) from exc
             self._workloads, self._supervisors, self._recent = {}, {}, ()
+            self._watches = {}
             self._state_version = None
             return
         self._state_version = str(raw["metadata"]["resourceVersion"])
@@ -128,6 +147,11 @@ class KubernetesCluster:
         except StateCorrupt as exc:
             log.error("%s; starting from empty budgets (the next write replaces it)", exc)
             self._workloads, self._supervisors, self._recent = {}, {}, ()
+        try:
+            self._watches = decode_watches(raw.get("data") or {})
+        except StateCorrupt as exc:
+            log.error("%s; no open outcomes kept (the next write replaces them)", exc)
+            self._watches = {}
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -139,6 +163,7 @@ class KubernetesCluster:
             supervisors=MappingProxyType(self._supervisors),
             recent_actions=self._recent,
             owners=MappingProxyType(self._cache.owners),
+            watches=self._watches,  # replaced whole on every write, never changed in place
         )
 
     async def patch_pod(self, patch: PodPatch) -> None:
@@ -236,7 +261,10 @@ class KubernetesCluster:
             workloads = {**self._workloads, **update.workloads}
             supervisors = {**self._supervisors, **update.supervisors}
             recent = self._recent if update.recent_actions is None else update.recent_actions
-            body = self._state_object(encode_state(workloads, supervisors, recent))
+            watches = merge_watches(self._watches, update.watches)
+            body = self._state_object(
+                encode_state(workloads, supervisors, recent) | encode_watches(watches)
+            )
             try:
                 raw = await self._write_state(body)
             except ApiException as exc:
@@ -246,6 +274,7 @@ class KubernetesCluster:
                 await self.load_state()
                 continue
             self._workloads, self._supervisors, self._recent = workloads, supervisors, recent
+            self._watches = watches
             self._state_version = str(raw["metadata"]["resourceVersion"])
             return
         raise ClusterUnavailable(f"state object {self._state_name()} kept changing under us")

@@ -13,7 +13,7 @@ from receiver.model.fleet import (
     SupervisorState,
     Workload,
 )
-from receiver.model.reason import Outcome, Reason
+from receiver.model.reason import ActionOutcome, Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
     HeartbeatStatus,
@@ -24,9 +24,12 @@ from receiver.model.signal import (
     alert_fingerprint,
     heartbeat_signal,
 )
+from receiver.model.watch import Followup, Target, Watch
 
 __all__ = [
     "HEARTBEAT_SIGNALS",
+    "ActionOutcome",
+    "Followup",
     "HeartbeatStatus",
     "Instant",
     "Lifecycle",
@@ -40,6 +43,8 @@ __all__ = [
     "Source",
     "Status",
     "SupervisorState",
+    "Target",
+    "Watch",
     "Workload",
     "alert_fingerprint",
     "heartbeat_signal",

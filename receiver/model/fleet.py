@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from receiver.model.signal import Instant
+
+if TYPE_CHECKING:
+    from receiver.model.watch import Target, Watch
 
 HANDLED_KEPT = 32
 """How many handled alert occurrences a pod remembers (newest kept)."""
@@ -179,6 +182,8 @@ class Snapshot:
     and it is None where nobody built it (decide/ then builds it once).
     `timed` likewise names the pods in a state that ends by itself (drained,
     probation), so a tick looks at those only; None: the tick scans every pod.
+    `watches` are the disruptive actions whose outcome is still open, by target
+    (model/watch.py).
     """
 
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
@@ -187,6 +192,7 @@ class Snapshot:
     recent_actions: tuple[Instant, ...] = ()
     owners: Mapping[Workload, Collection[PodKey]] | None = None
     timed: Collection[PodKey] | None = None
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)
