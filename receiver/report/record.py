@@ -13,12 +13,14 @@ from receiver.act import Applied
 from receiver.decide import Plan
 from receiver.metrics import Counts, Metrics
 from receiver.report.decisions import DecisionLog, plan_json
+from receiver.report.outcomes import OutcomeTally
 
 
 class Recorder:
     def __init__(self, metrics: Metrics, decisions: DecisionLog) -> None:
         self.metrics = metrics
         self.decisions = decisions
+        self.outcomes = OutcomeTally()
 
     def record(self, plan: Plan, applied: Applied, tally: Counts) -> dict[str, Any]:
         metrics = self.metrics
@@ -29,11 +31,18 @@ class Recorder:
             tally.count(metrics.blocked, blocked.reason)
         for escalation in plan.escalations:
             tally.count(metrics.escalations, escalation.supervisor, escalation.cause)
+        for followup in plan.followups:
+            watch = followup.watch
+            tally.count(metrics.action_outcomes, watch.rule, watch.action, followup.outcome)
+            if followup.recovery is not None:
+                metrics.recovery.labels(watch.rule, watch.action).observe(followup.recovery)
+            self.outcomes.add(followup)
         if (
             plan.signal is not None
             or plan.actions
             or plan.blocked
             or plan.escalations
+            or plan.followups
             or plan.operator is not None
         ):
             return self.decisions.add(plan, applied.results, applied.unavailable)
