@@ -1,0 +1,160 @@
+"""Outcomes reported: counted and timed in metrics, in the decision log, per rule in the status."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from builders import T0, runbook
+from prometheus_client import CollectorRegistry
+from service_builders import alert, auth, body, harness, pods, webhook
+
+from receiver.act import Applied
+from receiver.decide import Plan
+from receiver.metrics import Counts, Metrics
+from receiver.model import ActionOutcome, Followup, Snapshot, Watch, Workload
+from receiver.report.decisions import DecisionLog
+from receiver.report.outcomes import rule_outcomes
+from receiver.report.record import Recorder
+
+RB = runbook(
+    """
+supervisors:
+  - name: checkout
+    match: {app: checkout}
+    intensity: {max: 3, period: 10m}
+rules:
+  - name: crashy
+    match: {alertname: Crashy}
+    steps: [{restart: {}}]
+  - name: quiet
+    match: {alertname: Quiet}
+    steps: [{drain: {for: 1m}}]
+"""
+)
+CHECKOUT = Workload("shop", "Deployment", "checkout")
+
+
+def watch(at: float = T0, healthy_at: float | None = None) -> Watch:
+    return Watch(
+        rule="crashy",
+        action="restart",
+        pod="shop/checkout-0",
+        at=at,
+        until=at + 600,
+        healthy_at=healthy_at,
+    )
+
+
+def followup(outcome: ActionOutcome, recovery: float | None = None) -> Followup:
+    return Followup(target=CHECKOUT, watch=watch(), outcome=outcome, after=600, recovery=recovery)
+
+
+def recorded(*followups: Followup) -> tuple[Recorder, DecisionLog]:
+    metrics = Metrics(CollectorRegistry())
+    metrics.follow(RB)
+    log = DecisionLog()
+    recorder = Recorder(metrics, log)
+    tally = Counts(metrics)
+    recorder.record(Plan(at=T0 + 600, followups=followups), Applied([]), tally)
+    tally.flush()
+    return recorder, log
+
+
+def test_outcomes_are_counted_and_recoveries_timed() -> None:
+    recorder, _ = recorded(
+        followup(ActionOutcome.RECOVERED, recovery=45.0),
+        followup(ActionOutcome.RECURRED),
+        followup(ActionOutcome.RECOVERED),  # never seen whole: counted, not timed
+    )
+    registry = recorder.metrics.registry
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"rule": "crashy", "action": "restart", **labels})
+
+    assert value("remediation_action_outcomes_total", outcome="recovered") == 2
+    assert value("remediation_action_outcomes_total", outcome="recurred") == 1
+    assert value("remediation_action_outcomes_total", outcome="superseded") == 0
+    assert value("remediation_action_recovery_seconds_count") == 1
+    assert value("remediation_action_recovery_seconds_sum") == 45.0
+
+
+def test_a_tick_that_decides_an_outcome_is_kept_in_the_decision_log() -> None:
+    _, log = recorded(followup(ActionOutcome.RECURRED))
+    (entry,) = log.since(0)
+    assert entry["outcomes"] == [
+        {
+            "outcome": "recurred",
+            "rule": "crashy",
+            "action": "restart",
+            "target": "shop/deployment/checkout",
+            "pod": "shop/checkout-0",
+            "actedAt": "2026-01-01T00:00:00.000Z",
+            "afterSeconds": 600,
+            "recoverySeconds": None,
+            "detail": "",
+        }
+    ]
+
+
+def test_each_rule_shows_its_success_ratio_counts_and_open_watches() -> None:
+    recorder, _ = recorded(
+        followup(ActionOutcome.RECOVERED),
+        followup(ActionOutcome.RECOVERED),
+        followup(ActionOutcome.RECOVERED),
+        followup(ActionOutcome.RECURRED),
+        followup(ActionOutcome.SUPERSEDED),
+    )
+    snapshot = Snapshot(watches={CHECKOUT: (watch(), watch(at=T0 + 5))})
+    assert rule_outcomes(RB, snapshot, recorder.outcomes.counts()) == [
+        {
+            "rule": "crashy",
+            "recovered": 3,
+            "recurred": 1,
+            "superseded": 1,
+            "open": 2,
+            "successRatio": 0.75,
+        },
+        {
+            "rule": "quiet",
+            "recovered": 0,
+            "recurred": 0,
+            "superseded": 0,
+            "open": 0,
+            "successRatio": None,
+        },
+    ]
+
+
+def test_through_the_service_a_drain_that_helped_shows_in_status_and_metrics(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    pod = pods(h)[0]
+    client = h.client()
+    client.post("/api/v1/alerts", content=body(webhook(alert(pod))), headers=auth())
+    assert _outcomes(client.get("/api/v1/status").json())["open"] == 1
+    for h.clock.now in (T0 + 120, T0 + 400, T0 + 120 + 600):
+        # back in traffic; seen whole (the alert expired after signalTTL); the drain and
+        # the default probation over, with no recurrence
+        asyncio.run(h.service.pipeline.transitions())
+    status = client.get("/api/v1/status").json()
+    assert _outcomes(status) == {
+        "rule": "error-outlier",
+        "recovered": 1,
+        "recurred": 0,
+        "superseded": 0,
+        "open": 0,
+        "successRatio": 1.0,
+    }
+    labels = {"rule": "error-outlier", "action": "drain"}
+    assert h.metric("remediation_action_outcomes_total", {**labels, "outcome": "recovered"}) == 1
+    assert h.metric("remediation_action_recovery_seconds_count", labels) == 1
+    assert h.metric("remediation_action_recovery_seconds_sum", labels) == 400
+    assert "error-outlier" in client.get("/").text
+
+
+def _outcomes(status: dict[str, Any]) -> dict[str, Any]:
+    (mine,) = [r for r in status["ruleOutcomes"] if r["rule"] == "error-outlier"]
+    return dict(mine)
