@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from builders import T0, runbook
 from prometheus_client import CollectorRegistry
 from service_builders import alert, auth, body, harness, pods, webhook
@@ -14,8 +15,10 @@ from receiver.act import Applied
 from receiver.decide import Plan
 from receiver.metrics import Counts, Metrics
 from receiver.model import ActionOutcome, Followup, Snapshot, Watch, Workload
+from receiver.report.banner import banner
 from receiver.report.decisions import DecisionLog
 from receiver.report.outcomes import rule_outcomes
+from receiver.report.query import DecisionQuery
 from receiver.report.record import Recorder
 
 RB = runbook(
@@ -158,3 +161,66 @@ def test_through_the_service_a_drain_that_helped_shows_in_status_and_metrics(
 def _outcomes(status: dict[str, Any]) -> dict[str, Any]:
     (mine,) = [r for r in status["ruleOutcomes"] if r["rule"] == "error-outlier"]
     return dict(mine)
+
+
+def _status_with(recovered: int, recurred: int) -> dict[str, Any]:
+    row = {
+        "rule": "crashy",
+        "recovered": recovered,
+        "recurred": recurred,
+        "superseded": 0,
+        "open": 0,
+        "successRatio": None,
+    }
+    return {
+        "supervisors": [],
+        "fleets": [],
+        "pods": [],
+        "runbook": {"dryRun": False, "dryRunRules": []},
+        "ruleOutcomes": [row],
+    }
+
+
+@pytest.mark.parametrize(
+    ("recovered", "recurred", "said"),
+    [
+        pytest.param(1, 3, True, id="3 of 4 recurred: not helping"),
+        pytest.param(2, 2, False, id="half: not more than half"),
+        pytest.param(0, 3, False, id="too few decided to say"),
+    ],
+)
+def test_the_banner_says_when_a_rule_mostly_does_not_help(
+    recovered: int, recurred: int, said: bool
+) -> None:
+    lines = [line["text"] for line in banner(_status_with(recovered, recurred))]
+    expected = (
+        [
+            f"rule crashy is not helping: {recurred} of its {recovered + recurred} decided "
+            "actions recurred within probation; the runbook may be treating a symptom"
+        ]
+        if said
+        else []
+    )
+    assert lines == expected
+
+
+def test_the_decision_log_filters_by_what_followed_an_action() -> None:
+    _, log = recorded(followup(ActionOutcome.RECURRED))
+    entries = log.since(0)
+    assert DecisionQuery(outcome="recurred").select(entries, 0) == entries
+    assert DecisionQuery(rule="crashy").select(entries, 0) == entries
+    assert DecisionQuery(outcome="recovered").select(entries, 0) == []
+
+
+def test_the_console_shows_each_rules_success_and_the_outcome_lines(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    pod = pods(h)[0]
+    client = h.client()
+    client.post("/api/v1/alerts", content=body(webhook(alert(pod))), headers=auth())
+    h.clock.now = T0 + 120 + 600
+    asyncio.run(h.service.pipeline.transitions())
+    page = client.get("/").text
+    assert 'id="rule-outcomes"' in page
+    assert "100%</span>" in page
+    log = client.get("/decisions?outcome=recovered").text
+    assert "outcome <b>recovered</b> of drain" in log
