@@ -20,6 +20,7 @@ from receiver.report.decisions import DecisionLog
 from receiver.report.outcomes import rule_outcomes
 from receiver.report.query import DecisionQuery
 from receiver.report.record import Recorder
+from receiver.report.text import decision_lines, status_lines
 
 RB = runbook(
     """
@@ -51,7 +52,14 @@ def watch(at: float = T0, healthy_at: float | None = None) -> Watch:
 
 
 def followup(outcome: ActionOutcome, recovery: float | None = None) -> Followup:
-    return Followup(target=CHECKOUT, watch=watch(), outcome=outcome, after=600, recovery=recovery)
+    return Followup(
+        target=CHECKOUT,
+        watch=watch(),
+        outcome=outcome,
+        after=600,
+        recovery=recovery,
+        detail=f"restart of shop/checkout-0 (rule crashy) {outcome}",
+    )
 
 
 def recorded(*followups: Followup) -> tuple[Recorder, DecisionLog]:
@@ -96,7 +104,7 @@ def test_a_tick_that_decides_an_outcome_is_kept_in_the_decision_log() -> None:
             "actedAt": "2026-01-01T00:00:00.000Z",
             "afterSeconds": 600,
             "recoverySeconds": None,
-            "detail": "",
+            "detail": "restart of shop/checkout-0 (rule crashy) recurred",
         }
     ]
 
@@ -224,3 +232,20 @@ def test_the_console_shows_each_rules_success_and_the_outcome_lines(tmp_path: Pa
     assert "100%</span>" in page
     log = client.get("/decisions?outcome=recovered").text
     assert "outcome <b>recovered</b> of drain" in log
+
+
+def test_the_cli_prints_each_rules_outcomes_and_the_outcome_lines() -> None:
+    status = {
+        **_status_with(3, 1),
+        "now": "2026-01-01T00:00:00.000Z",
+        "leader": True,
+        "runbook": {"dryRun": False, "source": "rules/shop.yaml"},
+        "banner": [],
+    }
+    status["ruleOutcomes"][0].update(successRatio=0.75, open=2)
+    assert "  crashy: 75% success; 3 recovered, 1 recurred, 0 superseded, 2 open" in (
+        status_lines(status)
+    )
+    _, log = recorded(followup(ActionOutcome.RECURRED))
+    (line,) = decision_lines(log.since(0)[0])
+    assert line.endswith("outcome [recurred] restart of shop/checkout-0 (rule crashy) recurred")
