@@ -52,8 +52,8 @@ WATCHED = frozenset({ActionKind.DRAIN, ActionKind.RESTART, ActionKind.ROLLOUT_RE
 def follow(runbook: Runbook, snapshot: Snapshot, plan: Plan, now: Instant) -> Plan:
     """The plan with its outcomes: recurrences of its signal, supersessions by its
     escalations, (at a tick) probations passed, and the watches its actions open."""
-    opening = [a for a in plan.actions if _opens(a, plan)]
-    if not snapshot.watches and not opening:
+    opening = [a for a in plan.actions if _opens(a, plan)] if plan.actions else []
+    if not opening and not plan.escalations and _nothing_to_follow(snapshot, plan):
         return plan
     book = _Book(snapshot.watches)
     signal = plan.signal
@@ -70,6 +70,24 @@ def follow(runbook: Runbook, snapshot: Snapshot, plan: Plan, now: Instant) -> Pl
     for action in opening:
         _open(runbook, snapshot, book, action, now)
     return book.into(plan)
+
+
+def _nothing_to_follow(snapshot: Snapshot, plan: Plan) -> bool:
+    """No watch open, or a signal's decision with no watch on its target: the hot path."""
+    if not snapshot.watches:
+        return True
+    signal = plan.signal
+    if signal is None:
+        return plan.operator is not None  # a tick always looks at the open watches
+    if not signal.firing or plan.target is None:
+        return True
+    watches = snapshot.watches.get(_target_of(snapshot, plan.target), ())
+    # A re-delivery of the occurrence an action was taken for started before it.
+    return not any(_within(watch, signal.starts_at) for watch in watches)
+
+
+def _within(watch: Watch, starts_at: Instant) -> bool:
+    return watch.at < starts_at < watch.until
 
 
 def superseded_by_human(
@@ -169,7 +187,7 @@ def _recurrences(runbook: Runbook, snapshot: Snapshot, plan: Plan, book: _Book) 
         return
     rules = {rule.name for rule in index(runbook).rules_matching(signal.labels)}
     for watch in watches:
-        if watch.rule in rules and watch.at < signal.starts_at < watch.until:
+        if watch.rule in rules and _within(watch, signal.starts_at):
             came_back = signal.starts_at - watch.at
             book.decide(
                 target,
