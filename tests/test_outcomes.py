@@ -226,6 +226,16 @@ def test_an_escalation_of_a_supervisor_above_the_pod_supersedes_its_watches() ->
     assert snap.watches == {}
 
 
+def test_a_rule_on_trial_escalates_on_paper_and_supersedes_nothing() -> None:
+    book = rb()
+    snap, _ = run(book, start(), crash("checkout-0", T0), T0)
+    snap, _ = run(book, snap, crash("checkout-1", T0 - 1), T0 + 10)  # checkout's budget spent
+    snap, plans = run(book, snap, crash("checkout-2", T0 - 1, "Trial"), T0 + 20)
+    assert [e.supervisor for e in plans[0].escalations] == ["checkout"]
+    assert plans[0].followups == ()
+    assert len(snap.watches[CHECKOUT]) == 2
+
+
 @pytest.mark.parametrize(
     "human",
     [
