@@ -62,13 +62,15 @@ def followup(outcome: ActionOutcome, recovery: float | None = None) -> Followup:
     )
 
 
-def recorded(*followups: Followup) -> tuple[Recorder, DecisionLog]:
+def recorded(*followups: Followup, unavailable: str = "") -> tuple[Recorder, DecisionLog]:
     metrics = Metrics(CollectorRegistry())
     metrics.follow(RB)
     log = DecisionLog()
     recorder = Recorder(metrics, log)
     tally = Counts(metrics)
-    recorder.record(Plan(at=T0 + 600, followups=followups), Applied([]), tally)
+    applied = Applied([])
+    applied.unavailable = unavailable or None
+    recorder.record(Plan(at=T0 + 600, followups=followups), applied, tally)
     tally.flush()
     return recorder, log
 
@@ -89,6 +91,16 @@ def test_outcomes_are_counted_and_recoveries_timed() -> None:
     assert value("remediation_action_outcomes_total", outcome="superseded") == 0
     assert value("remediation_action_recovery_seconds_count") == 1
     assert value("remediation_action_recovery_seconds_sum") == 45.0
+
+
+def test_outcomes_of_a_plan_the_cluster_did_not_take_are_not_counted() -> None:
+    """Its watches were not written: the next tick decides them again, counted then."""
+    recorder, _ = recorded(followup(ActionOutcome.RECOVERED), unavailable="API timed out")
+    labels = {"rule": "crashy", "action": "restart", "outcome": "recovered"}
+    assert (
+        recorder.metrics.registry.get_sample_value("remediation_action_outcomes_total", labels) == 0
+    )
+    assert recorder.outcomes.counts() == {}
 
 
 def test_a_tick_that_decides_an_outcome_is_kept_in_the_decision_log() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot
 
+from receiver.cluster import MemoryCluster, StateUpdate
 from receiver.cluster.codec import StateCorrupt, decode_watches, encode_watches
 from receiver.decide import Plan, fold, reset, resume, tick
 from receiver.model import (
@@ -320,3 +322,18 @@ def test_watches_read_back_as_written() -> None:
 def test_mangled_watches_are_state_corrupt_naming_the_key() -> None:
     with pytest.raises(StateCorrupt, match="state object, watches"):
         decode_watches({"watches": '[{"namespace": "shop"}]'})
+
+
+def test_the_memory_cluster_keeps_watches_in_its_state_object_and_closes_them() -> None:
+    cluster = MemoryCluster(clock=lambda: T0, traffic_label="remediation/traffic")
+    kept = (Watch(rule="crashy", action="restart", pod="", at=T0, until=T0 + 600),)
+
+    def save(watches: dict[Target, tuple[Watch, ...]]) -> None:
+        update = StateUpdate(workloads={}, supervisors={}, recent_actions=None, watches=watches)
+        asyncio.run(cluster.save_state(update))
+
+    save({CHECKOUT: kept})
+    assert dict(cluster.snapshot().watches) == {CHECKOUT: kept}
+    assert decode_watches(cluster._state_data) == {CHECKOUT: kept}
+    save({CHECKOUT: ()})
+    assert dict(cluster.snapshot().watches) == {}

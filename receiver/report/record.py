@@ -31,7 +31,8 @@ class Recorder:
             tally.count(metrics.blocked, blocked.reason)
         for escalation in plan.escalations:
             tally.count(metrics.escalations, escalation.supervisor, escalation.cause)
-        for followup in plan.followups:
+        # A plan the cluster did not take kept no watch closed: the outcome is decided again.
+        for followup in () if applied.unavailable else plan.followups:
             watch = followup.watch
             tally.count(metrics.action_outcomes, watch.rule, watch.action, followup.outcome)
             if followup.recovery is not None:
