@@ -25,11 +25,21 @@ import platform
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from receiver import __version__
+from receiver.decide.outcomes import WATCHED
 from receiver.decide.plan import ActionKind
-from receiver.model import HEARTBEAT_SIGNALS, HeartbeatStatus, Outcome, Reason, Source, Status
+from receiver.model import (
+    HEARTBEAT_SIGNALS,
+    ActionOutcome,
+    HeartbeatStatus,
+    Outcome,
+    Reason,
+    Source,
+    Status,
+)
 from receiver.runbook import Rule, Runbook
 from receiver.runbook.matchers import Op
 
+RECOVERY_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 MAX_ALERT_NAMES = 200
 OTHER = "other"
@@ -129,6 +139,22 @@ class Metrics:
             "When the runbook was last loaded successfully.",
             registry=registry,
         )
+        self.action_outcomes = Counter(
+            "remediation_action_outcomes",
+            "What followed a rule's drain, restart or rollout restart, decided within the "
+            "rule's probation: recovered, recurred (the signal came back), superseded "
+            "(an escalation or a human intervened).",
+            ["rule", "action", "outcome"],
+            registry=registry,
+        )
+        self.recovery = Histogram(
+            "remediation_action_recovery_seconds",
+            "For recovered actions: from the action until the receiver first saw its target "
+            "whole again (every pod in service, none signalling).",
+            ["rule", "action"],
+            buckets=RECOVERY_BUCKETS,
+            registry=registry,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         self._alert_names: frozenset[str] = frozenset()
         self._runbook: Runbook | None = None
@@ -170,6 +196,11 @@ class Metrics:
         for notifier in runbook.notifiers:
             for sent in ("sent", "failed"):
                 self.notifications.labels(notifier, sent)
+        for watched in runbook.rules:
+            for kind in sorted(WATCHED):
+                self.recovery.labels(watched.name, kind)
+                for result in ActionOutcome:
+                    self.action_outcomes.labels(watched.name, kind, result)
 
     def signal_name(self, source: Source, name: str) -> str:
         """The label value for a signal's name: bounded whatever senders choose."""

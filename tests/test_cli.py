@@ -67,7 +67,7 @@ def test_check_with_nothing_to_check_fails(tmp_path: Path) -> None:
 def test_test_runs_the_example_rules() -> None:
     result = receiver("test", "rules/")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "17 passed, 0 failed"
+    assert result.stdout.strip().splitlines()[-1] == "20 passed, 0 failed"
 
 
 @pytest.fixture

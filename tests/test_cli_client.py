@@ -95,8 +95,13 @@ def test_resume_and_reset_need_the_token_and_are_in_the_log(live: Receiver) -> N
     )
     resumed = cli(live, "resume", "shop/checkout-1", token=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.endswith(
-        "restore shop/checkout-1 [applied] resumed by a human from drained (by token 1)\n"
+    restored, followed = resumed.stdout.splitlines()
+    assert restored.endswith(
+        "restore shop/checkout-1 [applied] resumed by a human from drained (by token 1)"
+    )
+    assert followed.endswith(  # the human ended the drain before its outcome was known
+        "outcome [superseded] drain of shop/checkout-1 (rule error-outlier) superseded: "
+        "resume pod shop/checkout-1 (was drained)"
     )
     pods = live.status()["pods"]
     assert [(p["pod"], p["state"]) for p in pods] == [("shop/checkout-1", "serving")]

@@ -31,6 +31,7 @@ from receiver.cluster.codec import (
     decode_state,
     encode_lifecycle,
     encode_state,
+    encode_watches,
 )
 from receiver.cluster.memory import EVENTS_KEPT
 from receiver.model import Lifecycle, Pod, PodKey, PodState, SupervisorState, Workload
@@ -868,7 +869,7 @@ def test_state_object_is_encoded_when_read_and_again_after_a_write() -> None:
     run(world.cluster.save_state(update))
     data = world.cluster._state_data
     assert world.cluster._state_data is data
-    assert data == encode_state({}, {"a": SupervisorState(counted=(T0,))}, ())
+    assert data == encode_state({}, {"a": SupervisorState(counted=(T0,))}, ()) | encode_watches({})
 
     run(world.cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=(T0,))))
     assert decode_state(world.cluster._state_data)[2] == (T0,)

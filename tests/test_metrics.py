@@ -53,6 +53,15 @@ def metrics() -> Metrics:
             "remediation_signals_received_total",
             {"source": "alertmanager", "name": "PodErrorRatioOutlier", "status": "firing"},
         ),
+        (
+            "remediation_action_outcomes_total",
+            {"rule": "outlier", "action": "restart", "outcome": "recurred"},
+        ),
+        (
+            "remediation_action_outcomes_total",
+            {"rule": "any-latency", "action": "rolloutRestart", "outcome": "superseded"},
+        ),
+        ("remediation_action_recovery_seconds_count", {"rule": "outlier", "action": "drain"}),
     ],
 )
 def test_a_series_exists_at_zero_before_anything_happened(

@@ -110,6 +110,7 @@ class Applier:
                 or plan.supervisors
                 or plan.recent_actions is not None
                 or plan.holds is not None
+                or plan.watches
             ):
                 await self._cluster.save_state(
                     StateUpdate(
@@ -117,6 +118,7 @@ class Applier:
                         supervisors=plan.supervisors,
                         recent_actions=plan.recent_actions,
                         holds=plan.holds,
+                        watches=plan.watches,
                     )
                 )
         except ClusterUnavailable as exc:

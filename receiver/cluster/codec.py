@@ -17,8 +17,11 @@ from receiver.model import (
     HoldKind,
     Instant,
     Lifecycle,
+    PodKey,
     PodState,
     SupervisorState,
+    Target,
+    Watch,
     Workload,
 )
 
@@ -167,6 +170,68 @@ def decode_state(
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StateCorrupt(f"state object: {exc}") from exc
     return workloads, supervisors, recent
+
+
+WATCHES_KEY = "watches"
+"""The state object's key for the open outcomes of disruptive actions (model/watch.py)."""
+
+
+def encode_watches(watches: Mapping[Target, tuple[Watch, ...]]) -> dict[str, str]:
+    """The open watches, as one more entry of the state object's data."""
+    items = [
+        {**_target_body(target), "watches": [_watch_body(w) for w in kept]}
+        for target, kept in sorted(watches.items(), key=lambda item: str(item[0]))
+        if kept
+    ]
+    return {WATCHES_KEY: json.dumps(items, separators=(",", ":"))}
+
+
+def decode_watches(data: Mapping[str, str]) -> dict[Target, tuple[Watch, ...]]:
+    try:
+        return {
+            _target(item): tuple(_watch(w) for w in item["watches"])
+            for item in json.loads(data.get(WATCHES_KEY, "[]"))
+        }
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise StateCorrupt(f"state object, {WATCHES_KEY}: {exc}") from exc
+
+
+def _target_body(target: Target) -> dict[str, str]:
+    if isinstance(target, PodKey):
+        return {"namespace": target.namespace, "pod": target.name}
+    return {"namespace": target.namespace, "kind": target.kind, "name": target.name}
+
+
+def _target(item: Mapping[str, Any]) -> Target:
+    if "pod" in item:
+        return PodKey(str(item["namespace"]), str(item["pod"]))
+    return Workload(str(item["namespace"]), str(item["kind"]), str(item["name"]))
+
+
+def _watch_body(watch: Watch) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "rule": watch.rule,
+        "action": watch.action,
+        "pod": watch.pod,
+        "at": watch.at,
+        "until": watch.until,
+        "supervisors": list(watch.supervisors),
+    }
+    if watch.healthy_at is not None:
+        body["healthyAt"] = watch.healthy_at
+    return body
+
+
+def _watch(body: Mapping[str, Any]) -> Watch:
+    return Watch(
+        rule=str(body["rule"]),
+        action=str(body["action"]),
+        pod=str(body.get("pod", "")),
+        at=float(body["at"]),
+        until=float(body["until"]),
+        supervisors=tuple(str(s) for s in body.get("supervisors", ())),
+        healthy_at=_optional_float(body.get("healthyAt")),
+    )
 
 
 def _body(lifecycle: Lifecycle) -> dict[str, Any]:

@@ -28,8 +28,10 @@ from receiver.cluster.codec import (
     decode_holds,
     decode_lifecycle,
     decode_state,
+    decode_watches,
     encode_lifecycle,
     encode_state,
+    encode_watches,
 )
 from receiver.cluster.protocol import (
     ClusterUnavailable,
@@ -48,6 +50,8 @@ from receiver.model import (
     Rollout,
     Snapshot,
     SupervisorState,
+    Target,
+    Watch,
     Workload,
 )
 from receiver.model.fleet import TIMED
@@ -81,6 +85,7 @@ class MemoryCluster:
         self._holds: tuple[Hold, ...] = ()
         self._rollouts: dict[Workload, Rollout] = {}
         self.paused_rollouts: set[Workload] = set()
+        self._watches: dict[Target, tuple[Watch, ...]] = {}
         self._state_encoded: dict[str, str] | None = None
         self._view: Snapshot | None = None
         self._timed: dict[PodKey, None] = {}  # pods drained or on probation: Snapshot.timed
@@ -174,6 +179,7 @@ class MemoryCluster:
                 timed=self._timed.keys(),
                 holds=self._holds,
                 rollouts=MappingProxyType(self._rollouts),
+                watches=MappingProxyType(self._watches),
             )
         return view
 
@@ -247,6 +253,11 @@ class MemoryCluster:
             self._recent = update.recent_actions
         if update.holds is not None:
             self._holds = update.holds
+        for target, kept in update.watches.items():
+            if kept:
+                self._watches[target] = kept
+            else:
+                self._watches.pop(target, None)
         self._state_encoded = None
 
     @property
@@ -259,9 +270,11 @@ class MemoryCluster:
         """
         if self._state_encoded is None:
             data = encode_state(self._workload_state, self._supervisors, self._recent, self._holds)
+            data |= encode_watches(self._watches)
             try:  # what the adapter would read back after a restart must be what was meant
                 decode_state(data)
                 decode_holds(data)
+                decode_watches(data)
             except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
                 log.exception("state object does not read back")
                 raise

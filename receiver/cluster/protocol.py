@@ -18,11 +18,21 @@ Contract every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 
 
 class ClusterUnavailable(Exception):
@@ -84,6 +94,8 @@ class StateUpdate:
     supervisors: Mapping[str, SupervisorState]
     recent_actions: tuple[Instant, ...] | None
     holds: tuple[Hold, ...] | None = None  # operator holds, the whole set
+    # Open outcomes replaced per target; () closes a target's last (decide/outcomes.py).
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

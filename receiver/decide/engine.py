@@ -25,6 +25,7 @@ from receiver.decide.escalation import escalate, record_action, rollout_restart
 from receiver.decide.guards import Verdict, check_namespace, check_step, check_target
 from receiver.decide.index import index
 from receiver.decide.intake import Target, Unresolved, resolve_target, track
+from receiver.decide.outcomes import follow
 from receiver.decide.plan import Action, ActionKind, Blocked, Plan
 from receiver.decide.rules import is_dry_run, step_name
 from receiver.decide.timed import expire
@@ -72,7 +73,7 @@ def decide(
         # budgets or freeze the subtrees that live rules depend on.
         escalations = tuple(replace(e, frozen_until=None) for e in plan.escalations)
         plan = replace(plan, supervisors={}, recent_actions=None, escalations=escalations)
-    return plan
+    return follow(runbook, snapshot, plan, now)
 
 
 class _Decision:

@@ -1,5 +1,6 @@
 """What a human does: resume a paused pod, reset a supervisor's subtree, set or lift a hold.
 
+Resume and reset supersede the open outcomes they touch (outcomes.py).
 A hold (model/hold.py) keeps automation off a pod, a workload or a
 supervisor's subtree until it expires; the guards block what it covers
 with reason `held` (decide/guards.py). Every write of the holds drops the
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
+from receiver.decide.outcomes import superseded_by_human
 from receiver.decide.plan import Action, ActionKind, Plan
 from receiver.model import Hold, Instant, PodKey, PodState, Snapshot, active_holds
 from receiver.runbook import Runbook
@@ -41,7 +43,8 @@ def resume(runbook: Runbook, snapshot: Snapshot, key: PodKey, now: Instant) -> P
             )
         )
     draft.set_lifecycle(key, replace(lifecycle.serving(pod.lifecycle), pending=None))
-    return replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
+    plan = replace(draft.plan(None), operator=f"resume pod {key} (was {pod.lifecycle.state})")
+    return superseded_by_human(snapshot, plan, pod=key)
 
 
 def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -> Plan:
@@ -50,12 +53,15 @@ def reset(runbook: Runbook, snapshot: Snapshot, supervisor: str, now: Instant) -
         raise LookupError(f"no supervisor {supervisor}")
     draft = Draft(snapshot, now)
     pending = [runbook.by_name[supervisor]]
+    subtree: list[str] = []
     while pending:
         current = pending.pop()
+        subtree.append(current.name)
         state = draft.supervisor(current.name)
         draft.set_supervisor(current.name, replace(state, counted=(), frozen_until=None))
         pending.extend(current.children)
-    return replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")
+    plan = replace(draft.plan(None), operator=f"reset supervisor {supervisor} and its subtree")
+    return superseded_by_human(snapshot, plan, supervisors=subtree)
 
 
 def hold(snapshot: Snapshot, new: Hold, now: Instant) -> Plan:

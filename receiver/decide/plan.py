@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from receiver.model import (
+    Followup,
     Hold,
     Instant,
     Lifecycle,
@@ -15,6 +16,8 @@ from receiver.model import (
     Reason,
     Signal,
     SupervisorState,
+    Target,
+    Watch,
     Workload,
 )
 
@@ -90,11 +93,14 @@ class Plan:
     recent_actions: tuple[Instant, ...] | None = None  # None: unchanged
     operator: str | None = None  # what a human asked for (resume, reset), when it was one
     holds: tuple[Hold, ...] | None = None  # the operator holds now in force; None: unchanged
+    # Open outcomes by target, replaced whole per target (() closes the last); decide/outcomes.py.
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
+    followups: tuple[Followup, ...] = ()  # outcomes decided by this plan
 
     @property
     def changes_state(self) -> bool:
         return (
-            bool(self.pods or self.workloads or self.supervisors)
+            bool(self.pods or self.workloads or self.supervisors or self.watches)
             or self.recent_actions is not None
             or self.holds is not None
         )

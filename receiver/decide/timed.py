@@ -1,4 +1,5 @@
-"""What time alone changes: drains over, probations passed, settle windows ended.
+"""What time alone changes: drains over, probations passed, settle windows ended,
+outcomes of disruptive actions decided (outcomes.py).
 
 tick() looks only at pods in a timed state (Snapshot.timed), in key order,
 so the pods it changes see each other's changes as one batch would, then at
@@ -10,6 +11,7 @@ from __future__ import annotations
 from receiver.decide import lifecycle, settle, settle_rollout
 from receiver.decide.draft import Draft
 from receiver.decide.operator import prune_holds
+from receiver.decide.outcomes import follow
 from receiver.decide.plan import Plan
 from receiver.decide.restore import plan_restore
 from receiver.decide.rules import rule_named
@@ -34,7 +36,7 @@ def tick(runbook: Runbook, snapshot: Snapshot, now: Instant) -> Plan:
             tree = tree or Tree(runbook=runbook, draft=draft)
             settle_rollout.decide_again(runbook, tree, draft, workload, now)
     prune_holds(draft, now)
-    return draft.plan(None)
+    return follow(runbook, snapshot, draft.plan(None), now)
 
 
 def _timed(snapshot: Snapshot) -> list[PodKey]:

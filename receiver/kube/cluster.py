@@ -54,15 +54,28 @@ from receiver.cluster.codec import (
     StateCorrupt,
     decode_holds,
     decode_state,
+    decode_watches,
     encode_lifecycle,
     encode_state,
+    encode_watches,
 )
+from receiver.decide.fold import merge_watches
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
 from receiver.kube.pods import Owners, format_time, parse_time, to_pod
 from receiver.kube.revisions import Revisions
-from receiver.model import Hold, Instant, Lifecycle, PodKey, Snapshot, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    Instant,
+    Lifecycle,
+    PodKey,
+    Snapshot,
+    SupervisorState,
+    Target,
+    Watch,
+    Workload,
+)
 from receiver.model.fleet import gate_shut_in_traffic
 
 log = logging.getLogger(__name__)
@@ -104,6 +117,7 @@ class KubernetesCluster:
         self._supervisors: dict[str, SupervisorState] = {}
         self._recent: tuple[Instant, ...] = ()
         self._holds: tuple[Hold, ...] = ()
+        self._watches: Mapping[Target, tuple[Watch, ...]] = {}
         self._state_version: str | None = None
         self._refused: dict[str, Instant] = {}  # pod uid -> first refused eviction
         self._gates_owed: dict[PodKey, bool] = {}  # readiness gates a decision could not write
@@ -141,6 +155,7 @@ class KubernetesCluster:
                 raise ClusterUnavailable(_failed("get", self._state, exc)) from exc
             self._workloads, self._supervisors, self._recent = {}, {}, ()
             self._holds = ()
+            self._watches = {}
             self._state_version = None
             return
         self._state_version = str(raw["metadata"]["resourceVersion"])
@@ -155,6 +170,11 @@ class KubernetesCluster:
         except StateCorrupt as exc:
             log.error("%s; starting without operator holds (the next write replaces them)", exc)
             self._holds = ()
+        try:
+            self._watches = decode_watches(raw.get("data") or {})
+        except StateCorrupt as exc:
+            log.error("%s; no open outcomes kept (the next write replaces them)", exc)
+            self._watches = {}
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -168,6 +188,7 @@ class KubernetesCluster:
             owners=MappingProxyType(self._cache.owners),
             holds=self._holds,
             rollouts=self._owners.revisions.rollouts,
+            watches=self._watches,  # replaced whole on every write, never changed in place
         )
 
     async def patch_pod(self, patch: PodPatch) -> None:
@@ -343,7 +364,10 @@ class KubernetesCluster:
             supervisors = {**self._supervisors, **update.supervisors}
             recent = self._recent if update.recent_actions is None else update.recent_actions
             holds = self._holds if update.holds is None else update.holds
-            body = self._state_object(encode_state(workloads, supervisors, recent, holds))
+            watches = merge_watches(self._watches, update.watches)
+            body = self._state_object(
+                encode_state(workloads, supervisors, recent, holds) | encode_watches(watches)
+            )
             try:
                 raw = await self._write_state(body)
             except ApiException as exc:
@@ -354,6 +378,7 @@ class KubernetesCluster:
                 continue
             self._workloads, self._supervisors, self._recent = workloads, supervisors, recent
             self._holds = holds
+            self._watches = watches
             self._state_version = str(raw["metadata"]["resourceVersion"])
             return
         raise ClusterUnavailable(f"state object {self._state_name()} kept changing under us")

@@ -15,7 +15,7 @@ from receiver.model.fleet import (
     Workload,
 )
 from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
-from receiver.model.reason import Outcome, Reason
+from receiver.model.reason import ActionOutcome, Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
     HeartbeatStatus,
@@ -26,10 +26,13 @@ from receiver.model.signal import (
     alert_fingerprint,
     heartbeat_signal,
 )
+from receiver.model.watch import Followup, Target, Watch
 
 __all__ = [
     "HEARTBEAT_SIGNALS",
     "MAX_HOLD",
+    "ActionOutcome",
+    "Followup",
     "HeartbeatStatus",
     "Hold",
     "HoldKind",
@@ -46,6 +49,8 @@ __all__ = [
     "Source",
     "Status",
     "SupervisorState",
+    "Target",
+    "Watch",
     "Workload",
     "active_holds",
     "alert_fingerprint",

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from receiver.model.hold import Hold
 from receiver.model.signal import Instant
+
+if TYPE_CHECKING:
+    from receiver.model.watch import Target, Watch
 
 HANDLED_KEPT = 32
 """How many handled alert occurrences a pod remembers (newest kept)."""
@@ -196,6 +199,8 @@ class Snapshot:
     probation), so a tick looks at those only; None: the tick scans every pod.
     `holds` are the operators' holds (model/hold.py), whether in force is decided from `now`.
     `rollouts` holds each workload's newest revision, where the cluster knows it.
+    `watches` are the disruptive actions whose outcome is still open, by target
+    (model/watch.py).
     """
 
     pods: Mapping[PodKey, Pod] = field(default_factory=dict)
@@ -206,6 +211,7 @@ class Snapshot:
     timed: Collection[PodKey] | None = None
     holds: tuple[Hold, ...] = ()  # operator holds, expired ones included until pruned
     rollouts: Mapping[Workload, Rollout] = field(default_factory=dict)
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
 
     def supervisor(self, name: str) -> SupervisorState:
         return self.supervisors.get(name, _NO_BUDGET_SPENT)

@@ -57,6 +57,14 @@ class Outcome(StrEnum):
     BLOCKED = "blocked"  # the cluster refused it (a PDB); retried later
 
 
+class ActionOutcome(StrEnum):
+    """What followed a disruptive action, decided within its rule's probation window."""
+
+    RECOVERED = "recovered"  # the rule's signal did not come back for the target in the window
+    RECURRED = "recurred"  # it did: the action treated a symptom
+    SUPERSEDED = "superseded"  # an escalation or a human intervened before either was known
+
+
 _GUARDS = frozenset(
     {
         Reason.NAMESPACE_NOT_ALLOWED,

@@ -2,13 +2,18 @@
 
 Frozen supervisors (automation below them is off until the freeze ends or a
 human resets them), fleets held as systemic or as a bad rollout, holds set
-by operators, paused pods, pods held back by guards, and dry-run mode, which
-makes every other line mean "would have".
+by operators, paused pods, pods held back by guards, rules whose actions
+mostly recur, and dry-run mode, which makes every other line mean "would
+have".
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+NOT_HELPING_DECIDED = 4
+"""Decided outcomes (recovered + recurred) a rule needs before the console calls it
+not helping; the alert RemediationRuleNotHelping asks for the same share and count."""
 
 
 def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
@@ -60,6 +65,18 @@ def banner(status: dict[str, Any]) -> list[dict[str, Any]]:
                     "text": f"pod {pod['pod']} is paused for investigation "
                     f"(rule {pod['rule']}): resume it when done",
                     "href": f"/pods/{pod['pod']}",
+                }
+            )
+    for rule in status.get("ruleOutcomes", ()):
+        decided = rule["recovered"] + rule["recurred"]
+        if decided >= NOT_HELPING_DECIDED and rule["recurred"] * 2 > decided:
+            lines.append(
+                {
+                    "level": "warn",
+                    "text": f"rule {rule['rule']} is not helping: {rule['recurred']} of its "
+                    f"{decided} decided actions recurred within probation; the runbook may "
+                    "be treating a symptom",
+                    "href": f"/decisions?rule={rule['rule']}",
                 }
             )
     if status["runbook"]["dryRun"]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from receiver.act import ActionResult
 from receiver.decide import Blocked, Escalation, Plan
-from receiver.model import Instant, Reason, Signal
+from receiver.model import Followup, Instant, Reason, Signal
 
 log = logging.getLogger("receiver.decisions")
 audit = logging.getLogger("receiver.audit")  # who asked for what: operator actions
@@ -85,6 +85,8 @@ def plan_json(
     entry["escalations"] = escalations_json(plan.escalations) if plan.escalations else []
     if plan.operator is not None:
         entry["operator"] = plan.operator
+    if plan.followups:
+        entry["outcomes"] = followups_json(plan.followups)
     if unavailable:
         entry["unavailable"] = unavailable
     return entry
@@ -117,6 +119,24 @@ def escalations_json(escalations: Iterable[Escalation]) -> list[dict[str, Any]]:
     ]
 
 
+def followups_json(followups: Iterable[Followup]) -> list[dict[str, Any]]:
+    """What followed earlier actions, decided by this plan (decide/outcomes.py)."""
+    return [
+        {
+            "outcome": f.outcome,
+            "rule": f.watch.rule,
+            "action": f.watch.action,
+            "target": str(f.target),
+            "pod": f.watch.pod or None,
+            "actedAt": iso(f.watch.at),
+            "afterSeconds": round(f.after, 3),
+            "recoverySeconds": None if f.recovery is None else round(f.recovery, 3),
+            "detail": f.detail,
+        }
+        for f in followups
+    ]
+
+
 _LOUD = frozenset(r for r in Reason if r.is_guard and r is not Reason.FROZEN)
 """Holds logged at info. A frozen subtree holds everything below it until it thaws:
 those log at debug, the escalation that froze it at info (the API keeps them all)."""
@@ -144,6 +164,7 @@ class DecisionLog:
         if (
             results
             or plan.escalations
+            or plan.followups
             or plan.operator is not None
             or any(b.reason in _LOUD for b in plan.blocked)
         ):

@@ -9,8 +9,8 @@ No pod name is a label value: series stay bounded by workloads and rules.
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -28,6 +28,8 @@ class Reading:
     tracked: int
     leader: bool
     now: Instant
+    # Decided outcomes by rule and outcome, since this replica started (report/outcomes.py).
+    outcomes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 class StateCollector(Collector):

@@ -43,7 +43,9 @@ def line_kind(item: Mapping[str, Any]) -> str:
 
 def targets(entry: Mapping[str, Any]) -> set[str]:
     """Every pod or workload an entry is about."""
-    out = {item["target"] for key in ("actions", "blocked") for item in entry.get(key, ())}
+    out = {
+        item["target"] for key in ("actions", "blocked", "outcomes") for item in entry.get(key, ())
+    }
     signal = entry.get("signal")
     if signal:
         out.add(signal["target"])
@@ -124,7 +126,7 @@ class DecisionQuery:
         return self.pod in about or any(t.rsplit("/", 1)[-1] == self.pod for t in about)
 
     def _outcome(self, entry: Mapping[str, Any]) -> bool:
-        outcomes = {a["outcome"] for a in entry.get("actions", ())}
+        outcomes = {a["outcome"] for key in ("actions", "outcomes") for a in entry.get(key, ())}
         return self.outcome == kind(entry) or self.outcome in outcomes
 
     def select(self, entries: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -136,7 +138,7 @@ class DecisionQuery:
 def _values(entry: Mapping[str, Any], field: str) -> set[str]:
     return {
         item[field]
-        for key in ("actions", "blocked")
+        for key in ("actions", "blocked", "outcomes")
         for item in entry.get(key, ())
         if item.get(field)
     }

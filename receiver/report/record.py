@@ -14,12 +14,14 @@ from receiver.act import ActionResult, Applied, Outcome
 from receiver.decide import Action, Plan
 from receiver.metrics import Counts, Metrics
 from receiver.report.decisions import DecisionLog, plan_json
+from receiver.report.outcomes import OutcomeTally
 
 
 class Recorder:
     def __init__(self, metrics: Metrics, decisions: DecisionLog) -> None:
         self.metrics = metrics
         self.decisions = decisions
+        self.outcomes = OutcomeTally()
 
     def record(self, plan: Plan, applied: Applied, tally: Counts) -> dict[str, Any]:
         metrics = self.metrics
@@ -30,11 +32,19 @@ class Recorder:
             tally.count(metrics.blocked, blocked.reason)
         for escalation in plan.escalations:
             tally.count(metrics.escalations, escalation.supervisor, escalation.cause)
+        # A plan the cluster did not take kept no watch closed: the outcome is decided again.
+        for followup in () if applied.unavailable else plan.followups:
+            watch = followup.watch
+            tally.count(metrics.action_outcomes, watch.rule, watch.action, followup.outcome)
+            if followup.recovery is not None:
+                metrics.recovery.labels(watch.rule, watch.action).observe(followup.recovery)
+            self.outcomes.add(followup)
         if (
             plan.signal is not None
             or plan.actions
             or plan.blocked
             or plan.escalations
+            or plan.followups
             or plan.operator is not None
         ):
             return self.decisions.add(plan, applied.results, applied.unavailable)

@@ -1,4 +1,5 @@
-"""The status the API and the console show: fleets, pods, guards, supervisors.
+"""The status the API and the console show: fleets, pods, guards, supervisors, and
+whether each rule's actions help (report/outcomes.py).
 
 Besides counts it says how much of each guard a fleet has used
 (report/usage.py), why each listed pod is where it is (report/why.py,
@@ -17,6 +18,7 @@ from receiver.report.banner import banner
 from receiver.report.decisions import iso
 from receiver.report.gauges import Reading
 from receiver.report.holds import holds_json
+from receiver.report.outcomes import rule_outcomes
 from receiver.report.usage import Usage, frozen_left
 from receiver.report.why import History, pod_why
 from receiver.runbook.quantities import format_duration
@@ -98,6 +100,7 @@ def status(
         "supervisors": [_supervisor(reading, name, told) for name in runbook.by_name],
         "recentDecisions": recent,
         "holds": holds_json(snapshot, now),
+        "ruleOutcomes": rule_outcomes(runbook, snapshot, reading.outcomes),
     }
     out["banner"] = banner(out)
     return out

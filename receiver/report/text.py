@@ -42,6 +42,8 @@ def decision_lines(entry: Mapping[str, Any]) -> list[str]:
             f"{head} escalation {escalation['supervisor']} [{escalation['cause']}] "
             f"{escalation['detail']}"
         )
+    for followed in entry.get("outcomes", ()):
+        lines.append(f"{head} outcome [{followed['outcome']}] {followed['detail']}")
     operator = entry.get("operator")
     if operator and not lines:
         lines.append(f"{head} {operator}{by}")
@@ -84,6 +86,18 @@ def status_lines(status: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"  {pod['pod']}: {pod['state']}{' (signalling)' if pod['signalling'] else ''}"
             f"{on if revision else ''}{said}"
+        )
+    rules = [
+        r for r in status.get("ruleOutcomes", ()) if r["recovered"] + r["recurred"] + r["open"]
+    ]
+    if rules:
+        lines.append("rules (what followed their drains, restarts, rollout restarts):")
+    for rule in rules:
+        ratio = rule["successRatio"]
+        success = "none decided yet" if ratio is None else f"{ratio:.0%} success"
+        lines.append(
+            f"  {rule['rule']}: {success}; {rule['recovered']} recovered, "
+            f"{rule['recurred']} recurred, {rule['superseded']} superseded, {rule['open']} open"
         )
     lines.append("supervisors:")
     for sup in status["supervisors"]:

@@ -51,8 +51,8 @@ from receiver.runbook.suggest import did_you_mean
 from receiver.runbook.types import (
     DEFAULT_MISS_AFTER,
     DEFAULT_PROBATION,
-    DrainBy,
     BadRollout,
+    DrainBy,
     EscalationKind,
     EscalationStep,
     Exhausted,

@@ -2,7 +2,8 @@
 
 At every simulated instant the actions and escalations that happened must be
 exactly the expected ones (none, where nothing is expected). Blocked
-decisions and pod states are compared where an expectation lists them.
+decisions, pod states and outcomes (what followed an action) are compared
+where an expectation lists them.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def run_case(
                 _compare(result, where, kind, want or (), getattr(events, kind))
         if exp is not None and exp.blocked is not None:
             _compare(result, where, "blocked", exp.blocked, events.blocked)
+        if exp is not None and exp.outcomes is not None:
+            _compare(result, where, "outcomes", exp.outcomes, events.outcomes)
         if exp is not None and exp.states:
             states = sim.states.get(t, {})
             want = dict(exp.states)
@@ -91,11 +94,13 @@ def run_case(
 def _compare_totals(
     result: CaseResult, totals: Mapping[str, int], events: Iterable[Events]
 ) -> None:
-    """Whole-test counts: actions by kind (the word before the target) and escalations."""
+    """Whole-test counts: actions by kind (the word before the target), escalations, and
+    outcomes (recovered, recurred, superseded)."""
     got: Counter[str] = Counter()
     for at in events:
         got.update(action.split(" ", 1)[0] for action in at.actions)
         got["escalations"] += len(at.escalations)
+        got.update(outcome.split(" ", 1)[0] for outcome in at.outcomes)
     for kind, want in sorted(totals.items()):
         if got[kind] != want:
             result.failures.append(
@@ -118,6 +123,7 @@ def _merge(expects: Iterable[ExpectSpec]) -> dict[float, ExpectSpec]:
             blocked=_join(prior.blocked, e.blocked),
             escalations=_join(prior.escalations, e.escalations),
             states={**(prior.states or {}), **(e.states or {})} or None,
+            outcomes=_join(prior.outcomes, e.outcomes),
         )
     return out
 

@@ -23,6 +23,7 @@ from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import ActionKind, Plan, fold, reset, resume, tick
 from receiver.model import (
     HEARTBEAT_SIGNALS,
+    Followup,
     HeartbeatStatus,
     Instant,
     Outcome,
@@ -52,6 +53,7 @@ class Events:
     blocked: list[str] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # "recurred restart shop/deployment/x"
 
 
 def build_fleet(fleet: tuple[FleetSpec, ...]) -> dict[PodKey, Pod]:
@@ -246,6 +248,9 @@ class Simulation:
             held = escalation.frozen_until
             frozen = f", frozen for {format_duration(held - EPOCH - t)}" if held else ""
             events.details.append(escalation.detail + frozen)
+        for followup in plan.followups:
+            events.outcomes.append(format_outcome(followup))
+            events.details.append(followup.detail)
 
     def _cluster_effect(
         self, kind: ActionKind, pod: PodKey | None, workload: Workload | None, now: Instant
@@ -282,6 +287,11 @@ class Simulation:
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]
         self.current = replace(self.current, pods=pods)
+
+
+def format_outcome(followup: Followup) -> str:
+    """What followed an action, as a test names it: `recurred restart shop/deployment/checkout`."""
+    return f"{followup.outcome} {followup.watch.action} {followup.target}"
 
 
 def format_action(kind: ActionKind, target: str, dry_run: bool) -> str:

@@ -19,6 +19,8 @@ tests:
     expect:
       - at: 0s
         actions: [drain shop/checkout-0]
+      - at: 12m                   # what followed the drain (recovered, recurred, superseded)
+        outcomes: [recovered drain shop/deployment/checkout]
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ CASE = {
     "fleet": "a list of workloads",
     "signals": "a list of signals at given times",
     "expect": "a list of expectations at given times",
-    "totals": "a mapping of action kind (or escalations) to how many the whole test has",
+    "totals": "a mapping of action kind (or escalations, or an outcome) to how many the whole "
+    "test has",
 }
 FLEET = {
     **{k: "a workload name" for k in WORKLOAD_KINDS},
@@ -83,6 +86,9 @@ TOTALS = {
         "notify",
         "escalations",
         "pauseRollout",
+        "recovered",
+        "recurred",
+        "superseded",
     )
 }
 SIGNAL = {
@@ -107,6 +113,7 @@ EXPECT = {
     "blocked": 'a list like ["max_unavailable shop/checkout-3"]',
     "escalations": 'a list like ["checkout intensity"]',
     "states": "a mapping of namespace/pod to state",
+    "outcomes": 'a list like ["recovered restart shop/deployment/checkout"]',
 }
 
 
@@ -151,6 +158,7 @@ class ExpectSpec:
     blocked: tuple[str, ...] | None = None
     escalations: tuple[str, ...] | None = None
     states: Mapping[str, str] | None = None
+    outcomes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,7 +389,7 @@ class _SpecReader:
             return None
         at = r.duration(f["at"], f"{path}.at", allow_zero=True)
         lists: dict[str, tuple[str, ...]] = {}
-        for key in ("actions", "blocked", "escalations"):
+        for key in ("actions", "blocked", "escalations", "outcomes"):
             if key in f:
                 found = r.items(f[key], f"{path}.{key}", EXPECT[key], self._names)
                 lists[key] = tuple(name for group in found for name in group)
@@ -397,6 +405,7 @@ class _SpecReader:
             blocked=lists.get("blocked"),
             escalations=lists.get("escalations"),
             states=states,
+            outcomes=lists.get("outcomes"),
         )
 
 

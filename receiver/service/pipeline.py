@@ -101,6 +101,7 @@ class Pipeline:
             tracked=len(self.heartbeats_due),
             leader=leader,
             now=self.clock(),
+            outcomes=self.recorder.outcomes.counts(),
         )
 
     # -- signals ------------------------------------------------------------

@@ -41,6 +41,8 @@ from receiver.model import (
     PodState,
     Rollout,
     SupervisorState,
+    Target,
+    Watch,
     Workload,
 )
 
@@ -342,6 +344,33 @@ def test_a_state_write_that_lost_a_race_merges_and_writes_again(
         "search": 3,
     }
     assert [r.status for r in fake.requests.matching("PUT", r"/configmaps/")][-2:] == [409, 200]
+
+
+def _watch(rule: str) -> Watch:
+    return Watch(rule=rule, action="restart", pod="shop/cart-0", at=1.0, until=601.0)
+
+
+def test_open_outcomes_survive_a_restart_and_merge_after_a_lost_race(fake: FakeKubeApi) -> None:
+    """The watches of decide/outcomes.py are kept beside the budgets, merged per target."""
+    first = Driver(fake).start()
+    other = Driver(fake, identity="receiver-1").start()
+    payments = Workload("shop", "Deployment", "payments")
+    try:
+        first.run(first.cluster.save_state(_with_watches({CART: (_watch("crashy"),)})))
+        other.run(other.cluster.save_state(_with_watches({payments: (_watch("slow"),)})))
+        first.run(first.cluster.save_state(_with_watches({CART: ()})))  # decided: closed
+    finally:
+        first.close()
+        other.close()
+    after_restart = Driver(fake).start()
+    try:
+        assert dict(after_restart.cluster.snapshot().watches) == {payments: (_watch("slow"),)}
+    finally:
+        after_restart.close()
+
+
+def _with_watches(watches: dict[Target, tuple[Watch, ...]]) -> StateUpdate:
+    return StateUpdate(workloads={}, supervisors={}, recent_actions=None, watches=watches)
 
 
 def test_a_corrupt_state_object_reads_as_empty(fake: FakeKubeApi) -> None:
