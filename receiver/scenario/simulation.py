@@ -70,10 +70,11 @@ def build_fleet(fleet: tuple[FleetSpec, ...]) -> dict[PodKey, Pod]:
 
 
 class Simulation:
-    def __init__(self, runbook: Runbook, case: Case) -> None:
+    def __init__(self, runbook: Runbook, case: Case, *, start: Snapshot | None = None) -> None:
+        """`start`: the fleet and state to begin with (replay), instead of the case's fleet."""
         self.runbook = runbook
         self.case = case
-        self.current = Snapshot(pods=build_fleet(case.fleet))
+        self.current = start if start is not None else Snapshot(pods=build_fleet(case.fleet))
         self.replacing: dict[PodKey, Instant] = {}
         self.firing: dict[str, Instant] = {}  # alert fingerprint -> startsAt
         self.generation = 0

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from receiver.act import Applier, Notifications
+from receiver.act import Applied, Applier, Notifications
 from receiver.act.batch import Batch, apply_until_settled, decide_batch
 from receiver.cluster import Cluster
 from receiver.decide import Plan, reset, resume, tick
@@ -35,6 +35,7 @@ from receiver.report.decisions import DecisionLog
 from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
 from receiver.runbook import Runbook
+from receiver.service.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Pipeline:
         metrics: Metrics,
         clock: Callable[[], Instant],
         decisions: DecisionLog | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.runbook = runbook
         self.cluster = cluster
@@ -65,6 +67,7 @@ class Pipeline:
         self.clock = clock
         self.decisions = decisions or DecisionLog()
         self.recorder = Recorder(metrics, self.decisions)
+        self.journal = journal
         self.notifications = Notifications(runbook.notifiers, metrics)
         self.applier = Applier(cluster, self.notifications, metrics, clock=clock)
         self.heartbeats_due = HeartbeatWatch(runbook, metrics, started_at=clock())
@@ -141,7 +144,9 @@ class Pipeline:
 
     async def _timed(self, now: Instant) -> None:
         async with self._lock:
-            await self._one(lambda snapshot: tick(self.runbook, snapshot, now))
+            await self._one(lambda snapshot: tick(self.runbook, snapshot, now), now, "tick")
+        if self.journal is not None:
+            self.journal.flush()
 
     async def _evictions(self, now: Instant) -> None:
         async with self._lock:
@@ -186,39 +191,88 @@ class Pipeline:
     async def resume(self, key: PodKey) -> dict[str, Any]:
         now = self.clock()
         async with self._lock:
-            return await self._one(lambda snapshot: resume(self.runbook, snapshot, key, now))
+            return await self._one(
+                lambda snapshot: resume(self.runbook, snapshot, key, now), now, "resume", key
+            )
 
     async def reset(self, supervisor: str) -> dict[str, Any]:
         now = self.clock()
         async with self._lock:
-            return await self._one(lambda snapshot: reset(self.runbook, snapshot, supervisor, now))
+            return await self._one(
+                lambda snapshot: reset(self.runbook, snapshot, supervisor, now),
+                now,
+                "reset",
+                supervisor,
+            )
 
     # -- internals ----------------------------------------------------------
 
     async def _batch(self, signals: Sequence[Signal], now: Instant) -> BatchResult:
         tally = Counts(self.metrics)
+        journal = self.journal
+        kept = _Kept()
+
+        def record(plan: Plan, applied: Applied) -> dict[str, Any]:
+            entry = self.recorder.record(plan, applied, tally)
+            return entry if journal is None else kept(plan, applied, entry)
+
         try:
             async with self._lock:
-                return await decide_batch(
-                    self.runbook,
-                    signals,
-                    now,
-                    self.applier,
-                    lambda plan, applied: self.recorder.record(plan, applied, tally),
-                    pause=_pause,
+                if journal is not None:
+                    journal.fleet(self.cluster.snapshot(), now)
+                outcome = await decide_batch(
+                    self.runbook, signals, now, self.applier, record, pause=_pause
                 )
+                if journal is not None:
+                    journal.batch(now, signals, kept.done)
+                return outcome
         finally:
             tally.flush()
 
-    async def _one(self, make: Callable[[Snapshot], Plan]) -> dict[str, Any]:
+    async def _one(
+        self,
+        make: Callable[[Snapshot], Plan],
+        now: Instant,
+        kind: str,
+        subject: PodKey | str | None = None,
+    ) -> dict[str, Any]:
+        """One plan that is not a signal's (a tick, a human's resume or reset), journalled."""
         tally = Counts(self.metrics)
+        journal = self.journal
+        if journal is not None:
+            journal.fleet(self.cluster.snapshot(), now)
+        kept = _Kept()
         entry, _ = await apply_until_settled(
             self.runbook,
             self.applier,
             make,
-            lambda plan, applied: self.recorder.record(plan, applied, tally),
+            lambda plan, applied: kept(plan, applied, self.recorder.record(plan, applied, tally)),
         )
         tally.flush()
+        if journal is not None and kept.done:
+            plan, applied = kept.done[-1]
+            if kind == "tick":
+                journal.tick(now, plan, applied)
+            elif isinstance(subject, PodKey):
+                journal.human(now, plan, applied, resume=subject)
+            else:
+                journal.human(now, plan, applied, reset=subject)
+        return entry
+
+
+class _Kept:
+    """The plans a batch's decisions came to, for the journal: one per signal (a decision
+    made again after a conflict replaces the one before)."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[Plan, Applied]] = []
+
+    def __call__(self, plan: Plan, applied: Applied, entry: dict[str, Any]) -> dict[str, Any]:
+        done = self.done
+        if done and plan.signal is not None and done[-1][0].signal is plan.signal:
+            done[-1] = (plan, applied)
+        else:
+            done.append((plan, applied))
         return entry
 
 

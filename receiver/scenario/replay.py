@@ -1,0 +1,375 @@
+"""Decide a journal's signals again under another runbook, and say where the decisions differ.
+
+The journal (journal.py) holds what arrived, when, on which fleet, and
+what was decided. Replay starts from the fleet and state of its first
+`start` line and plays every line on a simulated clock, through the runbook
+tests' simulation (simulation.py), so batches run through the same
+act/batch.py as the service's:
+
+- a `batch` is decided again, signal by signal, and each decision is
+  compared with the one recorded for that signal;
+- a `tick` is taken at its recorded instant. When the replayed state has
+  something due that no recorded tick took (a drain made longer or shorter
+  by the new runbook), a tick is taken half a tick interval after it fell
+  due, once no recorded line came within one and a half intervals. Timed
+  decisions are compared per target, a recorded one with a replayed one
+  within two tick intervals;
+- a `fleet` change is applied as it was seen, except the receiver's own
+  effects (the pod it evicted going away, its replacement coming up): those
+  are applied only when the replay made the same decision. Where the replay
+  restarted a pod the recording did not, the pod is replaced after the
+  runbook's `settings.restartTime`, as in runbook tests;
+- a `human` resume or reset is done again at its instant.
+
+A difference is one of `Kind`: the replay acted where the recording held
+(or did nothing), held where it acted, acted differently, held for another
+reason, or escalated differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import Counter
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from receiver.act import Applied
+from receiver.act.batch import apply_until_settled, decide_batch
+from receiver.decide import Plan, reset, resume, tick
+from receiver.decide.plan import ActionKind
+from receiver.model import Instant, Pod, PodKey, Signal, Snapshot, Workload
+from receiver.model.fleet import TIMED
+from receiver.runbook import Runbook
+from receiver.scenario.journal import (
+    Batch,
+    FleetChange,
+    Human,
+    JournalInvalid,
+    Line,
+    Start,
+    Tick,
+    Verdict,
+    facts,
+    verdict,
+)
+from receiver.scenario.simulation import Simulation
+from receiver.scenario.spec import Case
+
+MATCH_TICKS = 2.0
+"""Tick intervals apart a recorded and a replayed timed decision may be and still be one."""
+
+
+class Kind(StrEnum):
+    ACTED = "acted where it held"
+    HELD = "held where it acted"
+    ACTION = "different action"
+    REASON = "different reason"
+    ESCALATION = "different escalation"
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    at: Instant
+    subject: str  # the signal, "tick" or the human's request
+    kind: Kind
+    recorded: Verdict
+    replayed: Verdict
+    where: str  # the journal line
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    started: Instant
+    ended: Instant
+    signals: int  # signal decisions compared
+    timed: int  # timed and human decisions compared
+    differences: tuple[Difference, ...]
+
+    @property
+    def decisions(self) -> int:
+        return self.signals + self.timed
+
+    def counts(self) -> Counter[Kind]:
+        return Counter(d.kind for d in self.differences)
+
+
+def compare(recorded: Verdict, replayed: Verdict) -> Kind | None:
+    if recorded == replayed:
+        return None
+    if replayed.acted and not recorded.acted:
+        return Kind.ACTED
+    if recorded.acted and not replayed.acted:
+        return Kind.HELD
+    if recorded.actions != replayed.actions:
+        return Kind.ACTION
+    if recorded.blocked != replayed.blocked:
+        return Kind.REASON
+    return Kind.ESCALATION
+
+
+def replay(runbook: Runbook, lines: list[Line]) -> Result:
+    if not lines or not isinstance(lines[0].record, Start):
+        raise JournalInvalid("the journal is empty: nothing was decided while it was written")
+    player = Replay(runbook, lines)
+    player.run()
+    return player.result()
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    at: Instant
+    target: str
+    verdict: Verdict
+    where: str
+
+
+class Replay(Simulation):
+    def __init__(self, runbook: Runbook, lines: list[Line]) -> None:
+        first = lines[0].record
+        assert isinstance(first, Start)
+        case = Case(
+            name="replay",
+            line=0,
+            fleet=(),
+            signals=(),
+            expect=(),
+            interval=first.tick,
+            restart_time=runbook.settings.restart_time,
+        )
+        super().__init__(runbook, case, start=first.snapshot)
+        self.lines = lines
+        self.interval = first.tick
+        self.started = self.last_tick = first.at
+        self.made: set[str] = set()  # own effects the replay made, named as the journal does
+        self.skipped: set[PodKey] = set()  # pods only the recording's own effects made
+        self.simulated: set[PodKey] = set()  # pods the replay replaced itself
+        self.signals = 0
+        self.humans = 0
+        self.differences: list[Difference] = []
+        self.recorded_timed: list[_Timed] = []
+        self.replayed_timed: list[_Timed] = []
+
+    # -- the timeline -------------------------------------------------------
+
+    def _timeline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for line in self.lines[1:]:
+            record = line.record
+            self._catch_up(record.at)
+            self._replace_due(record.at)
+            if isinstance(record, FleetChange):
+                self._fleet(record)
+            elif isinstance(record, Start):
+                self._fleet(self._changes_to(record.snapshot, record.at))
+            elif isinstance(record, Batch):
+                self._batch(record, line.where)
+            elif isinstance(record, Tick):
+                self._tick(record.at, record.verdict, line.where)
+            elif isinstance(record, Human):
+                self._by_human(record, line.where)
+        self.ended = self.lines[-1].record.at
+
+    def _catch_up(self, until: Instant) -> None:
+        """Ticks for what the replay has due and no recorded tick took (see the docstring)."""
+        while (due := self._next_due()) is not None and due + 1.5 * self.interval < until:
+            at = due + 0.5 * self.interval
+            self._replace_due(at)
+            self._tick(at, None, "")
+
+    def _next_due(self) -> Instant | None:
+        """The earliest end of a drain, probation or settle window after the last tick."""
+        after = self.last_tick
+        ends = [
+            pod.lifecycle.until
+            for pod in self.current.pods.values()
+            if pod.lifecycle.state in TIMED and pod.lifecycle.until is not None
+        ]
+        ends += [w.until for w in self.current.workloads.values() if w.until is not None]
+        later = [end for end in ends if end > after]
+        return min(later, default=None)
+
+    def _tick(self, at: Instant, recorded: Verdict | None, where: str) -> None:
+        self.last_tick = at
+        if recorded is not None and recorded != Verdict():
+            self.recorded_timed.extend(_Timed(at, t, v, where) for t, v in _by_target(recorded))
+        kept: list[Plan] = []
+        self.run_until_complete(
+            apply_until_settled(
+                self.runbook,
+                self,
+                functools.partial(tick, self.runbook, now=at),
+                lambda plan, applied: kept.append(plan),
+            )
+        )
+        found = verdict(kept[-1])
+        self.replayed_timed.extend(_Timed(at, t, v, where) for t, v in _by_target(found))
+
+    def _batch(self, record: Batch, where: str) -> None:
+        kept: list[Plan] = []
+
+        def keep(plan: Plan, applied: Applied) -> None:
+            if kept and kept[-1].signal is plan.signal:
+                kept[-1] = plan
+            else:
+                kept.append(plan)
+
+        self.run_until_complete(decide_batch(self.runbook, record.signals, record.at, self, keep))
+        for signal, recorded, plan in zip(record.signals, record.verdicts, kept, strict=False):
+            self.signals += 1
+            self._compare(record.at, _subject(signal), recorded, verdict(plan), where)
+
+    def _by_human(self, record: Human, where: str) -> None:
+        runbook, at = self.runbook, record.at
+        kept: list[Plan] = []
+        if record.resume is not None:
+            key = record.resume
+            make = functools.partial(lambda s, k: resume(runbook, s, k, at), k=key)
+            subject = f"resume {key}"
+        else:
+            name = record.reset or ""
+            make = functools.partial(lambda s, n: reset(runbook, s, n, at), n=name)
+            subject = f"reset {name}"
+        self.run_until_complete(
+            apply_until_settled(runbook, self, make, lambda plan, _: kept.append(plan))
+        )
+        self.humans += 1
+        self._compare(at, subject, record.verdict, verdict(kept[-1]), where)
+
+    def _compare(
+        self, at: Instant, subject: str, recorded: Verdict, replayed: Verdict, where: str
+    ) -> None:
+        kind = compare(recorded, replayed)
+        if kind is not None:
+            self.differences.append(Difference(at, subject, kind, recorded, replayed, where))
+
+    # -- the fleet ----------------------------------------------------------
+
+    def _fleet(self, change: FleetChange) -> None:
+        pods = dict(self.current.pods)
+        for pod, cause in change.set:
+            key = pod.key
+            if not self._follows(cause, key) or (cause is None and key in self.skipped):
+                if key not in pods:
+                    self.skipped.add(key)
+                continue
+            pods[key] = _updated(pods.get(key), pod, self.runbook.settings.traffic_label)
+        for key, cause in change.gone:
+            if self._follows(cause, key) and key not in self.skipped:
+                pods.pop(key, None)
+        self.current = replace(self.current, pods=pods)
+
+    def _follows(self, cause: str | None, key: PodKey) -> bool:
+        """Whether a recorded change applies: not an own effect, or one the replay made too
+        (whose replacement it then takes from the recording instead of simulating it)."""
+        if cause is None:
+            return True
+        if cause not in self.made:
+            return False
+        _, _, what = cause.partition(" ")
+        if cause.startswith("restart "):
+            self.replacing.pop(_pod_key(what), None)
+        else:
+            for other, pod in self.current.pods.items():
+                if str(pod.owner) == what:
+                    self.replacing.pop(other, None)
+        return True
+
+    def _changes_to(self, snapshot: Snapshot, at: Instant) -> FleetChange:
+        """A later file's start line, read as what changed since the replay's fleet."""
+        label = self.runbook.settings.traffic_label
+        current = self.current.pods
+        changed = tuple(
+            (pod, None)
+            for key, pod in snapshot.pods.items()
+            if key not in self.skipped
+            and (key not in current or facts(current[key], label) != facts(pod, label))
+        )
+        gone = tuple(
+            (key, None)
+            for key in current
+            if key not in snapshot.pods and key not in self.replacing and key not in self.simulated
+        )
+        return FleetChange(at, changed, gone)
+
+    # -- the cluster's part (simulation.py), noting the replay's own effects ------------------
+
+    def _cluster_effect(
+        self, kind: ActionKind, pod: PodKey | None, workload: Workload | None, now: Instant
+    ) -> None:
+        if kind is ActionKind.RESTART and pod is not None:
+            self.made.add(f"restart {pod}")
+        elif kind is ActionKind.ROLLOUT_RESTART and workload is not None:
+            self.made.add(f"rolloutRestart {workload}")
+        super()._cluster_effect(kind, pod, workload, now)
+
+    def _replace_due(self, now: Instant) -> None:
+        self.simulated |= {key for key, at in self.replacing.items() if at <= now}
+        super()._replace_due(now)
+
+    # -- the result ---------------------------------------------------------
+
+    def result(self) -> Result:
+        timed = self._match_timed()
+        differences = sorted(self.differences, key=lambda d: d.at)
+        return Result(
+            started=self.started,
+            ended=self.ended,
+            signals=self.signals,
+            timed=timed + self.humans,
+            differences=tuple(differences),
+        )
+
+    def _match_timed(self) -> int:
+        """Pair recorded and replayed timed decisions per target; the rest differ."""
+        window = MATCH_TICKS * self.interval
+        left = list(self.replayed_timed)
+        compared = 0
+        for rec in self.recorded_timed:
+            near = [p for p in left if p.target == rec.target and abs(p.at - rec.at) <= window]
+            same = [p for p in near if p.verdict == rec.verdict]
+            found = (same or near)[0] if near else None
+            compared += 1
+            if found is None:
+                self._compare(rec.at, f"tick {rec.target}", rec.verdict, Verdict(), rec.where)
+                continue
+            left.remove(found)
+            self._compare(rec.at, f"tick {rec.target}", rec.verdict, found.verdict, rec.where)
+        for extra in left:
+            compared += 1
+            where = extra.where or "(a tick the recording has no line for)"
+            self._compare(extra.at, f"tick {extra.target}", Verdict(), extra.verdict, where)
+        return compared
+
+
+def _by_target(v: Verdict) -> list[tuple[str, Verdict]]:
+    """A tick's decision split by whom each part is about."""
+    parts: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for action in v.actions:
+        parts.setdefault(action.split(" ")[1], ([], [], []))[0].append(action)
+    for held in v.blocked:
+        parts.setdefault(held.rsplit(" ", 1)[-1], ([], [], []))[1].append(held)
+    for escalation in v.escalations:
+        parts.setdefault(escalation.split(" ")[0], ([], [], []))[2].append(escalation)
+    return [(t, Verdict(tuple(a), tuple(b), tuple(e))) for t, (a, b, e) in sorted(parts.items())]
+
+
+def _subject(signal: Signal) -> str:
+    labels = signal.labels
+    where = "/".join(v for v in (labels.get("namespace"), labels.get("pod")) if v)
+    return f"{signal.name} {signal.status} {where}".strip()
+
+
+def _updated(old: Pod | None, recorded: Pod, traffic_label: str) -> Pod:
+    """The recorded facts, with the replay's own lifecycle and traffic label (the same pod)."""
+    if old is None or old.uid != recorded.uid:
+        return recorded
+    labels = dict(recorded.labels)
+    if traffic_label in old.labels:
+        labels[traffic_label] = old.labels[traffic_label]
+    return replace(recorded, labels=labels, lifecycle=old.lifecycle)
+
+
+def _pod_key(text: str) -> PodKey:
+    namespace, _, name = text.partition("/")
+    return PodKey(namespace, name)
