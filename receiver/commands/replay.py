@@ -67,8 +67,7 @@ def _difference(d: Difference, started: float) -> Iterator[str]:
     yield f"{iso(d.at)} (+{d.at - started:.1f}s)  {d.subject}: {d.kind}"
     yield f"    recorded: {d.recorded}"
     yield f"    replayed: {d.replayed}"
-    if d.where:
-        yield f"    ({d.where})"
+    yield f"    ({d.where})"
 
 
 def summary(result: Result) -> str:

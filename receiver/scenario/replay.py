@@ -66,6 +66,7 @@ class Kind(StrEnum):
     ACTION = "different action"
     REASON = "different reason"
     ESCALATION = "different escalation"
+    TIME = "different time"  # a timed decision, the same, taken earlier or later
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,25 +322,64 @@ class Replay(Simulation):
         )
 
     def _match_timed(self) -> int:
-        """Pair recorded and replayed timed decisions per target; the rest differ."""
+        """Pair recorded and replayed timed decisions per target: the same within two tick
+        intervals is one decision; then the same decision next to each other in the target's
+        timeline, taken earlier or later; what is left differs from nothing."""
         window = MATCH_TICKS * self.interval
         left = list(self.replayed_timed)
-        compared = 0
+        unmatched = []
         for rec in self.recorded_timed:
             near = [p for p in left if p.target == rec.target and abs(p.at - rec.at) <= window]
             same = [p for p in near if p.verdict == rec.verdict]
             found = (same or near)[0] if near else None
+            if found is None:
+                unmatched.append(rec)
+                continue
+            left.remove(found)
+            self._compare(rec.at, f"tick {rec.target}", rec.verdict, found.verdict, rec.where)
+        compared = len(self.recorded_timed) - len(unmatched)
+        for rec, found in _moved(unmatched, left):
             compared += 1
             if found is None:
                 self._compare(rec.at, f"tick {rec.target}", rec.verdict, Verdict(), rec.where)
                 continue
             left.remove(found)
-            self._compare(rec.at, f"tick {rec.target}", rec.verdict, found.verdict, rec.where)
+            moved = f"{found.at - rec.at:+.1f}s"
+            self.differences.append(
+                Difference(rec.at, f"tick {rec.target} ({moved})", Kind.TIME, rec.verdict,
+                           found.verdict, rec.where)
+            )  # fmt: skip
         for extra in left:
             compared += 1
-            where = extra.where or "(a tick the recording has no line for)"
+            where = extra.where or "a tick the recording has no line for"
             self._compare(extra.at, f"tick {extra.target}", Verdict(), extra.verdict, where)
         return compared
+
+
+def _moved(recorded: list[_Timed], replayed: list[_Timed]) -> list[tuple[_Timed, _Timed | None]]:
+    """Each recorded timed decision with the same one of the replay next to it in time
+    (nothing else about the target between them, the earlier neighbour first), or None."""
+    out: list[tuple[_Timed, _Timed | None]] = []
+    taken: set[int] = set()
+    for rec in recorded:
+        timeline = sorted(
+            [(t.at, 0, i) for i, t in enumerate(recorded) if t.target == rec.target]
+            + [(t.at, 1, i) for i, t in enumerate(replayed) if t.target == rec.target]
+        )
+        here = timeline.index((rec.at, 0, recorded.index(rec)))
+        neighbours = [timeline[j] for j in (here - 1, here + 1) if 0 <= j < len(timeline)]
+        found = next(
+            (
+                i
+                for _, side, i in neighbours
+                if side == 1 and i not in taken and replayed[i].verdict == rec.verdict
+            ),
+            None,
+        )
+        if found is not None:
+            taken.add(found)
+        out.append((rec, None if found is None else replayed[found]))
+    return out
 
 
 def _by_target(v: Verdict) -> list[tuple[str, Verdict]]:
