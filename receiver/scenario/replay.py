@@ -11,9 +11,10 @@ act/batch.py as the service's:
 - a `tick` is taken at its recorded instant. When the replayed state has
   something due that no recorded tick took (a drain made longer or shorter
   by the new runbook), a tick is taken half a tick interval after it fell
-  due, once no recorded line came within one and a half intervals. Timed
-  decisions are compared per target, a recorded one with a replayed one
-  within two tick intervals;
+  due, once no recorded line came within `late` (1 s, or one and a half
+  tick intervals if longer). Timed decisions are compared per target: a
+  recorded one and a replayed one within `late` plus a tick interval are
+  one, and the same decision taken earlier or later is a `different time`;
 - a `fleet` change is applied as it was seen, except the receiver's own
   effects (the pod it evicted going away, its replacement coming up): those
   are applied only when the replay made the same decision. Where the replay
@@ -56,8 +57,9 @@ from receiver.scenario.journal import (
 from receiver.scenario.simulation import Simulation
 from receiver.scenario.spec import Case
 
-MATCH_TICKS = 2.0
-"""Tick intervals apart a recorded and a replayed timed decision may be and still be one."""
+LATE = 1.0
+"""Seconds (or one and a half tick intervals, if longer) after something fell due by which
+the service has surely ticked: a busy event loop delays a tick by a fraction of a second."""
 
 
 class Kind(StrEnum):
@@ -142,6 +144,7 @@ class Replay(Simulation):
         self.lines = lines
         self.interval = first.tick
         self.started = self.last_tick = first.at
+        self.late = max(LATE, 1.5 * first.tick)
         self.made: set[str] = set()  # own effects the replay made, named as the journal does
         self.skipped: set[PodKey] = set()  # pods only the recording's own effects made
         self.simulated: set[PodKey] = set()  # pods the replay replaced itself
@@ -173,7 +176,7 @@ class Replay(Simulation):
 
     def _catch_up(self, until: Instant) -> None:
         """Ticks for what the replay has due and no recorded tick took (see the docstring)."""
-        while (due := self._next_due()) is not None and due + 1.5 * self.interval < until:
+        while (due := self._next_due()) is not None and due + self.late < until:
             at = due + 0.5 * self.interval
             self._replace_due(at)
             self._tick(at, None, "")
@@ -322,10 +325,10 @@ class Replay(Simulation):
         )
 
     def _match_timed(self) -> int:
-        """Pair recorded and replayed timed decisions per target: the same within two tick
-        intervals is one decision; then the same decision next to each other in the target's
+        """Pair recorded and replayed timed decisions per target: the same within the
+        window is one decision; then the same decision next to each other in the target's
         timeline, taken earlier or later; what is left differs from nothing."""
-        window = MATCH_TICKS * self.interval
+        window = self.late + self.interval
         left = list(self.replayed_timed)
         unmatched = []
         for rec in self.recorded_timed:
