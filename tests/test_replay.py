@@ -73,6 +73,7 @@ def story(runbook_path: Path, journal_path: Path, **journal_options: int) -> Non
                         beat = Beat(key, HeartbeatStatus(said[0]), said[1], 1.0)
                         await pipeline.heartbeats([beat], clock.now)
             await pipeline.tick()
+            kept.written()  # as a live service's writer keeps up (the rotation reads its size)
         kept.close()
 
     asyncio.run(play())
