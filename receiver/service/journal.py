@@ -19,20 +19,16 @@ left by an earlier run becomes PATH.1.
 Each file begins with the whole fleet and the receiver's state, so any one
 of them replays alone. Lines go through a 64 KiB buffer, flushed at every
 tick (a crash loses at most a tick's worth). The lines are made (JSON) and
-written by a thread of their own (`_Writer`), so the event loop only
+written by a thread of their own (journal_file.py), so the event loop only
 compares pods and queues values.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from receiver.act import Applied
 from receiver.decide import ActionKind, Plan
@@ -47,12 +43,10 @@ from receiver.scenario.journal import (
     verdict,
     verdict_json,
 )
-
-log = logging.getLogger(__name__)
+from receiver.service.journal_file import JournalFile
 
 MAX_BYTES = 16 << 20
 FILES = 4
-BUFFER = 1 << 16
 EVICTED = frozenset({Outcome.APPLIED, Outcome.BLOCKED})
 """An eviction refused or failed for now is retried until it passes: its effects are ours."""
 
@@ -71,13 +65,13 @@ class JournalOptions:
 
 
 class Journal:
-    """Told by the pipeline what happened; the lines are made and written by `_Writer`."""
+    """Told by the pipeline what happened; the lines are made and written by `JournalFile`."""
 
     def __init__(self, options: JournalOptions, *, tick: float, traffic_label: str) -> None:
         self.options = options
         self.tick_interval = tick
         self.traffic_label = traffic_label
-        self._writer = _Writer(options)
+        self._writer = JournalFile(options.path, max_bytes=options.max_bytes, files=options.files)
         self._started = False
         self._pods: dict[PodKey, Pod] = {}
         self._causes = _Causes()
@@ -133,7 +127,7 @@ class Journal:
 
     def flush(self) -> None:
         """Ask for what was written so far to reach the file (it does, soon after)."""
-        self._writer.put(_FLUSH)
+        self._writer.flush()
 
     def close(self) -> None:
         """Write what is queued and close the file (waits for the writer)."""
@@ -141,9 +135,7 @@ class Journal:
 
     def written(self) -> None:
         """Wait until what was queued is written (tests; the service never waits)."""
-        done = threading.Event()
-        self._writer.put(done.set)
-        done.wait()
+        self._writer.written()
 
     # -- internals ----------------------------------------------------------
 
@@ -190,103 +182,6 @@ class Journal:
         tick, label = self.tick_interval, self.traffic_label
         self._writer.rotate()
         self._writer.put(lambda: dumps(start_json(fleet, at, tick, label)))
-
-
-_FLUSH = "flush"
-_ROTATE = "rotate"
-_STOP = "stop"
-
-
-class _Writer:
-    """One thread that makes the lines (JSON) and writes them, in the order they were put.
-
-    Making a start line for 10,000 pods takes a few hundred ms of CPU: done
-    here, it reaches the event loop only as the interpreter's switches
-    between threads (every 5 ms), never as one long pause. A line that
-    cannot be written (a full disk) is logged and dropped; the journal never
-    fails a decision.
-    """
-
-    def __init__(self, options: JournalOptions) -> None:
-        self.options = options
-        self._queue: queue.SimpleQueue[Callable[[], str | None] | str] = queue.SimpleQueue()
-        self._out: IO[str] | None = None
-        self._size = 0
-        self._asked = 0  # rotations asked for (written by the event loop only)
-        self._done = 0  # ... and done (written by the thread only)
-        self._thread: threading.Thread | None = None
-
-    def put(self, item: Callable[[], str | None] | str) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="journal", daemon=True)
-            self._thread.start()
-        self._queue.put(item)
-
-    def rotate(self) -> None:
-        self._asked += 1
-        self.put(_ROTATE)
-
-    def full(self) -> bool:
-        """Whether the file reached its bound, as far as the thread has written (the lines
-        still queued count at the next decision: the thread keeps up with a live service)."""
-        return self._asked == self._done and self._size >= self.options.max_bytes
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) != _STOP:
-            try:
-                self._do(item)
-            except Exception:  # the service goes on; the log says what the journal lost
-                log.exception("journal: cannot write %s", self.options.path)
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def _do(self, item: Callable[[], str | None] | str) -> None:
-        if item == _FLUSH:
-            if self._out is not None:
-                self._out.flush()
-        elif item == _ROTATE:
-            self._new_file()
-        elif callable(item):
-            line = item()
-            if line is None:  # written(): the marker's work was to say so
-                return
-            if self._out is None:
-                self._new_file()
-            assert self._out is not None
-            self._out.write(line)
-            self._size += len(line.encode())
-
-    def _new_file(self) -> None:
-        path = self.options.path
-        if self._out is not None:
-            self._out.close()
-            self._rotate()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size:
-                self._rotate()  # an earlier run's journal is kept, one file older
-        self._out = path.open("w", encoding="utf-8", buffering=BUFFER)
-        self._size = 0
-        self._done += 1
-
-    def _rotate(self) -> None:
-        """PATH becomes PATH.1, PATH.1 becomes PATH.2, ...; the oldest beyond `files` goes."""
-        path = self.options.path
-        keep = self.options.files
-        if keep == 1:
-            path.unlink(missing_ok=True)
-            return
-        for i in range(keep - 1, 0, -1):
-            newer = path if i == 1 else path.with_name(f"{path.name}.{i - 1}")
-            if newer.exists():
-                os.replace(newer, path.with_name(f"{path.name}.{i}"))
 
 
 def _fleet_json(

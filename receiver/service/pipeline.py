@@ -19,6 +19,7 @@ signal comes back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -143,10 +144,12 @@ class Pipeline:
                 log.exception("tick: %s failed", job.__name__.strip("_"))
 
     async def _timed(self, now: Instant) -> None:
+        journal = self.journal
+        note = functools.partial(journal.tick, now) if journal is not None else None
         async with self._lock:
-            await self._one(lambda snapshot: tick(self.runbook, snapshot, now), now, "tick")
-        if self.journal is not None:
-            self.journal.flush()
+            await self._one(lambda snapshot: tick(self.runbook, snapshot, now), now, journal=note)
+        if journal is not None:
+            journal.flush()
 
     async def _evictions(self, now: Instant) -> None:
         async with self._lock:
@@ -190,19 +193,22 @@ class Pipeline:
 
     async def resume(self, key: PodKey) -> dict[str, Any]:
         now = self.clock()
+        journal = self.journal
+        note = functools.partial(journal.human, now, resume=key) if journal is not None else None
         async with self._lock:
             return await self._one(
-                lambda snapshot: resume(self.runbook, snapshot, key, now), now, "resume", key
+                lambda snapshot: resume(self.runbook, snapshot, key, now), now, journal=note
             )
 
     async def reset(self, supervisor: str) -> dict[str, Any]:
         now = self.clock()
+        journal = self.journal
+        note = (
+            functools.partial(journal.human, now, reset=supervisor) if journal is not None else None
+        )
         async with self._lock:
             return await self._one(
-                lambda snapshot: reset(self.runbook, snapshot, supervisor, now),
-                now,
-                "reset",
-                supervisor,
+                lambda snapshot: reset(self.runbook, snapshot, supervisor, now), now, journal=note
             )
 
     # -- internals ----------------------------------------------------------
@@ -230,18 +236,14 @@ class Pipeline:
             tally.flush()
 
     async def _one(
-        self,
-        make: Callable[[Snapshot], Plan],
-        now: Instant,
-        kind: str,
-        subject: PodKey | str | None = None,
+        self, make: Callable[[Snapshot], Plan], now: Instant, *, journal: _Note | None = None
     ) -> dict[str, Any]:
-        """One plan that is not a signal's (a tick, a human's resume or reset), journalled."""
+        """One plan that is not a signal's (a tick, a human's resume or reset); with a
+        journal, told to it by `journal`."""
         tally = Counts(self.metrics)
-        journal = self.journal
-        if journal is not None:
-            journal.fleet(self.cluster.snapshot(), now)
         kept = _Kept()
+        if self.journal is not None:
+            self.journal.fleet(self.cluster.snapshot(), now)
         entry, _ = await apply_until_settled(
             self.runbook,
             self.applier,
@@ -250,14 +252,11 @@ class Pipeline:
         )
         tally.flush()
         if journal is not None and kept.done:
-            plan, applied = kept.done[-1]
-            if kind == "tick":
-                journal.tick(now, plan, applied)
-            elif isinstance(subject, PodKey):
-                journal.human(now, plan, applied, resume=subject)
-            else:
-                journal.human(now, plan, applied, reset=subject)
+            journal(*kept.done[-1])
         return entry
+
+
+_Note = Callable[[Plan, Applied], None]
 
 
 class _Kept:
