@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -325,14 +325,25 @@ class Replay(Simulation):
         )
 
     def _match_timed(self) -> int:
-        """Pair recorded and replayed timed decisions per target: the same within the
-        window is one decision; then the same decision next to each other in the target's
-        timeline, taken earlier or later; what is left differs from nothing."""
+        """Pair recorded and replayed timed decisions, target by target."""
+        recorded: dict[str, list[_Timed]] = defaultdict(list)
+        replayed: dict[str, list[_Timed]] = defaultdict(list)
+        for timed in self.recorded_timed:
+            recorded[timed.target].append(timed)
+        for timed in self.replayed_timed:
+            replayed[timed.target].append(timed)
+        targets = sorted(recorded.keys() | replayed.keys())
+        return sum(self._match_target(recorded[t], replayed[t]) for t in targets)
+
+    def _match_target(self, recorded: list[_Timed], replayed: list[_Timed]) -> int:
+        """The same decision within the window is one decision; then the same decision
+        next to each other in the target's timeline, taken earlier or later; what is left
+        differs from nothing. The number of decisions compared."""
         window = self.late + self.interval
-        left = list(self.replayed_timed)
+        left = list(replayed)
         unmatched = []
-        for rec in self.recorded_timed:
-            near = [p for p in left if p.target == rec.target and abs(p.at - rec.at) <= window]
+        for rec in recorded:
+            near = [p for p in left if abs(p.at - rec.at) <= window]
             same = [p for p in near if p.verdict == rec.verdict]
             found = (same or near)[0] if near else None
             if found is None:
@@ -340,7 +351,7 @@ class Replay(Simulation):
                 continue
             left.remove(found)
             self._compare(rec.at, f"tick {rec.target}", rec.verdict, found.verdict, rec.where)
-        compared = len(self.recorded_timed) - len(unmatched)
+        compared = len(recorded) - len(unmatched)
         for rec, found in _moved(unmatched, left):
             compared += 1
             if found is None:
