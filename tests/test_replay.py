@@ -308,3 +308,21 @@ def test_a_journal_recorded_by_receiver_demo_replays_without_difference(tmp_path
         tmp_path, "guards: {maxUnavailable: 1, cooldown: 2s}", "guards: {maxUnavailable: 0}"
     )
     assert replayed(stricter, path).counts()[Kind.HELD] >= 1
+
+
+def test_a_humans_resume_is_journalled_and_done_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        drained = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert drained.status_code == 200
+        h.clock.now += 5
+        resumed = client.post("/api/v1/pods/shop/checkout-1/resume", headers=auth())
+        assert resumed.status_code == 200
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    human = [line for line in lines if line["type"] == "human"]
+    assert [(line["resume"], line["decision"]["actions"]) for line in human] == [
+        ("shop/checkout-1", ["restore shop/checkout-1"])
+    ]
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.timed, result.differences) == (1, 1, ())
