@@ -326,3 +326,27 @@ def test_a_humans_resume_is_journalled_and_done_again(tmp_path: Path) -> None:
     ]
     result = replayed(h.runbook_path, path)
     assert (result.signals, result.timed, result.differences) == (1, 1, ())
+
+
+def test_a_batch_cut_short_by_a_cluster_failure_is_replayed_as_far_as_it_was_decided(
+    tmp_path: Path,
+) -> None:
+    """The rest came back with the re-delivery: decided twice, it would be `duplicate`."""
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        h.cluster.outage = True
+        failed = client.post(
+            "/api/v1/alerts", json=webhook(alert("checkout-1"), alert("checkout-2")), headers=auth()
+        )
+        assert failed.status_code == 503
+        h.cluster.outage = False
+        h.clock.now += 10
+        again = client.post(
+            "/api/v1/alerts", json=webhook(alert("checkout-1"), alert("checkout-2")), headers=auth()
+        )
+        assert again.status_code == 200
+    batches = [b for b in map(json.loads, path.read_text().splitlines()) if b["type"] == "batch"]
+    assert [(len(b["signals"]), len(b["decisions"])) for b in batches] == [(2, 0), (2, 2)]
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.differences) == (2, ())
