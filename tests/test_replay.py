@@ -350,3 +350,16 @@ def test_a_batch_cut_short_by_a_cluster_failure_is_replayed_as_far_as_it_was_dec
     assert [(len(b["signals"]), len(b["decisions"])) for b in batches] == [(2, 0), (2, 2)]
     result = replayed(h.runbook_path, path)
     assert (result.signals, result.differences) == (2, ())
+
+
+def test_serve_refuses_a_journal_bound_too_small_to_hold_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runbook = Path(__file__).parent.parent / "rules" / "shop.yaml"
+    code = main(["serve", "--runbook", str(runbook), "--insecure-no-auth",
+                 "--journal", str(tmp_path / "j.jsonl"), "--journal-max-bytes", "100"])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "receiver serve: --journal-max-bytes: found 100, expected 4096 or more\n"
+    )
+    assert not (tmp_path / "j.jsonl").exists()
