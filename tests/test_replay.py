@@ -181,6 +181,16 @@ def test_the_journal_rotates_at_its_bound_and_keeps_its_number_of_files(tmp_path
     assert replayed(DEMO_RUNBOOK, *reversed(files)).differences == ()
 
 
+def test_each_rotated_file_replays_alone_restarts_under_way_included(tmp_path: Path) -> None:
+    reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
+    path = tmp_path / "journal.jsonl"
+    story(reckless, path, max_bytes=8192, files=10)
+    files = sorted(tmp_path.glob("journal.jsonl*"))
+    assert len(files) >= 3
+    for file in files:
+        assert replayed(reckless, file).differences == (), file.name
+
+
 def test_a_journal_left_by_an_earlier_run_is_kept_one_file_older(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     path.write_text("earlier\n", encoding="utf-8")

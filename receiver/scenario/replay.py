@@ -39,7 +39,7 @@ from receiver.act import Applied
 from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import Plan, reset, resume, tick
 from receiver.decide.plan import ActionKind
-from receiver.model import Instant, Pod, PodKey, Signal, Snapshot, Workload
+from receiver.model import Instant, Pod, PodKey, PodState, Signal, Snapshot, Workload
 from receiver.model.fleet import TIMED
 from receiver.runbook import Runbook
 from receiver.scenario.journal import (
@@ -145,7 +145,13 @@ class Replay(Simulation):
         self.interval = first.tick
         self.started = self.last_tick = first.at
         self.late = max(LATE, 1.5 * first.tick)
-        self.made: set[str] = set()  # own effects the replay made, named as the journal does
+        # Own effects the replay made, named as the journal does; a restart under way when
+        # the journal begins is one (its replacement's lines carry its cause).
+        self.made: set[str] = {
+            f"restart {key}"
+            for key, pod in first.snapshot.pods.items()
+            if pod.lifecycle.state is PodState.RESTARTED
+        }
         self.skipped: set[PodKey] = set()  # pods only the recording's own effects made
         self.simulated: set[PodKey] = set()  # pods the replay replaced itself
         self.signals = 0
