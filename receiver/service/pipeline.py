@@ -10,6 +10,10 @@ the lock that serializes decisions, so each decision sees the effects of the
 one before (the cluster reads its own writes). The clock is read here, at
 the edge, and passed into the pure core.
 
+With a journal (journal.py, `serve --journal`), each batch, tick and human
+request is also told to it, under the same lock, with the fleet it met, so
+`receiver replay` can decide the same traffic again.
+
 Answers follow the acknowledgement rule: a signal counts as handled once
 its plan is applied; if the cluster fails, the batch is reported
 unavailable (HTTP 503) and what was not applied is decided again when the
@@ -215,25 +219,37 @@ class Pipeline:
 
     async def _batch(self, signals: Sequence[Signal], now: Instant) -> BatchResult:
         tally = Counts(self.metrics)
-        journal = self.journal
-        kept = _Kept()
-
-        def record(plan: Plan, applied: Applied) -> dict[str, Any]:
-            entry = self.recorder.record(plan, applied, tally)
-            return entry if journal is None else kept(plan, applied, entry)
-
         try:
             async with self._lock:
-                if journal is not None:
-                    journal.fleet(self.cluster.snapshot(), now)
-                outcome = await decide_batch(
-                    self.runbook, signals, now, self.applier, record, pause=_pause
+                if self.journal is not None:
+                    return await self._journalled(signals, now, tally, self.journal)
+                return await decide_batch(
+                    self.runbook,
+                    signals,
+                    now,
+                    self.applier,
+                    lambda plan, applied: self.recorder.record(plan, applied, tally),
+                    pause=_pause,
                 )
-                if journal is not None:
-                    journal.batch(now, signals, kept.done)
-                return outcome
         finally:
             tally.flush()
+
+    async def _journalled(
+        self, signals: Sequence[Signal], now: Instant, tally: Counts, journal: Journal
+    ) -> BatchResult:
+        """A batch, the journal told the fleet it meets, then the signals and decisions."""
+        kept = _Kept()
+        journal.fleet(self.cluster.snapshot(), now)
+        outcome = await decide_batch(
+            self.runbook,
+            signals,
+            now,
+            self.applier,
+            lambda plan, applied: kept(plan, applied, self.recorder.record(plan, applied, tally)),
+            pause=_pause,
+        )
+        journal.batch(now, signals, kept.done)
+        return outcome
 
     async def _one(
         self, make: Callable[[Snapshot], Plan], now: Instant, *, journal: _Note | None = None
