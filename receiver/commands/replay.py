@@ -19,15 +19,22 @@ from receiver.scenario.replay import Difference, Kind, Result, replay
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--runbook", type=Path, required=True, help="the runbook to decide the journal under"
+        "--runbook",
+        type=Path,
+        required=True,
+        metavar="NEW.yaml",
+        help="the runbook to decide the journal under",
     )
     parser.add_argument(
         "journal",
         nargs="+",
         type=Path,
+        metavar="JOURNAL",
         help="journal files (`serve --journal`; rotated files too, in any order)",
     )
-    parser.add_argument("--junit", type=Path, help="also write the differences as JUnit XML")
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="also write the differences as JUnit XML"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -70,18 +70,21 @@ def _journal_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--journal",
         type=Path,
+        metavar="PATH",
         help="keep a journal of the signals received and the decisions made in this file "
         "(default: none)",
     )
     group.add_argument(
         "--journal-max-bytes",
         type=int,
+        metavar="BYTES",
         default=journal.MAX_BYTES,
         help="rotate the journal file at this size (%(default)s)",
     )
     group.add_argument(
         "--journal-files",
         type=int,
+        metavar="N",
         default=journal.FILES,
         help="journal files kept, the one being written included (%(default)s)",
     )
