@@ -39,8 +39,8 @@ from receiver.act import Applied
 from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import Plan, reset, resume, tick
 from receiver.decide.plan import ActionKind
-from receiver.model import Instant, Pod, PodKey, PodState, Signal, Snapshot, Workload
-from receiver.model.fleet import TIMED
+from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Signal, Snapshot, Workload
+from receiver.model.fleet import TIMED, index_owners
 from receiver.runbook import Runbook
 from receiver.scenario.journal import (
     Batch,
@@ -140,7 +140,7 @@ class Replay(Simulation):
             interval=first.tick,
             restart_time=runbook.settings.restart_time,
         )
-        super().__init__(runbook, case, start=first.snapshot)
+        super().__init__(runbook, case, start=_indexed(first.snapshot))
         self.lines = lines
         self.interval = first.tick
         self.started = self.last_tick = first.at
@@ -154,6 +154,8 @@ class Replay(Simulation):
         }
         self.skipped: set[PodKey] = set()  # pods only the recording's own effects made
         self.simulated: set[PodKey] = set()  # pods the replay replaced itself
+        self.ends: dict[PodKey | Workload, Instant] = {}
+        self._note_ends(first.snapshot)
         self.signals = 0
         self.humans = 0
         self.differences: list[Difference] = []
@@ -190,14 +192,23 @@ class Replay(Simulation):
     def _next_due(self) -> Instant | None:
         """The earliest end of a drain, probation or settle window after the last tick."""
         after = self.last_tick
-        ends = [
-            pod.lifecycle.until
-            for pod in self.current.pods.values()
-            if pod.lifecycle.state in TIMED and pod.lifecycle.until is not None
-        ]
-        ends += [w.until for w in self.current.workloads.values() if w.until is not None]
-        later = [end for end in ends if end > after]
+        later = [end for end in self.ends.values() if end > after]
         return min(later, default=None)
+
+    def _note_ends(self, snapshot: Snapshot) -> None:
+        """Where each timed state ends (`ends`), kept as plans change lifecycles, so finding
+        the next one costs the pods in a timed state, not the fleet, per journal line."""
+        for key, pod in snapshot.pods.items():
+            self._note_end(key, pod.lifecycle)
+        for workload, state in snapshot.workloads.items():
+            self._note_end(workload, state)
+
+    def _note_end(self, key: PodKey | Workload, lifecycle: Lifecycle) -> None:
+        timed = isinstance(key, Workload) or lifecycle.state in TIMED
+        if timed and lifecycle.until is not None:
+            self.ends[key] = lifecycle.until
+        else:
+            self.ends.pop(key, None)
 
     def _tick(self, at: Instant, recorded: Verdict | None, where: str) -> None:
         self.last_tick = at
@@ -270,10 +281,12 @@ class Replay(Simulation):
                     self.skipped.add(key)
                 continue
             pods[key] = _updated(pods.get(key), pod, self.runbook.settings.traffic_label)
+            self._note_end(key, pods[key].lifecycle)
         for key, cause in change.gone:
             if self._follows(cause, key) and key not in self.skipped:
                 pods.pop(key, None)
-        self.current = replace(self.current, pods=pods)
+                self.ends.pop(key, None)
+        self.current = _indexed(replace(self.current, pods=pods))
 
     def _follows(self, cause: str | None, key: PodKey) -> bool:
         """Whether a recorded change applies: not an own effect, or one the replay made too
@@ -320,8 +333,19 @@ class Replay(Simulation):
         super()._cluster_effect(kind, pod, workload, now)
 
     def _replace_due(self, now: Instant) -> None:
-        self.simulated |= {key for key, at in self.replacing.items() if at <= now}
+        due = {key for key, at in self.replacing.items() if at <= now}
+        self.simulated |= due
         super()._replace_due(now)
+        for key in due:  # a fresh pod
+            self.ends.pop(key, None)
+
+    async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
+        applied = await super().apply(runbook, plan)
+        for key, lifecycle in plan.pods.items():
+            self._note_end(key, lifecycle)
+        for workload, state in plan.workloads.items():
+            self._note_end(workload, state)
+        return applied
 
     # -- the result ---------------------------------------------------------
 
@@ -418,6 +442,14 @@ def _by_target(v: Verdict) -> list[tuple[str, Verdict]]:
     for escalation in v.escalations:
         parts.setdefault(escalation.split(" ")[0], ([], [], []))[2].append(escalation)
     return [(t, Verdict(tuple(a), tuple(b), tuple(e))) for t, (a, b, e) in sorted(parts.items())]
+
+
+def _indexed(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the indexes a cluster keeps (pods by owner, pods in a timed state):
+    without them every guarded decision and every tick scans the fleet."""
+    pods = snapshot.pods
+    timed = {key for key, pod in pods.items() if pod.lifecycle.state in TIMED}
+    return replace(snapshot, owners=index_owners(pods.values()), timed=timed)
 
 
 def _subject(signal: Signal) -> str:
