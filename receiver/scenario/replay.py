@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -249,13 +250,12 @@ class Replay(Simulation):
     def _by_human(self, record: Human, where: str) -> None:
         runbook, at = self.runbook, record.at
         kept: list[Plan] = []
-        if record.resume is not None:
-            key = record.resume
-            make = functools.partial(lambda s, k: resume(runbook, s, k, at), k=key)
+        key, name = record.resume, record.reset or ""
+        if key is not None:
+            make: Callable[[Snapshot], Plan] = lambda s: resume(runbook, s, key, at)  # noqa: E731
             subject = f"resume {key}"
         else:
-            name = record.reset or ""
-            make = functools.partial(lambda s, n: reset(runbook, s, n, at), n=name)
+            make = lambda s: reset(runbook, s, name, at)  # noqa: E731
             subject = f"reset {name}"
         self.run_until_complete(
             apply_until_settled(runbook, self, make, lambda plan, _: kept.append(plan))
