@@ -362,14 +362,15 @@ def test_a_batch_cut_short_by_a_cluster_failure_is_replayed_as_far_as_it_was_dec
     assert (result.signals, result.differences) == (2, ())
 
 
-def test_serve_refuses_a_journal_bound_too_small_to_hold_a_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_serve_refuses_a_journal_bound_too_small_to_hold_a_line(tmp_path: Path) -> None:
+    """In a process of its own: `serve` sets up logging for the whole process."""
     runbook = Path(__file__).parent.parent / "rules" / "shop.yaml"
-    code = main(["serve", "--runbook", str(runbook), "--insecure-no-auth",
-                 "--journal", str(tmp_path / "j.jsonl"), "--journal-max-bytes", "100"])  # fmt: skip
-    assert code == 2
-    assert capsys.readouterr().err == (
-        "receiver serve: --journal-max-bytes: found 100, expected 4096 or more\n"
-    )
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "serve", "--runbook", str(runbook),
+         "--insecure-no-auth", "--journal", str(tmp_path / "j.jsonl"),
+         "--journal-max-bytes", "100"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "receiver serve: --journal-max-bytes: found 100, expected 4096 or more\n"
     assert not (tmp_path / "j.jsonl").exists()
