@@ -1,4 +1,4 @@
-"""The `receiver` command: serve, demo, heartbeat, check and test runbooks, test notifiers.
+"""The `receiver` command: serve, demo, heartbeat; check, test and replay runbooks; test notifiers.
 
 A subcommand's module is imported only when that subcommand runs, so
 `receiver check` (which editors and pre-commit hooks call often) does not
@@ -35,6 +35,12 @@ COMMANDS = {
         "receiver.commands.runbooks",
         "add_test_arguments",
         "run_test",
+    ),
+    "replay": Command(
+        "decide a signal journal again under another runbook; show where decisions differ",
+        "receiver.commands.replay",
+        "add_arguments",
+        "run",
     ),
     "serve": Command(
         "run the receiver (HTTP API)", "receiver.commands.serve", "add_arguments", "run"

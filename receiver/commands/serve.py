@@ -19,7 +19,7 @@ from receiver.metrics import Metrics
 from receiver.report import logs
 from receiver.runbook import Runbook, RunbookInvalid
 from receiver.scenario.spec import load_fleet_file
-from receiver.service import limits
+from receiver.service import journal, limits
 from receiver.service.auth import HEARTBEAT_TOKEN_ENV, TOKEN_ENV, TokenError, Tokens, load_tokens
 from receiver.service.runtime import MAX_BODY, Options, Service, load_runbook
 from receiver.service.serve import Listen, build, memory_cluster, serve
@@ -61,8 +61,41 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--dry-run", action="store_true", help="decide and report, change nothing (any runbook)"
     )
+    _journal_arguments(serve.add_argument_group("signal journal (for `receiver replay`)"))
     limits.add_arguments(serve)
     _kubernetes_arguments(serve.add_argument_group("Kubernetes (--cluster kubernetes)"))
+
+
+def _journal_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--journal",
+        type=Path,
+        metavar="PATH",
+        help="keep a journal of the signals received and the decisions made in this file "
+        "(default: none)",
+    )
+    group.add_argument(
+        "--journal-max-bytes",
+        type=int,
+        metavar="BYTES",
+        default=journal.MAX_BYTES,
+        help="rotate the journal file at this size (%(default)s)",
+    )
+    group.add_argument(
+        "--journal-files",
+        type=int,
+        metavar="N",
+        default=journal.FILES,
+        help="journal files kept, the one being written included (%(default)s)",
+    )
+
+
+def journal_options(args: argparse.Namespace) -> journal.JournalOptions | None:
+    if args.journal is None:
+        return None
+    return journal.JournalOptions(
+        path=args.journal, max_bytes=args.journal_max_bytes, files=args.journal_files
+    )
 
 
 def _kubernetes_arguments(group: argparse._ArgumentGroup) -> None:
@@ -116,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         tokens, heartbeat_tokens = _tokens(args)
         listen = _listen(args.listen)
         http_limits = limits.from_arguments(args, fd_limit=limits.raise_fd_limit())
+        journal_kept = journal_options(args)
     except RunbookInvalid as exc:
         print(f"receiver serve: {len(exc.problems)} problem(s), not starting", file=sys.stderr)
         for problem in exc.problems:
@@ -132,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         tick_interval=args.tick_interval,
         watch_interval=args.watch_interval,
         dry_run=args.dry_run,
+        journal=journal_kept,
     )
     if (args.cluster or ("kubernetes" if args.kubeconfig else "memory")) == "kubernetes":
         try:

@@ -16,6 +16,7 @@ import math
 import secrets
 import socket
 import sys
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -30,10 +31,12 @@ from receiver.demo.fleet import LENGTH, SCENES, Fleet, seed
 from receiver.report import logs
 from receiver.runbook import RunbookInvalid, load_file
 from receiver.service.auth import Tokens
+from receiver.service.journal import JournalOptions
 from receiver.service.runtime import Options, Service
 from receiver.service.serve import Listen, build, memory_cluster, uvicorn_config
 
 RUNBOOK = Path(str(resources.files("receiver.demo") / "runbook.yaml"))
+JOURNAL = Path(tempfile.gettempdir()) / "receiver-demo" / "journal.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-running",
         action="store_true",
         help="keep serving after the story, the fleet healthy, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=JOURNAL,
+        help="the signal journal, for `receiver replay` (default: %(default)s)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="also print non-actions")
 
@@ -75,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         tokens=Tokens((token.encode(),)),
         heartbeat_tokens=Tokens((token.encode(),)),
         tick_interval=0.25,
+        journal=JournalOptions(path=args.journal),
     )
     service = build(options, runbook, cluster)
     # uvicorn binds the port itself: a socket handed to it loses TCP_NODELAY, and
@@ -122,6 +132,10 @@ async def _story(
     for line in show.summary(entries):
         print("  " + line)
     print(f"  pods now: {_states(service)}")
+    if service.pipeline.journal is not None:
+        service.pipeline.journal.flush()
+    print(f"  journal: {args.journal}")
+    print(f"  try a runbook change on it: receiver replay --runbook CHANGED.yaml {args.journal}")
     keeper = None
     if args.keep_running:
         print(f"\nstill serving on {base}, the fleet healthy again; Ctrl-C to stop")

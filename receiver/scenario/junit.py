@@ -9,8 +9,10 @@ GitHub test reporters accept.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
+from receiver.scenario.replay import Result
 from receiver.scenario.runner import FileResult
 
 
@@ -49,3 +51,34 @@ def _suite(suite: ET.Element, file: FileResult) -> dict[str, int]:
 
 def write_junit(results: list[FileResult], path: Path) -> None:
     junit_xml(results).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def replay_junit(result: Result, suite_name: str) -> ET.ElementTree[ET.Element]:
+    """`receiver replay --junit`: one failed case per decision that differs, one passed
+    case for all the decisions that came out as recorded."""
+    root = ET.Element("testsuites", name="receiver replay")
+    suite = ET.SubElement(root, "testsuite", name=suite_name)
+    same = result.decisions - len(result.differences)
+    ET.SubElement(suite, "testcase", name=f"{same} decisions as recorded", classname=suite_name)
+    for difference in result.differences:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            name=f"{iso(difference.at)} {difference.subject}",
+            classname=suite_name,
+        )
+        failure = ET.SubElement(case, "failure", message=str(difference.kind))
+        failure.text = (
+            f"{difference.where}\nrecorded: {difference.recorded}\nreplayed: {difference.replayed}"
+        )
+    counts = {"tests": 1 + len(result.differences), "failures": len(result.differences)}
+    for element in (root, suite):
+        element.set("tests", str(counts["tests"]))
+        element.set("failures", str(counts["failures"]))
+        element.set("errors", "0")
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -89,10 +89,15 @@ def build_rollouts(fleet: tuple[FleetSpec, ...]) -> dict[Workload, Rollout]:
 
 
 class Simulation:
-    def __init__(self, runbook: Runbook, case: Case) -> None:
+    def __init__(self, runbook: Runbook, case: Case, *, start: Snapshot | None = None) -> None:
+        """`start`: the fleet and state to begin with (replay), instead of the case's fleet."""
         self.runbook = runbook
         self.case = case
-        self.current = Snapshot(pods=build_fleet(case.fleet), rollouts=build_rollouts(case.fleet))
+        self.current = (
+            start
+            if start is not None
+            else Snapshot(pods=build_fleet(case.fleet), rollouts=build_rollouts(case.fleet))
+        )
         self.replacing: dict[PodKey, Instant] = {}
         self.firing: dict[str, Instant] = {}  # alert fingerprint -> startsAt
         self.generation = 0

@@ -10,6 +10,10 @@ the lock that serializes decisions, so each decision sees the effects of the
 one before (the cluster reads its own writes). The clock is read here, at
 the edge, and passed into the pure core.
 
+With a journal (journal.py, `serve --journal`), each batch, tick and human
+request is also told to it, under the same lock, with the fleet it met, so
+`receiver replay` can decide the same traffic again.
+
 Answers follow the acknowledgement rule: a signal counts as handled once
 its plan is applied; if the cluster fails, the batch is reported
 unavailable (HTTP 503) and what was not applied is decided again when the
@@ -19,11 +23,12 @@ signal comes back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from receiver.act import Applier, Notifications
+from receiver.act import Applied, Applier, Notifications
 from receiver.act.batch import Batch, apply_until_settled, decide_batch
 from receiver.cluster import Cluster
 from receiver.decide import Plan, hold, reset, resume, tick, unhold
@@ -35,6 +40,7 @@ from receiver.report.decisions import DecisionLog
 from receiver.report.gauges import Reading
 from receiver.report.record import Recorder
 from receiver.runbook import Runbook
+from receiver.service.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,7 @@ class Pipeline:
         metrics: Metrics,
         clock: Callable[[], Instant],
         decisions: DecisionLog | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.runbook = runbook
         self.cluster = cluster
@@ -65,6 +72,7 @@ class Pipeline:
         self.clock = clock
         self.decisions = decisions or DecisionLog()
         self.recorder = Recorder(metrics, self.decisions)
+        self.journal = journal
         self.notifications = Notifications(
             runbook.notifiers,
             metrics,
@@ -147,8 +155,12 @@ class Pipeline:
                 log.exception("tick: %s failed", job.__name__.strip("_"))
 
     async def _timed(self, now: Instant) -> None:
+        journal = self.journal
+        note = functools.partial(journal.tick, now) if journal is not None else None
         async with self._lock:
-            await self._one(lambda snapshot: tick(self.runbook, snapshot, now))
+            await self._one(lambda snapshot: tick(self.runbook, snapshot, now), now, journal=note)
+        if journal is not None:
+            journal.flush()
 
     async def _evictions(self, now: Instant) -> None:
         async with self._lock:
@@ -192,25 +204,35 @@ class Pipeline:
 
     async def resume(self, key: PodKey) -> dict[str, Any]:
         now = self.clock()
+        journal = self.journal
+        note = functools.partial(journal.human, now, resume=key) if journal is not None else None
         async with self._lock:
-            return await self._one(lambda snapshot: resume(self.runbook, snapshot, key, now))
+            return await self._one(
+                lambda snapshot: resume(self.runbook, snapshot, key, now), now, journal=note
+            )
 
     async def reset(self, supervisor: str) -> dict[str, Any]:
         now = self.clock()
+        journal = self.journal
+        note = (
+            functools.partial(journal.human, now, reset=supervisor) if journal is not None else None
+        )
         async with self._lock:
-            return await self._one(lambda snapshot: reset(self.runbook, snapshot, supervisor, now))
+            return await self._one(
+                lambda snapshot: reset(self.runbook, snapshot, supervisor, now), now, journal=note
+            )
 
     async def hold(self, new: Hold) -> dict[str, Any]:
         """Set an operator hold (HoldRefused when it cannot be); the entry says so."""
         async with self._lock:
             now = self.clock()
-            return await self._one(lambda snapshot: hold(snapshot, new, now))
+            return await self._one(lambda snapshot: hold(snapshot, new, now), now)
 
     async def unhold(self, hold_id: str) -> dict[str, Any]:
         """Lift an operator hold (LookupError when none in force has that id)."""
         async with self._lock:
             now = self.clock()
-            return await self._one(lambda snapshot: unhold(snapshot, hold_id, now))
+            return await self._one(lambda snapshot: unhold(snapshot, hold_id, now), now)
 
     # -- internals ----------------------------------------------------------
 
@@ -218,6 +240,8 @@ class Pipeline:
         tally = Counts(self.metrics)
         try:
             async with self._lock:
+                if self.journal is not None:
+                    return await self._journalled(signals, now, tally, self.journal)
                 return await decide_batch(
                     self.runbook,
                     signals,
@@ -229,15 +253,60 @@ class Pipeline:
         finally:
             tally.flush()
 
-    async def _one(self, make: Callable[[Snapshot], Plan]) -> dict[str, Any]:
+    async def _journalled(
+        self, signals: Sequence[Signal], now: Instant, tally: Counts, journal: Journal
+    ) -> BatchResult:
+        """A batch, the journal told the fleet it meets, then the signals and decisions."""
+        kept = _Kept()
+        journal.fleet(self.cluster.snapshot(), now)
+        outcome = await decide_batch(
+            self.runbook,
+            signals,
+            now,
+            self.applier,
+            lambda plan, applied: kept(plan, applied, self.recorder.record(plan, applied, tally)),
+            pause=_pause,
+        )
+        journal.batch(now, signals, kept.done)
+        return outcome
+
+    async def _one(
+        self, make: Callable[[Snapshot], Plan], now: Instant, *, journal: _Note | None = None
+    ) -> dict[str, Any]:
+        """One plan that is not a signal's (a tick, a human's resume or reset); with a
+        journal, told to it by `journal`."""
         tally = Counts(self.metrics)
+        kept = _Kept()
+        if self.journal is not None:
+            self.journal.fleet(self.cluster.snapshot(), now)
         entry, _ = await apply_until_settled(
             self.runbook,
             self.applier,
             make,
-            lambda plan, applied: self.recorder.record(plan, applied, tally),
+            lambda plan, applied: kept(plan, applied, self.recorder.record(plan, applied, tally)),
         )
         tally.flush()
+        if journal is not None and kept.done:
+            journal(*kept.done[-1])
+        return entry
+
+
+_Note = Callable[[Plan, Applied], None]
+
+
+class _Kept:
+    """The plans a batch's decisions came to, for the journal: one per signal (a decision
+    made again after a conflict replaces the one before)."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[Plan, Applied]] = []
+
+    def __call__(self, plan: Plan, applied: Applied, entry: dict[str, Any]) -> dict[str, Any]:
+        done = self.done
+        if done and plan.signal is not None and done[-1][0].signal is plan.signal:
+            done[-1] = (plan, applied)
+        else:
+            done.append((plan, applied))
         return entry
 
 

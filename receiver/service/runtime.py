@@ -28,6 +28,7 @@ from receiver.runbook import Runbook, RunbookInvalid, load_file
 from receiver.runbook.limits import MAX_BYTES
 from receiver.service.auth import Tokens
 from receiver.service.heap import Heap
+from receiver.service.journal import Journal, JournalOptions
 from receiver.service.pipeline import Pipeline
 from receiver.service.replica import Replica, Standalone
 from receiver.service.waker import wake_for_deadlines
@@ -48,6 +49,7 @@ class Options:
     watch_interval: float = 5.0
     handle_sighup: bool = True
     dry_run: bool = False  # force settings.dryRun whatever the runbook says
+    journal: JournalOptions | None = None  # where to keep the signal journal; None: nowhere
 
 
 class Service:
@@ -70,8 +72,19 @@ class Service:
         self.max_body = options.max_body
         self.clock = clock
         self.metrics = metrics
+        journal = options.journal
         self.pipeline = Pipeline(
-            runbook=runbook, cluster=cluster, metrics=self.metrics, clock=clock
+            runbook=runbook,
+            cluster=cluster,
+            metrics=self.metrics,
+            clock=clock,
+            journal=Journal(
+                journal,
+                tick=options.tick_interval,
+                traffic_label=runbook.settings.traffic_label,
+            )
+            if journal is not None
+            else None,
         )
         metrics.registry.register(StateCollector(self.reading))
         self.metrics.reload_ok.set(1)
@@ -161,6 +174,8 @@ class Service:
                 task.cancel()
             await asyncio.gather(*self._tasks, *self._signalled, return_exceptions=True)
             await self.pipeline.notifications.drain()
+            if self.pipeline.journal is not None:
+                self.pipeline.journal.close()
 
     def _on_sighup(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload("SIGHUP"))

@@ -130,6 +130,9 @@ CONTRACT = {
     "--token-file": f"{TOKEN_DIR}/token",
     "--heartbeat-token-file": "/etc/remediation/heartbeat-token/token",
     "--log-level": "info",
+    "--journal": "/var/lib/remediation/journal/$(POD_NAME).jsonl",
+    "--journal-max-bytes": "16777216",
+    "--journal-files": "4",
 }
 
 
@@ -156,7 +159,7 @@ def test_the_files_named_in_args_are_mounted(values: dict[str, Any]) -> None:
     rendered = render(values)
     flags = args_by_flag(rendered.container["args"])
     mounts = [m["mountPath"] for m in rendered.container["volumeMounts"]]
-    for flag in ("--runbook", "--token-file", "--heartbeat-token-file"):
+    for flag in ("--runbook", "--token-file", "--heartbeat-token-file", "--journal"):
         path = flags[flag]
         assert path is not None, flag
         assert str(Path(path).parent) in mounts, flag
@@ -164,6 +167,24 @@ def test_the_files_named_in_args_are_mounted(values: dict[str, Any]) -> None:
     assert volume["items"][0]["path"] == Path(flags["--runbook"] or "").name
     volume = _volume_at(rendered, TOKEN_DIR)["secret"]
     assert volume["items"][0]["path"] == Path(flags["--token-file"] or "").name
+
+
+def _journal_volume(rendered: Rendered) -> dict[str, Any]:
+    (mount,) = [m for m in rendered.container["volumeMounts"] if m["name"] == "journal"]
+    assert mount["mountPath"] == "/var/lib/remediation/journal"
+    assert not mount.get("readOnly")
+    (volume,) = [v for v in rendered.pod["volumes"] if v["name"] == "journal"]
+    return volume
+
+
+def test_the_journal_is_an_empty_dir_of_its_bound_or_the_claim_given() -> None:
+    journal = "/var/lib/remediation/journal"
+    assert _journal_volume(render())["emptyDir"] == {"sizeLimit": str(16777216 * 5)}
+    claimed = render({"journal": {"existingClaim": "receiver-journal"}})
+    assert _journal_volume(claimed)["persistentVolumeClaim"] == {"claimName": "receiver-journal"}
+    off = render({"journal": {"enabled": False}})
+    assert "--journal" not in off.container["args"]
+    assert journal not in [m["mountPath"] for m in off.container["volumeMounts"]]
 
 
 def test_pod_name_and_namespace_come_from_the_downward_api() -> None:

@@ -1,0 +1,259 @@
+"""The signal journal: what arrived, when, on which fleet, and what was decided (JSON lines).
+
+`receiver replay` reads it to decide last week's traffic again under a
+changed runbook (scenario/replay.py; the format is scenario/journal.py).
+
+Written at the edge, by the pipeline, under its decision lock, so lines
+are in decision order. Before each batch, tick or human request the pods
+are compared with the last line's (by identity first: an unchanged pod
+costs a pointer comparison), and only what changed is written. Changes the
+receiver caused itself (the pod it evicted going away, its replacement
+coming up, a workload it rollout-restarted) carry their `cause`, so replay
+applies them only when it made the same decision.
+
+Bounded: once a file reaches `max_bytes` it is rotated at the next
+decision (a line is never split, so a file may pass the bound by one
+decision's lines), keeping `files` files in all (PATH, PATH.1, ...
+PATH.<files-1>, newest first): about max_bytes x files on disk. A journal
+left by an earlier run becomes PATH.1.
+Each file begins with the whole fleet and the receiver's state, so any one
+of them replays alone. Lines go through a 64 KiB buffer, flushed at every
+tick (a crash loses at most a tick's worth). The lines are made (JSON) and
+written by a thread of their own (journal_file.py), so the event loop only
+compares pods and queues values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from receiver.act import Applied
+from receiver.decide import ActionKind, Plan
+from receiver.model import Instant, Outcome, Pod, PodKey, Signal, Snapshot, Workload
+from receiver.scenario.journal import (
+    batch_json,
+    decided,
+    dumps,
+    facts,
+    pod_json,
+    start_json,
+    verdict,
+    verdict_json,
+)
+from receiver.service.journal_file import JournalFile
+
+MAX_BYTES = 16 << 20
+FILES = 4
+EVICTED = frozenset({Outcome.APPLIED, Outcome.BLOCKED})
+"""An eviction refused or failed for now is retried until it passes: its effects are ours."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalOptions:
+    path: Path
+    max_bytes: int = MAX_BYTES
+    files: int = FILES
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 4096:
+            raise ValueError(f"--journal-max-bytes: found {self.max_bytes}, expected 4096 or more")
+        if self.files < 1:
+            raise ValueError(f"--journal-files: found {self.files}, expected 1 or more")
+
+
+class Journal:
+    """Told by the pipeline what happened; the lines are made and written by `JournalFile`."""
+
+    def __init__(self, options: JournalOptions, *, tick: float, traffic_label: str) -> None:
+        self.options = options
+        self.tick_interval = tick
+        self.traffic_label = traffic_label
+        self._writer = JournalFile(options.path, max_bytes=options.max_bytes, files=options.files)
+        self._started = False
+        self._pods: dict[PodKey, Pod] = {}
+        self._causes = _Causes()
+
+    # -- what the pipeline tells it ----------------------------------------
+
+    def fleet(self, snapshot: Snapshot, at: Instant) -> None:
+        """Before a decision: the pods as it will see them (a start line, or what changed)."""
+        if not self._started or self._writer.full():
+            self._start(snapshot, at)
+            return
+        changed, gone = self._changes(snapshot.pods)
+        if not (changed or gone):
+            return
+        causes = self._causes
+        set_ = [(p, causes.of(p)) for p in changed]
+        gone_ = [(p, causes.gone(p)) for p in gone]
+        causes.settle(self._pods)
+        label = self.traffic_label
+        self._writer.put(lambda: dumps(_fleet_json(at, set_, gone_, label)))
+
+    def batch(
+        self, at: Instant, signals: Sequence[Signal], done: Sequence[tuple[Plan, Applied]]
+    ) -> None:
+        self._effects(done)
+        # Copied: the pipeline frees a batch's list once it is decided.
+        kept, plans = tuple(signals), [plan for plan, _ in done]
+        self._writer.put(lambda: dumps(batch_json(at, kept, plans)))
+
+    def tick(self, at: Instant, plan: Plan, applied: Applied) -> None:
+        if decided(plan):
+            self._effects([(plan, applied)])
+            self._writer.put(
+                lambda: dumps({"type": "tick", "at": at, "decision": verdict_json(verdict(plan))})
+            )
+
+    def human(
+        self,
+        at: Instant,
+        plan: Plan,
+        applied: Applied,
+        *,
+        resume: PodKey | None = None,
+        reset: str | None = None,
+    ) -> None:
+        self._effects([(plan, applied)])
+        record: dict[str, Any] = {"type": "human", "at": at}
+        if resume is not None:
+            record["resume"] = str(resume)
+        else:
+            record["reset"] = reset
+        self._writer.put(lambda: dumps({**record, "decision": verdict_json(verdict(plan))}))
+
+    def flush(self) -> None:
+        """Ask for what was written so far to reach the file (it does, soon after)."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Write what is queued and close the file (waits for the writer)."""
+        self._writer.stop()
+
+    def written(self) -> None:
+        """Wait until what was queued is written (tests; the service never waits)."""
+        self._writer.written()
+
+    # -- internals ----------------------------------------------------------
+
+    def _changes(self, pods: Mapping[PodKey, Pod]) -> tuple[list[Pod], list[Pod]]:
+        """Pods added or changed, and pods gone, since the last line."""
+        changed = []
+        known = self._pods
+        label = self.traffic_label
+        for key, pod in pods.items():
+            old = known.get(key)
+            if old is pod:
+                continue
+            if old is None or facts(old, label) != facts(pod, label):
+                changed.append(pod)
+            known[key] = pod
+        gone = []
+        if len(known) != len(pods):  # every pod of `pods` is known now: the rest are gone
+            gone = [known.pop(key) for key in [k for k in known if k not in pods]]
+        return changed, gone
+
+    def _effects(self, done: Iterable[tuple[Plan, Applied]]) -> None:
+        for _, applied in done:
+            for result in applied.results:
+                action = result.action
+                if result.outcome not in EVICTED:
+                    continue
+                if action.kind is ActionKind.RESTART and action.pod is not None:
+                    self._causes.evicted(action.pod, self._pods.get(action.pod))
+                elif action.kind is ActionKind.ROLLOUT_RESTART and action.workload is not None:
+                    self._causes.rolled(action.workload, self._pods)
+
+    def _start(self, snapshot: Snapshot, at: Instant) -> None:
+        """A new file that begins with the whole fleet: at the first decision, and once the
+        file reached max_bytes (a line is never split: it may pass it by one decision)."""
+        self._started = True
+        self._pods = dict(snapshot.pods)
+        # Pods and budgets are immutable values: copies of the mappings are the state as of now.
+        fleet = Snapshot(
+            pods=self._pods.copy(),
+            workloads=dict(snapshot.workloads),
+            supervisors=dict(snapshot.supervisors),
+            recent_actions=snapshot.recent_actions,
+        )
+        tick, label = self.tick_interval, self.traffic_label
+        self._writer.rotate()
+        self._writer.put(lambda: dumps(start_json(fleet, at, tick, label)))
+
+
+def _fleet_json(
+    at: Instant,
+    changed: list[tuple[Pod, str | None]],
+    gone: list[tuple[Pod, str | None]],
+    traffic_label: str,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"type": "fleet", "at": at}
+    if changed:
+        record["set"] = [pod_json(p, traffic_label, cause=c) for p, c in changed]
+    if gone:
+        record["gone"] = [_gone(p, c) for p, c in gone]
+    return record
+
+
+def _gone(pod: Pod, cause: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"pod": str(pod.key)}
+    if cause:
+        out["cause"] = cause
+    return out
+
+
+class _Causes:
+    """Which pod changes the receiver caused: the pods it evicted, their replacements, and
+    the pods of the workloads it rollout-restarted, until the replacements are Ready."""
+
+    def __init__(self) -> None:
+        self._evicted: dict[PodKey, tuple[str, str]] = {}  # evicted pod -> cause, uid
+        self._owed: dict[Workload, list[str]] = {}  # replacements a workload owes, by cause
+        self._new: dict[PodKey, str] = {}  # replacement pods not yet Ready -> cause
+        self._rolled: dict[Workload, tuple[str, frozenset[str]]] = {}  # cause, uids before
+
+    def evicted(self, key: PodKey, pod: Pod | None) -> None:
+        cause = f"restart {key}"
+        self._evicted[key] = (cause, pod.uid if pod else "")
+        if pod is not None and pod.owner is not None:
+            self._owed.setdefault(pod.owner, []).append(cause)
+
+    def rolled(self, workload: Workload, pods: Mapping[PodKey, Pod]) -> None:
+        before = frozenset(p.uid for p in pods.values() if p.owner == workload)
+        self._rolled[workload] = (f"rolloutRestart {workload}", before)
+
+    def of(self, pod: Pod) -> str | None:
+        """The cause of a pod's change (added or changed), if it is the receiver's doing."""
+        key = pod.key
+        evicted = self._evicted.get(key)
+        cause = evicted[0] if evicted else self._new.get(key)
+        if evicted and pod.uid != evicted[1]:  # a StatefulSet's same-name successor
+            self._new[key] = evicted[0]
+            del self._evicted[key]
+        if cause is None and pod.owner is not None:
+            owed = self._owed.get(pod.owner)
+            if owed:
+                cause = self._new[key] = owed.pop(0)
+            elif pod.owner in self._rolled:
+                cause = self._rolled[pod.owner][0]
+        if key in self._new and pod.ready and not pod.terminating:
+            del self._new[key]  # the replacement is up: what happens to it next is not ours
+        return cause
+
+    def gone(self, pod: Pod) -> str | None:
+        key = pod.key
+        evicted = self._evicted.pop(key, None)
+        cause = evicted[0] if evicted else self._new.pop(key, None)
+        if cause is None and pod.owner in self._rolled:
+            cause = self._rolled[pod.owner][0]
+        return cause
+
+    def settle(self, pods: Mapping[PodKey, Pod]) -> None:
+        """A rollout restart is over once none of the pods it found is left and all are Ready."""
+        for workload, (_, before) in list(self._rolled.items()):
+            members = [p for p in pods.values() if p.owner == workload]
+            if all(p.uid not in before and p.ready and not p.terminating for p in members):
+                del self._rolled[workload]

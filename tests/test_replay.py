@@ -1,0 +1,376 @@
+"""The signal journal (service/journal.py) and `receiver replay` (scenario/replay.py).
+
+The demo's story is played headless here, on a clock the test moves, through
+the service's pipeline with a journal: replayed under the demo's runbook it
+comes out as decided, under changed runbooks it shows the differences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from service_builders import TOKEN, alert, auth, harness, webhook
+
+from receiver.cli import main
+from receiver.demo import RUNBOOK as DEMO_RUNBOOK
+from receiver.demo.fleet import LENGTH, cast, report, seed
+from receiver.ingest import Beat
+from receiver.metrics import Metrics
+from receiver.model import HeartbeatStatus
+from receiver.runbook import load_file
+from receiver.scenario import journal
+from receiver.scenario.journal import Verdict
+from receiver.scenario.replay import Kind, Result, compare, replay
+from receiver.service.journal import Journal, JournalOptions
+from receiver.service.pipeline import Pipeline
+from receiver.service.serve import memory_cluster
+
+T0 = 1_767_225_600.0
+TICK = 0.25
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def story(runbook_path: Path, journal_path: Path, **journal_options: int) -> None:
+    """The demo's story (receiver/demo/fleet.py) on a simulated clock, journalled."""
+    runbook = load_file(runbook_path)
+    clock = Clock()
+    cluster = memory_cluster(runbook, (), clock=clock)
+    seed(cluster)
+    roles = cast(cluster)
+    options = JournalOptions(path=journal_path, **journal_options)
+    kept = Journal(options, tick=TICK, traffic_label=runbook.settings.traffic_label)
+    pipeline = Pipeline(
+        runbook=runbook,
+        cluster=cluster,
+        metrics=Metrics(CollectorRegistry()),
+        clock=clock,
+        journal=kept,
+    )
+
+    async def play() -> None:
+        for step in range(int(LENGTH / TICK)):
+            clock.now = T0 + step * TICK
+            if step % int(1 / TICK) == 0:  # every pod pushes once a second, one push each
+                for key, pod in sorted(cluster.snapshot().pods.items()):
+                    if pod.terminating or not pod.ready:
+                        continue
+                    said = report(roles.get(key, ""), pod.owner, step * TICK)
+                    if said is not None:
+                        beat = Beat(key, HeartbeatStatus(said[0]), said[1], 1.0)
+                        await pipeline.heartbeats([beat], clock.now)
+            await pipeline.tick()
+            kept.written()  # as a live service's writer keeps up (the rotation reads its size)
+        kept.close()
+
+    asyncio.run(play())
+
+
+def changed(tmp_path: Path, old: str, new: str) -> Path:
+    text = DEMO_RUNBOOK.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "changed.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def replayed(runbook: Path, *paths: Path) -> Result:
+    return replay(load_file(runbook), journal.read(list(paths)))
+
+
+@pytest.fixture(scope="module")
+def demo_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("journal") / "journal.jsonl"
+    story(DEMO_RUNBOOK, path)
+    return path
+
+
+# -- the demo's story ---------------------------------------------------------
+
+
+def test_the_demo_replayed_under_its_own_runbook_comes_out_as_decided(demo_journal: Path) -> None:
+    result = replayed(DEMO_RUNBOOK, demo_journal)
+    assert result.differences == ()
+    assert result.signals >= 15  # drains, flaps, a hang, the outage
+    assert result.timed >= 3  # restores, a settle window that ended
+
+
+def test_a_stricter_guard_shows_the_drains_it_would_have_held(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    stricter = changed(
+        tmp_path, "guards: {maxUnavailable: 1, cooldown: 2s}", "guards: {maxUnavailable: 0}"
+    )
+    result = replayed(stricter, demo_journal)
+    held = [d for d in result.differences if d.subject == "HeartbeatDegraded firing shop/web-0"]
+    assert len(held) == 3  # the flapper's three reports
+    assert {d.kind for d in held} == {Kind.HELD}
+    assert {d.replayed.blocked for d in held} == {("max_unavailable shop/web-0",)}
+    assert not [d for d in result.differences if "checkout" in d.subject]
+
+
+def test_a_shorter_drain_is_the_same_restore_taken_earlier(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    shorter = changed(tmp_path, "- drain: {for: 8s}", "- drain: {for: 3s}")
+    result = replayed(shorter, demo_journal)
+    moved = [d for d in result.differences if d.kind is Kind.TIME]
+    assert moved
+    assert all(d.recorded == d.replayed for d in moved)
+    assert all(d.recorded.actions[0].startswith("restore ") for d in moved)
+    # 5 s earlier, give or take the tick it is taken at
+    assert re.fullmatch(r"tick shop/checkout-0 \(-(4\.[5-9]|5\.0)s\)", moved[0].subject)
+
+
+def test_restarts_the_recording_did_not_make_are_simulated(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    """Without the systemic guard, the outage restarts pods: the replay replaces them itself."""
+    reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
+    result = replayed(reckless, demo_journal)
+    kinds = result.counts()
+    assert kinds[Kind.ACTED] >= 1
+    assert any(a.startswith("restart shop/checkout-") for d in result.differences
+               for a in d.replayed.actions)  # fmt: skip
+
+
+def test_the_receivers_own_restarts_are_followed_when_the_replay_makes_them_too(
+    tmp_path: Path,
+) -> None:
+    """Recorded with restarts (evictions, replacements with new names): replayed under the
+    same runbook, the replay takes the replacements from the journal, and nothing differs."""
+    reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
+    path = tmp_path / "restarts.jsonl"
+    story(reckless, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    causes = [p.get("cause") for line in lines for p in json.loads(line).get("set", ())]
+    assert any(c and c.startswith("restart shop/checkout-") for c in causes)
+    result = replayed(reckless, path)
+    assert result.differences == ()
+    # Under the demo's runbook those restarts are not made: their effects are not applied.
+    strict = replayed(DEMO_RUNBOOK, path)
+    assert strict.counts()[Kind.HELD] >= 1
+
+
+# -- the journal: bounded, rotated, no secrets --------------------------------
+
+
+def test_the_journal_rotates_at_its_bound_and_keeps_its_number_of_files(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    story(DEMO_RUNBOOK, path, max_bytes=8192, files=3)
+    files = sorted(tmp_path.glob("journal.jsonl*"))
+    assert [f.name for f in files] == ["journal.jsonl", "journal.jsonl.1", "journal.jsonl.2"]
+    for file in files:
+        first = json.loads(file.read_text(encoding="utf-8").splitlines()[0])
+        assert first["type"] == "start"  # each file replays alone
+        assert file.stat().st_size < 8192 + 4096  # the bound, passed by one decision at most
+    # The rotated files, given in any order, replay as one journal.
+    assert replayed(DEMO_RUNBOOK, *reversed(files)).differences == ()
+
+
+def test_each_rotated_file_replays_alone_restarts_under_way_included(tmp_path: Path) -> None:
+    reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
+    path = tmp_path / "journal.jsonl"
+    story(reckless, path, max_bytes=8192, files=10)
+    files = sorted(tmp_path.glob("journal.jsonl*"))
+    assert len(files) >= 3
+    for file in files:
+        assert replayed(reckless, file).differences == (), file.name
+
+
+def test_a_journal_left_by_an_earlier_run_is_kept_one_file_older(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_text("earlier\n", encoding="utf-8")
+    story(DEMO_RUNBOOK, path, files=2)
+    assert (tmp_path / "journal.jsonl.1").read_text(encoding="utf-8") == "earlier\n"
+    assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["type"] == "start"
+
+
+def test_the_journal_keeps_no_token_no_annotation_and_not_the_traffic_label(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        answer = client.post(
+            "/api/v1/alerts", json=webhook(alert("checkout-0", secret="no")), headers=auth()
+        )
+        assert answer.status_code == 200
+    text = path.read_text(encoding="utf-8")
+    assert TOKEN not in text
+    assert "error ratio 5x the fleet" not in text  # the alert's annotation
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["type"] for line in lines] == ["start", "batch"]
+    assert all("remediation/traffic" not in p["labels"] for p in lines[0]["pods"])
+    assert lines[1]["decisions"] == [
+        {"actions": ["drain shop/checkout-0"], "blocked": [], "escalations": []}
+    ]
+
+
+# -- reading and comparing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recorded", "replayed_", "kind"),
+    [
+        (Verdict(("drain p",)), Verdict(("drain p",)), None),
+        (Verdict((), ("cooldown p",)), Verdict(("drain p",)), Kind.ACTED),
+        (Verdict(), Verdict(("drain p",)), Kind.ACTED),
+        (Verdict(("drain p",)), Verdict((), ("max_unavailable p",)), Kind.HELD),
+        (Verdict(("drain p",)), Verdict(("restart p",)), Kind.ACTION),
+        (Verdict((), ("cooldown p",)), Verdict((), ("systemic p",)), Kind.REASON),
+        (Verdict((), ("systemic p",), ("shop systemic",)), Verdict((), ("systemic p",)),
+         Kind.ESCALATION),
+    ],
+    ids=["same", "acted-where-held", "acted-where-nothing", "held-where-acted", "action",
+         "reason", "escalation"],
+)  # fmt: skip
+def test_a_decision_differs_by_kind(recorded: Verdict, replayed_: Verdict, kind: Kind) -> None:
+    assert compare(recorded, replayed_) == kind
+
+
+def test_a_damaged_line_names_its_file_and_line(demo_journal: Path, tmp_path: Path) -> None:
+    lines = demo_journal.read_text(encoding="utf-8").splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([*lines[:3], '{"type": "batch", "at": 1', *lines[3:]]) + "\n")
+    with pytest.raises(journal.JournalInvalid) as caught:
+        journal.read([damaged])
+    assert str(caught.value).startswith(f"{damaged}:4: not a journal record (JSONDecodeError")
+    assert "a damaged line can be deleted" in str(caught.value)
+
+
+def test_a_last_line_cut_short_by_a_crash_is_the_end(demo_journal: Path, tmp_path: Path) -> None:
+    text = demo_journal.read_text(encoding="utf-8")
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 20])
+    assert len(journal.read([cut])) == len(text.splitlines()) - 1
+
+
+def test_a_file_that_does_not_begin_with_a_start_line_is_refused(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    headless = tmp_path / "headless.jsonl"
+    headless.write_text("\n".join(demo_journal.read_text().splitlines()[1:]) + "\n")
+    with pytest.raises(journal.JournalInvalid, match=r"headless.jsonl:1: the first line is a "):
+        journal.read([headless])
+
+
+# -- the command --------------------------------------------------------------
+
+
+def test_the_command_exits_0_1_2_and_writes_junit(
+    demo_journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    same = main(["replay", "--runbook", str(DEMO_RUNBOOK), str(demo_journal)])
+    out = capsys.readouterr().out.splitlines()
+    assert same == 0
+    assert out[-1].startswith("summary: ")
+    assert out[-1].endswith(", no difference")
+
+    stricter = changed(
+        tmp_path, "guards: {maxUnavailable: 1, cooldown: 2s}", "guards: {maxUnavailable: 0}"
+    )
+    junit = tmp_path / "replay.xml"
+    differ = main(["replay", "--runbook", str(stricter), str(demo_journal), "--junit", str(junit)])
+    out = capsys.readouterr().out.splitlines()
+    assert differ == 1
+    assert "HeartbeatDegraded firing shop/web-0: held where it acted" in out[1]
+    assert out[2] == "    recorded: drain shop/web-0"
+    assert out[3] == "    replayed: held max_unavailable shop/web-0"
+    assert " differ: " in out[-1]
+    assert "held where it acted" in out[-1]
+    xml = junit.read_text(encoding="utf-8")
+    assert '<failure message="held where it acted">' in xml
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    assert main(["replay", "--runbook", str(DEMO_RUNBOOK), str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"receiver replay: {bad}:1: not a journal record")
+
+
+def test_a_journal_recorded_by_receiver_demo_replays_without_difference(tmp_path: Path) -> None:
+    """The real demo (HTTP heartbeats, wall clock) for its first acts, then replay."""
+    path = tmp_path / "demo.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "demo", "--listen", "127.0.0.1:0",
+         "--duration", "18", "--journal", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"  journal: {path}" in done.stdout.splitlines()
+    result = replayed(DEMO_RUNBOOK, path)
+    assert result.differences == ()
+    assert result.signals >= 4  # the bad pod degraded and well again, the flapper too
+    stricter = changed(
+        tmp_path, "guards: {maxUnavailable: 1, cooldown: 2s}", "guards: {maxUnavailable: 0}"
+    )
+    assert replayed(stricter, path).counts()[Kind.HELD] >= 1
+
+
+def test_a_humans_resume_is_journalled_and_done_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        drained = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert drained.status_code == 200
+        h.clock.now += 5
+        resumed = client.post("/api/v1/pods/shop/checkout-1/resume", headers=auth())
+        assert resumed.status_code == 200
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    human = [line for line in lines if line["type"] == "human"]
+    assert [(line["resume"], line["decision"]["actions"]) for line in human] == [
+        ("shop/checkout-1", ["restore shop/checkout-1"])
+    ]
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.timed, result.differences) == (1, 1, ())
+
+
+def test_a_batch_cut_short_by_a_cluster_failure_is_replayed_as_far_as_it_was_decided(
+    tmp_path: Path,
+) -> None:
+    """The rest came back with the re-delivery: decided twice, it would be `duplicate`."""
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        h.cluster.outage = True
+        failed = client.post(
+            "/api/v1/alerts", json=webhook(alert("checkout-1"), alert("checkout-2")), headers=auth()
+        )
+        assert failed.status_code == 503
+        h.cluster.outage = False
+        h.clock.now += 10
+        again = client.post(
+            "/api/v1/alerts", json=webhook(alert("checkout-1"), alert("checkout-2")), headers=auth()
+        )
+        assert again.status_code == 200
+    batches = [b for b in map(json.loads, path.read_text().splitlines()) if b["type"] == "batch"]
+    assert [(len(b["signals"]), len(b["decisions"])) for b in batches] == [(2, 0), (2, 2)]
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.differences) == (2, ())
+
+
+def test_serve_refuses_a_journal_bound_too_small_to_hold_a_line(tmp_path: Path) -> None:
+    """In a process of its own: `serve` sets up logging for the whole process."""
+    runbook = Path(__file__).parent.parent / "rules" / "shop.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "serve", "--runbook", str(runbook),
+         "--insecure-no-auth", "--journal", str(tmp_path / "j.jsonl"),
+         "--journal-max-bytes", "100"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "receiver serve: --journal-max-bytes: found 100, expected 4096 or more\n"
+    assert not (tmp_path / "j.jsonl").exists()
