@@ -11,8 +11,10 @@ from builders import T0, alert, fleet, run, runbook, snapshot
 
 from receiver.cluster import MemoryCluster, StateUpdate
 from receiver.cluster.codec import StateCorrupt, decode_watches, encode_watches
-from receiver.decide import Plan, fold, reset, resume, tick
+from receiver.decide import Plan, fold, hold, reset, resume, tick
 from receiver.model import (
+    Hold,
+    HoldKind,
     Instant,
     Lifecycle,
     PodKey,
@@ -258,6 +260,53 @@ def test_a_human_elsewhere_supersedes_nothing() -> None:
     snap, _ = run(book, start(), crash("checkout-0", T0), T0)
     _, plan = step(book, snap, lambda s: resume(book, s, PodKey("shop", "checkout-3"), T0 + 30))
     assert plan.followups == ()
+
+
+def a_hold(kind: HoldKind, target: str, at: Instant) -> Hold:
+    return Hold(
+        id="h1",
+        kind=kind,
+        target=target,
+        reason="investigating",
+        author="alice",
+        created=at,
+        expires=at + 3600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        pytest.param(HoldKind.POD, "shop/checkout-0", id="the pod acted on"),
+        pytest.param(HoldKind.WORKLOAD, "shop/deployment/checkout", id="its workload"),
+        pytest.param(HoldKind.SUPERVISOR, "shop", id="a supervisor above it"),
+        pytest.param(HoldKind.SUPERVISOR, "checkout", id="its own supervisor"),
+    ],
+)
+def test_a_hold_set_on_what_was_acted_on_supersedes_its_watch(kind: HoldKind, target: str) -> None:
+    book = rb()
+    snap, _ = run(book, start(), crash("checkout-0", T0), T0)
+    snap, plan = step(book, snap, lambda s: hold(s, a_hold(kind, target, T0 + 40), T0 + 40))
+    assert followups([plan]) == ["superseded restart shop/deployment/checkout after 40s"]
+    assert "superseded: set hold: " in plan.followups[0].detail
+    assert snap.watches == {}
+    assert [h.id for h in snap.holds] == ["h1"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        pytest.param(HoldKind.POD, "shop/checkout-3", id="another pod"),
+        pytest.param(HoldKind.WORKLOAD, "shop/deployment/cart", id="another workload"),
+        pytest.param(HoldKind.SUPERVISOR, "billing", id="another supervisor"),
+    ],
+)
+def test_a_hold_elsewhere_supersedes_nothing(kind: HoldKind, target: str) -> None:
+    book = rb()
+    snap, _ = run(book, start(), crash("checkout-0", T0), T0)
+    snap, plan = step(book, snap, lambda s: hold(s, a_hold(kind, target, T0 + 40), T0 + 40))
+    assert plan.followups == ()
+    assert len(snap.watches[CHECKOUT]) == 1
 
 
 def test_a_pod_without_a_controller_is_its_own_target() -> None:

@@ -1,6 +1,6 @@
 """What a human does: resume a paused pod, reset a supervisor's subtree, set or lift a hold.
 
-Resume and reset supersede the open outcomes they touch (outcomes.py).
+Resume, reset and a new hold supersede the open outcomes they touch (outcomes.py).
 A hold (model/hold.py) keeps automation off a pod, a workload or a
 supervisor's subtree until it expires; the guards block what it covers
 with reason `held` (decide/guards.py). Every write of the holds drops the
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
-from receiver.decide.outcomes import superseded_by_human
+from receiver.decide.outcomes import superseded_by_hold, superseded_by_human
 from receiver.decide.plan import Action, ActionKind, Plan
 from receiver.model import Hold, Instant, PodKey, PodState, Snapshot, active_holds
 from receiver.runbook import Runbook
@@ -73,7 +73,8 @@ def hold(snapshot: Snapshot, new: Hold, now: Instant) -> Plan:
         raise HoldRefused(f"a hold with id {new.id} is in force already")
     draft = Draft(snapshot, now)
     draft.set_holds((*kept, new))
-    return replace(draft.plan(None), operator=f"set hold: {new.describe()}")
+    plan = replace(draft.plan(None), operator=f"set hold: {new.describe()}")
+    return superseded_by_hold(snapshot, plan, new)
 
 
 def unhold(snapshot: Snapshot, hold_id: str, now: Instant) -> Plan:

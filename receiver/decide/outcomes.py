@@ -8,7 +8,8 @@ end of the rule's probation (after the drain, for a drain). Then:
   started within the window. The action treated a symptom.
 - recovered: the window ended without one (decided at a tick).
 - superseded: before either, a supervisor of the acted pod escalated, a
-  human reset one of them, or a human resumed the pod.
+  human reset one of them, a human resumed the pod, or an operator set a
+  hold on the pod, its target or a supervisor of its chain.
 
 Only actions that were done count: a dry-run action (or a rule on trial)
 opens no watch. A pause waits for a human, so its outcome would always be
@@ -31,6 +32,8 @@ from receiver.decide.rules import rule_named
 from receiver.model import (
     ActionOutcome,
     Followup,
+    Hold,
+    HoldKind,
     Instant,
     Pod,
     PodKey,
@@ -102,6 +105,24 @@ def superseded_by_human(
         book.supersede_under(name, plan.at, why)
     if pod is not None:
         book.supersede_where(lambda target, w: target == pod or w.pod == str(pod), plan.at, why)
+    return book.into(plan)
+
+
+def superseded_by_hold(snapshot: Snapshot, plan: Plan, hold: Hold) -> Plan:
+    """An operator held a pod, a workload or a supervisor's subtree: from then on what
+    happens there is the human's doing, so the watches it covers are superseded."""
+    if not snapshot.watches:
+        return plan
+    book = _Book(snapshot.watches)
+    why = plan.operator or f"hold {hold.id}"
+    if hold.kind is HoldKind.SUPERVISOR:
+        book.supersede_under(hold.target, plan.at, why)
+    elif hold.kind is HoldKind.WORKLOAD:
+        book.supersede_where(lambda target, _: str(target) == hold.target, plan.at, why)
+    else:
+        book.supersede_where(
+            lambda target, w: str(target) == hold.target or w.pod == hold.target, plan.at, why
+        )
     return book.into(plan)
 
 
