@@ -23,7 +23,7 @@ from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus
+from receiver.model import HeartbeatStatus, PodKey, Workload
 from receiver.runbook import load_file
 from receiver.scenario import journal
 from receiver.scenario.journal import Verdict
@@ -374,3 +374,99 @@ def test_serve_refuses_a_journal_bound_too_small_to_hold_a_line(tmp_path: Path) 
     assert done.returncode == 2
     assert done.stderr == "receiver serve: --journal-max-bytes: found 100, expected 4096 or more\n"
     assert not (tmp_path / "j.jsonl").exists()
+
+
+def human_lines(path: Path) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line["type"] == "human"]
+
+
+def test_a_hold_and_its_lifting_are_journalled_with_who_asked_and_done_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        asked = {"pod": "shop/checkout-1", "for": "1h", "reason": "heap dump"}
+        held = client.post("/api/v1/holds", json=asked, headers=auth())
+        assert held.status_code == 200, held.text
+        hold_id = held.json()["hold"]["id"]
+        h.clock.now += 5
+        blocked = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert blocked.json()["decisions"][0]["blocked"][0]["reason"] == "held"
+        h.clock.now += 5
+        assert client.delete(f"/api/v1/holds/{hold_id}", headers=auth()).status_code == 200
+        h.clock.now += 5
+        again = alert("checkout-1", starts="2026-01-01T00:00:15Z")
+        acted = client.post("/api/v1/alerts", json=webhook(again), headers=auth())
+        assert [a["action"] for a in acted.json()["decisions"][0]["actions"]] == ["drain"]
+    humans = human_lines(path)
+    assert [(sorted(set(line) - {"at", "decision"}), line["by"]) for line in humans] == [
+        (["by", "hold", "type"], "token 1"),
+        (["by", "type", "unhold"], "token 1"),
+    ]
+    assert humans[0]["hold"]["id"] == humans[1]["unhold"] == hold_id  # type: ignore[index]
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.timed, result.differences) == (2, 2, ())
+    # Without the hold's line the first alert is acted on: the hold is what replay re-applies.
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    unheld = tmp_path / "unheld.jsonl"
+    unheld.write_text("".join(line for line in lines if '"hold":' not in line), encoding="utf-8")
+    kinds = [d.kind for d in replayed(h.runbook_path, unheld).differences]
+    assert Kind.ACTED in kinds, kinds
+
+
+BAD_ROLLOUT_RUNBOOK = """\
+apiVersion: remediation/v1
+kind: Runbook
+settings:
+  namespaces: [shop]
+  settle: 0s
+supervisors:
+  - name: checkout
+    match: {app: checkout}
+    intensity: {max: 20, period: 10m}
+    guards: {maxUnavailable: 50%, badRollout: {remedy: [{pauseRollout: {}}]}}
+rules:
+  - name: error-outlier
+    match: {alertname: PodErrorRatioOutlier}
+    steps: [{drain: {for: 2m}}, {restart: {}}]
+"""
+
+
+def test_a_bad_rollout_replays_from_the_journaled_revisions(tmp_path: Path) -> None:
+    """The pods' revisions and the workload's newest one are journalled as they change, so
+    the badRollout guard decides in the replay as it did; without the guard it differs."""
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, runbook=BAD_ROLLOUT_RUNBOOK, journal=JournalOptions(path=path))
+    checkout = Workload("shop", "Deployment", "checkout")
+    with h.client() as client:
+        first = client.post("/api/v1/alerts", json=webhook(alert("checkout-3")), headers=auth())
+        assert [a["action"] for a in first.json()["decisions"][0]["actions"]] == ["drain"]
+        h.clock.now += 30
+        well = webhook(alert("checkout-3", status="resolved"))
+        assert client.post("/api/v1/alerts", json=well, headers=auth()).status_code == 200
+        h.cluster.roll_out(
+            checkout, "b", pods=[PodKey("shop", "checkout-0"), PodKey("shop", "checkout-1")]
+        )
+        h.clock.now += 5
+        bad = webhook(alert("checkout-0"), alert("checkout-1"))
+        decisions = client.post("/api/v1/alerts", json=bad, headers=auth()).json()["decisions"]
+        assert decisions[0]["blocked"][0]["reason"] == "bad_rollout"
+        assert h.cluster.paused_rollouts == {checkout}
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    fleet = [line for line in lines if line["type"] == "fleet"]
+    assert [r["revision"] for line in fleet for r in line.get("rollouts", ())] == ["b"]
+    revisions = {p["name"]: p.get("revision") for line in fleet for p in line.get("set", ())}
+    assert (revisions["checkout-0"], revisions["checkout-1"]) == ("b", "b")
+    result = replayed(h.runbook_path, path)
+    assert (result.signals, result.differences) == (4, ())
+    off = tmp_path / "off.yaml"
+    off.write_text(
+        BAD_ROLLOUT_RUNBOOK.replace("badRollout: {remedy:", "badRollout: {window: 0s, remedy:"),
+        encoding="utf-8",
+    )
+    differences = replayed(off, path).differences
+    assert differences
+    assert {d.kind for d in differences} <= {Kind.ACTED, Kind.ACTION, Kind.REASON}
+    assert any("bad_rollout" in str(d.recorded) for d in differences), differences

@@ -113,38 +113,39 @@ def encode_state(
 
 
 def encode_holds(holds: tuple[Hold, ...]) -> str:
-    return json.dumps(
-        [
-            {
-                "id": h.id,
-                "kind": str(h.kind),
-                "target": h.target,
-                "reason": h.reason,
-                "author": h.author,
-                "created": h.created,
-                "expires": h.expires,
-            }
-            for h in holds
-        ],
-        separators=(",", ":"),
+    return json.dumps([hold_item(h) for h in holds], separators=(",", ":"))
+
+
+def hold_item(h: Hold) -> dict[str, Any]:
+    """One hold as JSON (the state object's list, a journal's `human` line)."""
+    return {
+        "id": h.id,
+        "kind": str(h.kind),
+        "target": h.target,
+        "reason": h.reason,
+        "author": h.author,
+        "created": h.created,
+        "expires": h.expires,
+    }
+
+
+def hold_from(item: Mapping[str, Any]) -> Hold:
+    """`hold_item` read back; ValueError, TypeError or KeyError when it is not one."""
+    return Hold(
+        id=str(item["id"]),
+        kind=HoldKind(item["kind"]),
+        target=str(item["target"]),
+        reason=str(item["reason"]),
+        author=str(item["author"]),
+        created=float(item["created"]),
+        expires=float(item["expires"]),
     )
 
 
 def decode_holds(data: Mapping[str, str]) -> tuple[Hold, ...]:
     """The operator holds in the state object's data; none when it has none."""
     try:
-        return tuple(
-            Hold(
-                id=str(item["id"]),
-                kind=HoldKind(item["kind"]),
-                target=str(item["target"]),
-                reason=str(item["reason"]),
-                author=str(item["author"]),
-                created=float(item["created"]),
-                expires=float(item["expires"]),
-            )
-            for item in json.loads(data.get(HOLDS_KEY, "[]"))
-        )
+        return tuple(hold_from(item) for item in json.loads(data.get(HOLDS_KEY, "[]")))
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise StateCorrupt(f"state object, {HOLDS_KEY}: {exc}") from exc
 

@@ -3,22 +3,28 @@
 One JSON object per line, each with a `type`:
 
 - `start`: the first line of every file (a fresh start or a rotation): the
-  format version, the tick interval, every pod's facts and the receiver's
-  remembered state (pod lifecycles, supervisor budgets, workload state), so
-  each file can be replayed alone;
+  format version, the tick interval, every pod's facts, each workload's
+  newest revision (`rollouts`) and the receiver's remembered state (pod
+  lifecycles, supervisor budgets, workload state, operator holds, open
+  outcome watches), so each file can be replayed alone;
 - `fleet`: pod facts that changed since the last line (`set`: pods added or
   changed, `gone`: pods removed), each with the `cause` when it is the
-  receiver's own doing (a pod it evicted, a workload it rollout-restarted);
+  receiver's own doing (a pod it evicted, a workload it rollout-restarted),
+  and the workloads whose newest revision changed (`rollouts`);
 - `batch`: signals that arrived together (one webhook, one heartbeat push,
   one round of missed deadlines), with the decision made for each;
 - `tick`: the passing of time, when it decided something;
-- `human`: a resume or a reset, and what it decided.
+- `human`: a resume, a reset, a hold set (the whole hold) or lifted (its
+  id), with who asked (`by`, the admin token's name), and what it decided.
 
 A pod's facts are what decisions read of it: namespace, name, labels (the
 traffic label aside: it is the receiver's own), owner, uid, readiness,
-terminating, start and creation times. A signal keeps source, name, status,
-labels, fingerprint and times; its annotations (free text) are not kept, as
-decisions never read them. No token or credential is ever written.
+terminating, start and creation times, and its revision (the badRollout
+guard compares it with its workload's newest). A readiness gate's state is
+not kept: decisions read only readiness, which the gate is part of. A
+signal keeps source, name, status, labels, fingerprint and times; its
+annotations (free text) are not kept, as decisions never read them. No
+token or credential is ever written.
 """
 
 from __future__ import annotations
@@ -31,17 +37,24 @@ from typing import Any
 
 from receiver.cluster.codec import (
     StateCorrupt,
+    decode_holds,
     decode_lifecycle,
     decode_state,
+    decode_watches,
     encode_lifecycle,
     encode_state,
+    encode_watches,
+    hold_from,
+    hold_item,
 )
 from receiver.decide import Plan
 from receiver.model import (
+    Hold,
     Instant,
     Lifecycle,
     Pod,
     PodKey,
+    Rollout,
     Signal,
     Snapshot,
     Source,
@@ -117,6 +130,7 @@ class FleetChange:
     at: Instant
     set: tuple[tuple[Pod, str | None], ...] = ()  # (pod, cause)
     gone: tuple[tuple[PodKey, str | None], ...] = ()
+    rollouts: tuple[tuple[Workload, Rollout | None], ...] = ()  # None: no longer known
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +148,27 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Human:
+    """One human request: exactly one of resume, reset, hold and unhold is given."""
+
     at: Instant
     resume: PodKey | None
     reset: str | None
     verdict: Verdict
+    hold: Hold | None = None
+    unhold: str | None = None  # the id of the hold lifted
+    by: str | None = None  # the admin token's name; None in journals from before it was kept
+
+    @property
+    def subject(self) -> str:
+        if self.resume is not None:
+            what = f"resume {self.resume}"
+        elif self.hold is not None:
+            what = f"hold {self.hold.subject} ({self.hold.id})"
+        elif self.unhold is not None:
+            what = f"unhold {self.unhold}"
+        else:
+            what = f"reset {self.reset}"
+        return what if self.by is None else f"{what} by {self.by}"
 
 
 Record = Start | FleetChange | Batch | Tick | Human
@@ -167,14 +198,63 @@ def start_json(snapshot: Snapshot, at: Instant, tick: float, traffic_label: str)
         "pods": [
             pod_json(p, traffic_label, lifecycle=True) for _, p in sorted(snapshot.pods.items())
         ],
-        "state": encode_state(snapshot.workloads, snapshot.supervisors, snapshot.recent_actions),
+        "state": encode_state(
+            snapshot.workloads, snapshot.supervisors, snapshot.recent_actions, snapshot.holds
+        )
+        | encode_watches(snapshot.watches),
+        "rollouts": rollouts_json(snapshot.rollouts.items()),
     }
+
+
+def rollouts_json(rollouts: Iterable[tuple[Workload, Rollout | None]]) -> list[dict[str, Any]]:
+    """Workloads' newest revisions; `revision` null for one no longer known."""
+    return [
+        {
+            "workload": list(workload),
+            "revision": None if rollout is None else rollout.revision,
+            "since": None if rollout is None else rollout.since,
+        }
+        for workload, rollout in sorted(rollouts, key=lambda item: item[0])
+    ]
+
+
+def human_json(
+    at: Instant,
+    *,
+    resume: PodKey | None = None,
+    reset: str | None = None,
+    hold: Hold | None = None,
+    unhold: str | None = None,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """A `human` line without its decision."""
+    record: dict[str, Any] = {"type": "human", "at": at}
+    if resume is not None:
+        record["resume"] = str(resume)
+    elif hold is not None:
+        record["hold"] = hold_item(hold)
+    elif unhold is not None:
+        record["unhold"] = unhold
+    else:
+        record["reset"] = reset
+    if by is not None:
+        record["by"] = by
+    return record
 
 
 def facts(pod: Pod, traffic_label: str) -> tuple[Any, ...]:
     """What replay needs to know of a pod (compared to tell a change)."""
     labels = tuple(sorted((k, v) for k, v in pod.labels.items() if k != traffic_label))
-    return (labels, pod.owner, pod.uid, pod.ready, pod.terminating, pod.started_at, pod.created_at)
+    return (
+        labels,
+        pod.owner,
+        pod.uid,
+        pod.ready,
+        pod.terminating,
+        pod.started_at,
+        pod.created_at,
+        pod.revision,
+    )
 
 
 def pod_json(
@@ -191,6 +271,8 @@ def pod_json(
         "startedAt": pod.started_at,
         "createdAt": pod.created_at,
     }
+    if pod.revision:
+        out["revision"] = pod.revision
     if lifecycle and pod.lifecycle != Lifecycle():
         out["lifecycle"] = encode_lifecycle(pod.lifecycle)
     if cause:
@@ -290,6 +372,7 @@ def _record(data: Any) -> Record:
             at,
             tuple((_pod(p), p.get("cause")) for p in data.get("set", ())),
             tuple((_key(g["pod"]), g.get("cause")) for g in data.get("gone", ())),
+            _rollouts(data.get("rollouts", ())),
         )
     if kind == "batch":
         return Batch(
@@ -302,7 +385,17 @@ def _record(data: Any) -> Record:
     if kind == "human":
         resume = data.get("resume")
         key = _key(resume) if resume else None
-        return Human(at, key, data.get("reset"), _verdict(data["decision"]))
+        hold = data.get("hold")
+        by = data.get("by")
+        return Human(
+            at,
+            key,
+            data.get("reset"),
+            _verdict(data["decision"]),
+            hold=hold_from(hold) if hold is not None else None,
+            unhold=str(data["unhold"]) if "unhold" in data else None,
+            by=None if by is None else str(by),
+        )
     raise ValueError(f"type {kind!r}, expected start, fleet, batch, tick or human")
 
 
@@ -313,8 +406,30 @@ def _snapshot(data: Mapping[str, Any]) -> Snapshot:
         if "lifecycle" in item:
             pod = _with_lifecycle(pod, decode_lifecycle(item["lifecycle"]))
         pods[pod.key] = pod
-    workloads, supervisors, recent = decode_state(data.get("state", {}))
-    return Snapshot(pods=pods, workloads=workloads, supervisors=supervisors, recent_actions=recent)
+    state = data.get("state", {})
+    workloads, supervisors, recent = decode_state(state)
+    rollouts = {w: r for w, r in _rollouts(data.get("rollouts", ())) if r is not None}
+    return Snapshot(
+        pods=pods,
+        workloads=workloads,
+        supervisors=supervisors,
+        recent_actions=recent,
+        holds=decode_holds(state),
+        watches=decode_watches(state),
+        rollouts=rollouts,
+    )
+
+
+def _rollouts(items: Iterable[Mapping[str, Any]]) -> tuple[tuple[Workload, Rollout | None], ...]:
+    out: list[tuple[Workload, Rollout | None]] = []
+    for item in items:
+        workload = Workload(*(str(part) for part in item["workload"]))
+        revision = item.get("revision")
+        since = _time(item.get("since"))
+        out.append(
+            (workload, None if revision is None else Rollout(revision=str(revision), since=since))
+        )
+    return tuple(out)
 
 
 def _with_lifecycle(pod: Pod, lifecycle: Lifecycle) -> Pod:
@@ -333,6 +448,7 @@ def _pod(item: Mapping[str, Any]) -> Pod:
         terminating=bool(item.get("terminating", False)),
         started_at=_time(item.get("startedAt")),
         created_at=_time(item.get("createdAt")),
+        revision=str(item.get("revision", "")),
     )
 
 

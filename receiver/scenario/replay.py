@@ -20,7 +20,11 @@ act/batch.py as the service's:
   are applied only when the replay made the same decision. Where the replay
   restarted a pod the recording did not, the pod is replaced after the
   runbook's `settings.restartTime`, as in runbook tests;
-- a `human` resume or reset is done again at its instant.
+- a `human` resume, reset, hold or unhold is done again at its instant (a
+  hold with the id, author and end it had), so a hold set or lifted last
+  week blocks, or stops blocking, at the same time in the replay;
+- a workload's newest revision (`rollouts`, for the badRollout guard)
+  changes as it was seen: a rollout is never the receiver's own doing.
 
 A difference is one of `Kind`: the replay acted where the recording held
 (or did nothing), held where it acted, acted differently, held for another
@@ -30,6 +34,7 @@ reason, or escalated differently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -38,7 +43,7 @@ from enum import StrEnum
 
 from receiver.act import Applied
 from receiver.act.batch import apply_until_settled, decide_batch
-from receiver.decide import Plan, reset, resume, tick
+from receiver.decide import HoldRefused, Plan, hold, reset, resume, tick, unhold
 from receiver.decide.plan import ActionKind
 from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Signal, Snapshot, Workload
 from receiver.model.fleet import TIMED, index_owners
@@ -250,18 +255,24 @@ class Replay(Simulation):
     def _by_human(self, record: Human, where: str) -> None:
         runbook, at = self.runbook, record.at
         kept: list[Plan] = []
-        key, name = record.resume, record.reset or ""
+        key, name, new, lifted = record.resume, record.reset or "", record.hold, record.unhold
+        make: Callable[[Snapshot], Plan]
         if key is not None:
-            make: Callable[[Snapshot], Plan] = lambda s: resume(runbook, s, key, at)  # noqa: E731
-            subject = f"resume {key}"
+            make = lambda s: resume(runbook, s, key, at)  # noqa: E731
+        elif new is not None:
+            make = lambda s: hold(s, new, at)  # noqa: E731
+        elif lifted is not None:
+            make = lambda s: unhold(s, lifted, at)  # noqa: E731
         else:
             make = lambda s: reset(runbook, s, name, at)  # noqa: E731
-            subject = f"reset {name}"
-        self.run_until_complete(
-            apply_until_settled(runbook, self, make, lambda plan, _: kept.append(plan))
-        )
+        # Refused here as it was not there (a pod already gone): nothing decided.
+        with contextlib.suppress(LookupError, HoldRefused):
+            self.run_until_complete(
+                apply_until_settled(runbook, self, make, lambda plan, _: kept.append(plan))
+            )
         self.humans += 1
-        self._compare(at, subject, record.verdict, verdict(kept[-1]), where)
+        found = verdict(kept[-1]) if kept else Verdict()
+        self._compare(at, record.subject, record.verdict, found, where)
 
     def _compare(
         self, at: Instant, subject: str, recorded: Verdict, replayed: Verdict, where: str
@@ -286,7 +297,16 @@ class Replay(Simulation):
             if self._follows(cause, key) and key not in self.skipped:
                 pods.pop(key, None)
                 self.ends.pop(key, None)
-        self.current = _indexed(replace(self.current, pods=pods))
+        current = replace(self.current, pods=pods)
+        if change.rollouts:
+            rollouts = dict(current.rollouts)
+            for workload, rollout in change.rollouts:
+                if rollout is None:
+                    rollouts.pop(workload, None)
+                else:
+                    rollouts[workload] = rollout
+            current = replace(current, rollouts=rollouts)
+        self.current = _indexed(current)
 
     def _follows(self, cause: str | None, key: PodKey) -> bool:
         """Whether a recorded change applies: not an own effect, or one the replay made too
@@ -319,7 +339,12 @@ class Replay(Simulation):
             for key in current
             if key not in snapshot.pods and key not in self.replacing and key not in self.simulated
         )
-        return FleetChange(at, changed, gone)
+        known = self.current.rollouts
+        rollouts = tuple(
+            [(w, r) for w, r in snapshot.rollouts.items() if known.get(w) != r]
+            + [(w, None) for w in known if w not in snapshot.rollouts]
+        )
+        return FleetChange(at, changed, gone, rollouts)
 
     # -- the cluster's part (simulation.py), noting the replay's own effects ------------------
 

@@ -277,12 +277,12 @@ def _not_own(
 
 async def _resume(request: Request) -> Response:
     key = PodKey(request.path_params["namespace"], request.path_params["pod"])
-    return await _operator(request, "resume", str(key), lambda pipeline: pipeline.resume(key))
+    return await _operator(request, "resume", str(key), lambda p, by: p.resume(key, by=by))
 
 
 async def _reset(request: Request) -> Response:
     name = request.path_params["name"]
-    return await _operator(request, "reset", name, lambda pipeline: pipeline.reset(name))
+    return await _operator(request, "reset", name, lambda p, by: p.reset(name, by=by))
 
 
 async def _hold(request: Request) -> Response:
@@ -295,19 +295,19 @@ async def _hold(request: Request) -> Response:
     except PayloadInvalid as exc:
         return _invalid(service, "hold", exc)
     told = {"hold": hold_json(hold, hold.created)}
-    return await _operate(request, "hold", hold.subject, lambda p: p.hold(hold), told)
+    return await _operate(request, "hold", hold.subject, lambda p, by: p.hold(hold, by=by), told)
 
 
 async def _unhold(request: Request) -> Response:
     hold_id = request.path_params["id"]
-    return await _operator(request, "unhold", hold_id, lambda p: p.unhold(hold_id))
+    return await _operator(request, "unhold", hold_id, lambda p, by: p.unhold(hold_id, by=by))
 
 
 async def _operator(
     request: Request,
     endpoint: str,
     target: str,
-    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
+    act: Callable[[Pipeline, str], Awaitable[dict[str, Any]]],
 ) -> Response:
     """A human's action: admin token, 404 for what does not exist, 503 if not applied."""
     body = await _guarded(request, endpoint)
@@ -320,20 +320,20 @@ async def _operate(
     request: Request,
     endpoint: str,
     target: str,
-    act: Callable[[Pipeline], Awaitable[dict[str, Any]]],
+    act: Callable[[Pipeline, str], Awaitable[dict[str, Any]]],
     told: dict[str, Any] | None = None,
 ) -> Response:
     """Do an authorized human's action; 404 for what does not exist, 409 for a hold
     refused, 503 if not applied. The decision log records who (the token's name)
     did what to which target; `told` goes into the answer."""
     service = _service(request)
+    by = service.tokens.name(request.headers.get("authorization"))
     try:
-        entry = await act(service.pipeline)
+        entry = await act(service.pipeline, by)
     except LookupError as exc:
         return _json({"error": str(exc).strip("'")}, 404)
     except HoldRefused as exc:
         return _json({"error": str(exc)}, 409)
-    by = service.tokens.name(request.headers.get("authorization"))
     service.pipeline.decisions.attribute(entry, by=by, action=endpoint, target=target)
     if "unavailable" in entry:
         return _unavailable(service, endpoint, entry["unavailable"], {"decision": entry})

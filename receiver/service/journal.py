@@ -32,13 +32,15 @@ from typing import Any
 
 from receiver.act import Applied
 from receiver.decide import ActionKind, Plan
-from receiver.model import Instant, Outcome, Pod, PodKey, Signal, Snapshot, Workload
+from receiver.model import Hold, Instant, Outcome, Pod, PodKey, Rollout, Signal, Snapshot, Workload
 from receiver.scenario.journal import (
     batch_json,
     decided,
     dumps,
     facts,
+    human_json,
     pod_json,
+    rollouts_json,
     start_json,
     verdict,
     verdict_json,
@@ -74,6 +76,7 @@ class Journal:
         self._writer = JournalFile(options.path, max_bytes=options.max_bytes, files=options.files)
         self._started = False
         self._pods: dict[PodKey, Pod] = {}
+        self._rollouts: dict[Workload, Rollout] = {}
         self._causes = _Causes()
 
     # -- what the pipeline tells it ----------------------------------------
@@ -84,14 +87,15 @@ class Journal:
             self._start(snapshot, at)
             return
         changed, gone = self._changes(snapshot.pods)
-        if not (changed or gone):
+        rolled = self._rollouts_changed(snapshot.rollouts)
+        if not (changed or gone or rolled):
             return
         causes = self._causes
         set_ = [(p, causes.of(p)) for p in changed]
         gone_ = [(p, causes.gone(p)) for p in gone]
         causes.settle(self._pods)
         label = self.traffic_label
-        self._writer.put(lambda: dumps(_fleet_json(at, set_, gone_, label)))
+        self._writer.put(lambda: dumps(_fleet_json(at, set_, gone_, rolled, label)))
 
     def batch(
         self, at: Instant, signals: Sequence[Signal], done: Sequence[tuple[Plan, Applied]]
@@ -116,13 +120,13 @@ class Journal:
         *,
         resume: PodKey | None = None,
         reset: str | None = None,
+        hold: Hold | None = None,
+        unhold: str | None = None,
+        by: str | None = None,
     ) -> None:
+        """A human's request (one of resume, reset, hold, unhold), who asked, its decision."""
         self._effects([(plan, applied)])
-        record: dict[str, Any] = {"type": "human", "at": at}
-        if resume is not None:
-            record["resume"] = str(resume)
-        else:
-            record["reset"] = reset
+        record = human_json(at, resume=resume, reset=reset, hold=hold, unhold=unhold, by=by)
         self._writer.put(lambda: dumps({**record, "decision": verdict_json(verdict(plan))}))
 
     def flush(self) -> None:
@@ -156,6 +160,20 @@ class Journal:
             gone = [known.pop(key) for key in [k for k in known if k not in pods]]
         return changed, gone
 
+    def _rollouts_changed(
+        self, rollouts: Mapping[Workload, Rollout]
+    ) -> list[tuple[Workload, Rollout | None]]:
+        """Workloads whose newest revision is new or changed (or no longer known)."""
+        known = self._rollouts
+        if len(rollouts) == len(known) and all(known.get(w) == r for w, r in rollouts.items()):
+            return []
+        out: list[tuple[Workload, Rollout | None]] = [
+            (w, r) for w, r in rollouts.items() if known.get(w) != r
+        ]
+        out += [(w, None) for w in known if w not in rollouts]
+        self._rollouts = dict(rollouts)
+        return out
+
     def _effects(self, done: Iterable[tuple[Plan, Applied]]) -> None:
         for _, applied in done:
             for result in applied.results:
@@ -172,12 +190,16 @@ class Journal:
         file reached max_bytes (a line is never split: it may pass it by one decision)."""
         self._started = True
         self._pods = dict(snapshot.pods)
+        self._rollouts = dict(snapshot.rollouts)
         # Pods and budgets are immutable values: copies of the mappings are the state as of now.
         fleet = Snapshot(
             pods=self._pods.copy(),
             workloads=dict(snapshot.workloads),
             supervisors=dict(snapshot.supervisors),
             recent_actions=snapshot.recent_actions,
+            holds=snapshot.holds,
+            watches=dict(snapshot.watches),
+            rollouts=self._rollouts.copy(),
         )
         tick, label = self.tick_interval, self.traffic_label
         self._writer.rotate()
@@ -188,6 +210,7 @@ def _fleet_json(
     at: Instant,
     changed: list[tuple[Pod, str | None]],
     gone: list[tuple[Pod, str | None]],
+    rollouts: list[tuple[Workload, Rollout | None]],
     traffic_label: str,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {"type": "fleet", "at": at}
@@ -195,6 +218,8 @@ def _fleet_json(
         record["set"] = [pod_json(p, traffic_label, cause=c) for p, c in changed]
     if gone:
         record["gone"] = [_gone(p, c) for p, c in gone]
+    if rollouts:
+        record["rollouts"] = rollouts_json(rollouts)
     return record
 
 

@@ -202,37 +202,45 @@ class Pipeline:
         """When `deadlines()` may next find a silent pod; None: no deadline is pending."""
         return self.heartbeats_due.next_due()
 
-    async def resume(self, key: PodKey) -> dict[str, Any]:
+    # A human's request: `by` (the admin token's name) goes into the journal's line for it.
+
+    async def resume(self, key: PodKey, *, by: str | None = None) -> dict[str, Any]:
         now = self.clock()
-        journal = self.journal
-        note = functools.partial(journal.human, now, resume=key) if journal is not None else None
+        note = self._human_note(now, by, resume=key)
         async with self._lock:
             return await self._one(
                 lambda snapshot: resume(self.runbook, snapshot, key, now), now, journal=note
             )
 
-    async def reset(self, supervisor: str) -> dict[str, Any]:
+    async def reset(self, supervisor: str, *, by: str | None = None) -> dict[str, Any]:
         now = self.clock()
-        journal = self.journal
-        note = (
-            functools.partial(journal.human, now, reset=supervisor) if journal is not None else None
-        )
+        note = self._human_note(now, by, reset=supervisor)
         async with self._lock:
             return await self._one(
                 lambda snapshot: reset(self.runbook, snapshot, supervisor, now), now, journal=note
             )
 
-    async def hold(self, new: Hold) -> dict[str, Any]:
+    async def hold(self, new: Hold, *, by: str | None = None) -> dict[str, Any]:
         """Set an operator hold (HoldRefused when it cannot be); the entry says so."""
         async with self._lock:
             now = self.clock()
-            return await self._one(lambda snapshot: hold(snapshot, new, now), now)
+            note = self._human_note(now, by, hold=new)
+            return await self._one(lambda snapshot: hold(snapshot, new, now), now, journal=note)
 
-    async def unhold(self, hold_id: str) -> dict[str, Any]:
+    async def unhold(self, hold_id: str, *, by: str | None = None) -> dict[str, Any]:
         """Lift an operator hold (LookupError when none in force has that id)."""
         async with self._lock:
             now = self.clock()
-            return await self._one(lambda snapshot: unhold(snapshot, hold_id, now), now)
+            note = self._human_note(now, by, unhold=hold_id)
+            return await self._one(
+                lambda snapshot: unhold(snapshot, hold_id, now), now, journal=note
+            )
+
+    def _human_note(self, now: Instant, by: str | None, **request: Any) -> _Note | None:
+        journal = self.journal
+        if journal is None:
+            return None
+        return functools.partial(journal.human, now, by=by, **request)
 
     # -- internals ----------------------------------------------------------
 
