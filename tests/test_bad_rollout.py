@@ -333,6 +333,34 @@ def test_through_the_service_metrics_status_and_console(tmp_path: Path) -> None:
     assert "(its workload&#39;s newest)" in page or "(its workload's newest)" in page
 
 
+def test_holds_and_a_bad_rollout_side_by_side_in_decisions_status_and_banner(
+    tmp_path: Path,
+) -> None:
+    """An operator's hold outranks the guard on the pod it covers; the status lists the
+    hold, the rules' outcomes and the bad-rollout freeze, and the banner tells both."""
+    h = harness(tmp_path, runbook=ROLLOUT_RUNBOOK)
+    client = h.client()
+    asked = {"pod": "shop/checkout-1", "for": "1h", "reason": "heap dump"}
+    assert client.post("/api/v1/holds", json=asked, headers=auth()).status_code == 200
+    new = [PodKey("shop", "checkout-0"), PodKey("shop", "checkout-1")]
+    h.cluster.roll_out(CHECKOUT, "b", pods=new)
+    payload = webhook(webhook_alert("checkout-0"), webhook_alert("checkout-1"))
+    decisions = client.post("/api/v1/alerts", content=body(payload), headers=auth()).json()[
+        "decisions"
+    ]
+    assert [d["blocked"][0]["reason"] for d in decisions] == ["bad_rollout", "held"]
+    assert h.cluster.paused_rollouts == {CHECKOUT}
+    status = client.get("/api/v1/status").json()
+    assert [hold["target"] for hold in status["holds"]] == ["shop/checkout-1"]
+    assert {r["rule"] for r in status["ruleOutcomes"]} >= {"error-outlier"}
+    texts = [line["text"] for line in status["banner"]]
+    frozen = [t for t in texts if t.startswith("supervisor checkout is frozen")]
+    held = [t for t in texts if t.startswith("pod shop/checkout-1 is held by")]
+    assert len(frozen) == len(held) == 1, texts
+    assert "(bad_rollout) on shop/checkout-0" in frozen[0]
+    assert texts.index(frozen[0]) < texts.index(held[0])  # most urgent first
+
+
 def test_the_banner_names_a_fleet_held_as_a_bad_rollout() -> None:
     status = {
         "supervisors": [],
