@@ -51,7 +51,7 @@ def test_the_journal_of_a_service_on_kubernetes_replays_without_difference(
     )
     service = kubernetes_service(options, runbook, adapter, metrics=metrics)
     with TestClient(create_app(service)) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         for pod in ("checkout-1", "checkout-2"):
             answer = client.post("/api/v1/alerts", json=webhook(alert(pod)), headers=auth())
             assert answer.status_code == 200, answer.text

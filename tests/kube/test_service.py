@@ -194,13 +194,13 @@ def test_a_hold_set_through_the_api_survives_a_receiver_restart(
     request = {"workload": "shop/Deployment/checkout", "for": "1h", "reason": "migration"}
     svc, _ = service(fake, tmp_path, "receiver-0")
     with running(svc) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         answer = client.post("/api/v1/holds", json=request, headers=auth())
         assert answer.status_code == 200, answer.text
         hold = answer.json()["hold"]
     restarted, _ = service(fake, tmp_path, "receiver-0")
     with running(restarted) as client:
-        wait_for("readiness", lambda: client.get("/readyz").status_code == 200)
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
         assert [h["id"] for h in client.get("/api/v1/holds").json()["holds"]] == [hold["id"]]
         answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
         blocked = answer.json()["decisions"][0]["blocked"]
