@@ -31,7 +31,7 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(pipeline, "_pause", pause)
     for module, name in [(pipeline, "SYNC_SLICE"), (pipeline, "DUE_SLICE"),
-                         (batch, "OBSERVE_SLICE"), (batch, "DECIDE_SLICE")]:  # fmt: skip
+                         (batch, "OBSERVE_SLICE"), (batch, "DECIDE_BUDGET")]:  # fmt: skip
         monkeypatch.setattr(module, name, 1)
     return counted
 

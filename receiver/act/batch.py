@@ -26,8 +26,10 @@ from receiver.runbook import Runbook
 
 T = TypeVar("T")
 CONFLICT_TRIES = 3
-DECIDE_SLICE = 4
-"""Decisions between pauses: up to a few ms each with a cluster write."""
+DECIDE_BUDGET = 64
+"""Decisions between pauses, weighed: one that writes to the cluster (up to a few ms)
+costs WRITE_COST, one without effects (tens of microseconds: most re-deliveries) 1."""
+WRITE_COST = 16
 OBSERVE_SLICE = 100
 """Signals observed between pauses."""
 NOTHING = Applied()
@@ -76,9 +78,11 @@ async def decide_batch(
 ) -> Batch[T]:
     """Observe the whole batch, then decide and apply each signal in order.
 
-    With `pause`, awaited after every DECIDE_SLICE decisions: a batch of a
-    thousand misses then lets other requests through while it is decided,
-    and is still one batch (observed whole before the first decision).
+    With `pause`, awaited whenever the decisions since the last pause have
+    spent DECIDE_BUDGET: a batch of a thousand misses then lets other
+    requests through while it is decided, and is still one batch (observed
+    whole before the first decision); a webhook of re-deliveries, which
+    write nothing, is decided without a pause.
     """
     settings = runbook.settings
     targets: list[PodKey | Workload | None] = []
@@ -98,13 +102,17 @@ async def decide_batch(
         if observed.unavailable:
             batch.unavailable = observed.unavailable
             return batch
-    for i, (signal, target) in enumerate(zip(signals, targets, strict=True)):
-        if pause is not None and i and i % DECIDE_SLICE == 0:
+    spent = 0
+    for signal, target in zip(signals, targets, strict=True):
+        if pause is not None and spent >= DECIDE_BUDGET:
             await pause()
+            spent = 0
         plan = decide(runbook, cluster.snapshot(), signal, now, target=target)
         if not has_effects(plan):  # most re-deliveries: nothing to apply, nothing to retry
             batch.entries.append(record(plan, NOTHING))
+            spent += 1
             continue
+        spent += WRITE_COST
         make = _decision(runbook, signal, now, target)
         entry, applied = await apply_until_settled(runbook, cluster, make, record, first=plan)
         batch.entries.append(entry)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
+from operator import methodcaller
 from types import MappingProxyType
 from typing import Any
 
@@ -74,12 +76,20 @@ def string_map(value: object, field: str) -> dict[str, str]:
     return dict(obj)
 
 
-def fits(strings: Mapping[str, str], *, count: int, value: int) -> bool:
-    """Whether a map of strings is within its bounds: checked at C speed on the fast path."""
-    return len(strings) <= count and (
-        not strings
-        or (max(map(len, strings)) <= MAX_NAME and max(map(len, strings.values())) <= value)
+def fit(maps: Sequence[Mapping[str, str]], *, value: int) -> bool:
+    """Whether every name and value of all `maps` is within its length bound.
+
+    The fast path's check: one pass at C speed over all the maps of a
+    payload at once (per map it would cost more than the rest of the
+    parse). Which entry is too long is check_bounds' question.
+    """
+    return (
+        max(map(len, chain.from_iterable(maps)), default=0) <= MAX_NAME
+        and max(map(len, chain.from_iterable(map(_values, maps))), default=0) <= value
     )
+
+
+_values = methodcaller("values")
 
 
 def check_bounds(strings: Mapping[str, str], field: str, *, count: int, value: int) -> None:

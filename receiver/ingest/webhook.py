@@ -21,7 +21,7 @@ from receiver.ingest.payload import (
     PayloadInvalid,
     all_str,
     check_bounds,
-    fits,
+    fit,
     need_object,
     need_str,
     parse_json,
@@ -66,6 +66,12 @@ def parse_webhook(body: bytes, now: Instant) -> Notification:
         _well_formed(alert, now) or _signal(alert, f"alerts[{i}]", now)
         for i, alert in enumerate(alerts)
     )
+    if not (
+        fit([s.labels for s in signals], value=MAX_LABEL_VALUE)
+        and fit([s.annotations for s in signals], value=MAX_ANNOTATION_VALUE)
+    ):  # a string too long, which only _signal checks alert by alert: it says which
+        for i, alert in enumerate(alerts):
+            _signal(alert, f"alerts[{i}]", now)
     return Notification(truncated=truncated, signals=signals)
 
 
@@ -89,13 +95,13 @@ def _well_formed(alert: object, now: Instant) -> Signal | None:
         and status in _STATUSES
         and type(labels) is dict
         and all_str(labels.values())
-        and fits(labels, count=MAX_LABELS, value=MAX_LABEL_VALUE)
+        and len(labels) <= MAX_LABELS  # lengths: parse_webhook, for all alerts at once
         and (
             annotations is None
             or (
                 type(annotations) is dict
                 and all_str(annotations.values())
-                and fits(annotations, count=MAX_ANNOTATIONS, value=MAX_ANNOTATION_VALUE)
+                and len(annotations) <= MAX_ANNOTATIONS
             )
         )
         and starts_at is not None
