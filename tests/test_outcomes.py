@@ -326,12 +326,15 @@ def test_watches_are_bounded_per_target_and_in_all() -> None:
     assert len(snap.watches[CHECKOUT]) == WATCHES_PER_TARGET
     assert snap.watches[CHECKOUT][-1].at == T0 + 50
     others: dict[Target, tuple[Watch, ...]] = {
-        Workload("shop", "Deployment", f"other-{i}"): (many[0],) for i in range(WATCHED_TARGETS)
+        Workload("shop", "Deployment", f"other-{i}"): (replace(many[0], at=T0 - i),)
+        for i in range(WATCHED_TARGETS)
     }
     snap = replace(start(), watches=others)
     snap, _ = run(rb(), snap, crash("checkout-0", T0 - 100), T0 + 50)
     assert len(snap.watches) == WATCHED_TARGETS
     assert CHECKOUT in snap.watches
+    oldest = Workload("shop", "Deployment", f"other-{WATCHED_TARGETS - 1}")
+    assert oldest not in snap.watches  # the one acted on longest ago makes room
 
 
 def test_a_resolved_signal_decides_nothing() -> None:
