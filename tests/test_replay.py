@@ -170,21 +170,43 @@ def test_the_receivers_own_restarts_are_followed_when_the_replay_makes_them_too(
 
 def test_the_journal_rotates_at_its_bound_and_keeps_its_number_of_files(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
-    story(DEMO_RUNBOOK, path, max_bytes=8192, files=3)
+    story(DEMO_RUNBOOK, path, max_bytes=4096, files=3)
     files = sorted(tmp_path.glob("journal.jsonl*"))
     assert [f.name for f in files] == ["journal.jsonl", "journal.jsonl.1", "journal.jsonl.2"]
     for file in files:
-        first = json.loads(file.read_text(encoding="utf-8").splitlines()[0])
-        assert first["type"] == "start"  # each file replays alone
-        assert file.stat().st_size < 8192 + 4096  # the bound, passed by one decision at most
+        start, *lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert json.loads(start)["type"] == "start"  # each file replays alone
+        # The bound counts the lines after the start line (the whole fleet), and is
+        # passed by one decision's lines at most.
+        assert len("".join(lines).encode()) < 4096 + 4096
     # The rotated files, given in any order, replay as one journal.
     assert replayed(DEMO_RUNBOOK, *reversed(files)).differences == ()
+
+
+def test_a_fleet_larger_than_the_bound_gets_a_file_of_lines_not_a_file_per_decision(
+    tmp_path: Path,
+) -> None:
+    runbook = load_file(DEMO_RUNBOOK)
+    cluster = memory_cluster(runbook, ())
+    cluster.add_workload(Workload("shop", "Deployment", "big"), replicas=200, labels={"app": "x"})
+    path = tmp_path / "journal.jsonl"
+    kept = Journal(JournalOptions(path=path, max_bytes=4096, files=3), tick=TICK, traffic_label="t")
+    for i in range(5):
+        kept.fleet(cluster.snapshot(), T0 + i)
+        kept.batch(T0 + i, [], [])
+        kept.written()  # as a live service, whose thread keeps up
+    kept.close()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["journal.jsonl"]
+    start, *lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(start) > 4096
+    assert len(json.loads(start)["pods"]) == 200
+    assert [json.loads(line)["type"] for line in lines] == ["batch"] * 5
 
 
 def test_each_rotated_file_replays_alone_restarts_under_way_included(tmp_path: Path) -> None:
     reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
     path = tmp_path / "journal.jsonl"
-    story(reckless, path, max_bytes=8192, files=10)
+    story(reckless, path, max_bytes=4096, files=10)
     files = sorted(tmp_path.glob("journal.jsonl*"))
     assert len(files) >= 3
     for file in files:

@@ -186,24 +186,36 @@ class Line:
 
 
 def dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return _compact(record) + "\n"
 
 
-def start_json(snapshot: Snapshot, at: Instant, tick: float, traffic_label: str) -> dict[str, Any]:
-    return {
+def start_line(snapshot: Snapshot, at: Instant, tick: float, traffic_label: str) -> str:
+    """The `start` line: the whole fleet and the receiver's state.
+
+    Made by the journal's thread, so it is encoded a pod at a time: one
+    encoder call over 100k pods (20 MB) would hold the interpreter lock,
+    and the event loop with it, for a quarter of a second. Pods come in
+    the cluster's order (sorting 100k of them is such a call too).
+    """
+    head = {
         "type": "start",
         "v": VERSION,
         "at": at,
         "tick": tick,
-        "pods": [
-            pod_json(p, traffic_label, lifecycle=True) for _, p in sorted(snapshot.pods.items())
-        ],
         "state": encode_state(
             snapshot.workloads, snapshot.supervisors, snapshot.recent_actions, snapshot.holds
         )
         | encode_watches(snapshot.watches),
         "rollouts": rollouts_json(snapshot.rollouts.items()),
     }
+    pods = ",".join(
+        _compact(pod_json(p, traffic_label, lifecycle=True)) for p in snapshot.pods.values()
+    )
+    return f'{dumps(head)[:-2]},"pods":[{pods}]}}\n'
+
+
+def _compact(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
 def rollouts_json(rollouts: Iterable[tuple[Workload, Rollout | None]]) -> list[dict[str, Any]]:
