@@ -179,7 +179,10 @@ def _journal_volume(rendered: Rendered) -> dict[str, Any]:
 
 def test_the_journal_is_an_empty_dir_of_its_bound_or_the_claim_given() -> None:
     journal = "/var/lib/remediation/journal"
-    assert _journal_volume(render())["emptyDir"] == {"sizeLimit": str(16777216 * 5)}
+    # Five files of a start line (10,000 pods at 256 bytes) and 16 MiB of lines each.
+    assert _journal_volume(render())["emptyDir"] == {"sizeLimit": str((16777216 + 2560000) * 5)}
+    big = render({"journal": {"pods": 100000}})
+    assert _journal_volume(big)["emptyDir"] == {"sizeLimit": str((16777216 + 25600000) * 5)}
     claimed = render({"journal": {"existingClaim": "receiver-journal"}})
     assert _journal_volume(claimed)["persistentVolumeClaim"] == {"claimName": "receiver-journal"}
     off = render({"journal": {"enabled": False}})
