@@ -153,9 +153,17 @@ class Misses:
 
 
 def scenario(
-    size: int, silent: int, *, per_workload: int, batch: int, warm: float, workdir: Path
+    size: int,
+    silent: int,
+    *,
+    per_workload: int,
+    batch: int,
+    warm: float,
+    workdir: Path,
+    journal: bool = False,
 ) -> dict[str, Any]:
     workloads = str(max(1, size // per_workload))
+    kept = ["--journal", str(workdir / f"journal-{size}-{silent}.jsonl")] if journal else []
     server = Proc(
         f"detection_{size}_{silent}",
         "server.py",
@@ -167,6 +175,7 @@ def scenario(
             "--workloads",
             workloads,
             "--loop-monitor",
+            *kept,
         ],
         workdir,
     )
@@ -311,6 +320,9 @@ def main() -> int:
     )
     parser.add_argument("--warm", type=float, default=DEADLINE + 5, help="seconds before")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument(
+        "--journal", action="store_true", help="the receiver keeps a signal journal (as the chart)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {LOAD_CORE})
     results: dict[str, dict[str, Any]] = {}
@@ -321,7 +333,7 @@ def main() -> int:
                 print(f"[{name}] {size} pods beating every {INTERVAL:g}s, {silent} fall silent")
                 results[name] = scenario(size, silent, per_workload=args.per_workload,
                                          batch=args.batch, warm=args.warm,
-                                         workdir=Path(tmp))  # fmt: skip
+                                         workdir=Path(tmp), journal=args.journal)  # fmt: skip
                 print(json.dumps(results[name]))
     print(table(results))
     if args.out:

@@ -42,6 +42,7 @@ from receiver.report import logs
 from receiver.runbook import load_file
 from receiver.scenario.spec import FleetSpec
 from receiver.service.auth import Tokens
+from receiver.service.journal import JournalOptions
 from receiver.service.runtime import Options
 from receiver.service.serve import Listen, build, memory_cluster, serve
 
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument(
         "--loop-monitor", action="store_true", help="export the event loop's own busy spells"
     )
+    parser.add_argument("--journal", type=Path, help="keep the signal journal at this path")
     args = parser.parse_args()
 
     logs.setup(args.log_level)
@@ -90,6 +92,7 @@ def main() -> int:
         tokens=tokens,
         heartbeat_tokens=tokens,
         tick_interval=args.tick_interval,
+        journal=None if args.journal is None else JournalOptions(path=args.journal),
     )
     cluster = memory_cluster(runbook, fleet(args.pods, args.workloads))
     registry = CollectorRegistry()

@@ -19,11 +19,12 @@ from prometheus_client import CollectorRegistry
 from service_builders import TOKEN, alert, auth, harness, webhook
 
 from receiver.cli import main
+from receiver.decide import Plan
 from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, PodKey, Workload
+from receiver.model import HeartbeatStatus, PodKey, Watch, Workload
 from receiver.runbook import load_file
 from receiver.scenario import journal
 from receiver.scenario.journal import Verdict
@@ -358,6 +359,40 @@ def test_a_humans_resume_is_journalled_and_done_again(tmp_path: Path) -> None:
     ]
     result = replayed(h.runbook_path, path)
     assert (result.signals, result.timed, result.differences) == (1, 1, ())
+
+
+def test_a_replica_that_leads_again_begins_a_new_file_with_the_state_it_finds(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    pipeline = h.service.pipeline
+    with h.client() as client:
+        pipeline.take_over(h.clock())  # leads for the first time: the journal goes on
+        assert client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        h.clock.now += 5
+        # Led by another replica meanwhile, whose changes to the state are in no line here.
+        pipeline.take_over(h.clock())
+        h.clock.now += 1
+        assert client.post("/api/v1/alerts", json=webhook(alert("checkout-3")), headers=auth())
+    pipeline.journal.close()  # type: ignore[union-attr]
+    assert sorted(f.name for f in tmp_path.glob("journal.jsonl*")) == [
+        "journal.jsonl",
+        "journal.jsonl.1",
+    ]
+    first, newest = (
+        [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+        for file in (tmp_path / "journal.jsonl.1", path)
+    )
+    assert [line["type"] for line in first] == ["start", "batch"]
+    assert [line["type"] for line in newest] == ["start", "batch"]
+    assert newest[0]["at"] == h.clock.now  # the state as found at the first decision after
+
+
+def test_a_tick_that_only_decides_outcomes_has_a_line() -> None:
+    watch = Watch(rule="r", action="drain", pod="shop/a", at=T0, until=T0 + 60)
+    assert journal.decided(Plan(at=T0, watches={PodKey("shop", "a"): (watch,)}))
+    assert not journal.decided(Plan(at=T0))
 
 
 def test_a_batch_cut_short_by_a_cluster_failure_is_replayed_as_far_as_it_was_decided(

@@ -7,6 +7,8 @@
     frozen      a supervisor above is frozen after an escalation
     cooldown    the pod was acted on too recently
     systemic    more of the fleet is signalling than maxUnhealthy
+    bad_rollout the signalling pods are concentrated on the newest revision of
+                a workload rolling out (badRollout): restarts bring it back
     availability  maxUnavailable / minAvailable, counting this action
     rate limits per supervisor and for the whole receiver
     intensity   one more action would exceed a supervisor's intensity: it

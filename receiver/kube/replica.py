@@ -47,11 +47,15 @@ class KubernetesReplica:
         self._namespaces = tuple(namespaces)
         self._taking_over: asyncio.Task[None] | None = None
         self._labelled = False
+        self._state_read = False  # the state object read since this replica last became leader
 
     @property
     def leading(self) -> bool:
+        """Elected, the pods synced, and the state object read since: until then a new
+        leader would decide from what it read long ago (frozen supervisors, holds and
+        budgets the last leader wrote since), so it answers as a standby."""
         elected = self.elector is None or self.elector.leading
-        return elected and self.cluster.synced
+        return elected and self.cluster.synced and self._state_read
 
     def ready(self) -> tuple[bool, str]:
         if not self.cluster.synced:
@@ -69,6 +73,7 @@ class KubernetesReplica:
         await self.cluster.start(self._namespaces)
 
         async def changed(leading: bool) -> None:
+            self._state_read = False
             if self._taking_over is not None:
                 self._taking_over.cancel()
                 self._taking_over = None
@@ -97,6 +102,7 @@ class KubernetesReplica:
         while True:
             try:
                 await self.cluster.load_state()
+                self._state_read = True
                 break
             except ClusterUnavailable as exc:
                 log.warning("taking over: cannot read the state object (%s); again in 1s", exc)

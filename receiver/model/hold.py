@@ -4,7 +4,7 @@ Like an Alertmanager silence, a hold is data with an author, a reason and
 an end: it is persisted with the rest of the remembered state, every
 decision sees it in its Snapshot, and it ends by itself. Whether a hold is
 in force is decided from the `now` the caller passes in; expired holds are
-ignored and pruned by the next write (decide/holds.py).
+ignored and pruned by the next write (decide/operator.py, prune_holds).
 """
 
 from __future__ import annotations

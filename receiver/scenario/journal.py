@@ -103,15 +103,10 @@ def verdict(plan: Plan) -> Verdict:
 
 def decided(plan: Plan) -> bool:
     """Whether a plan without a signal (a tick) changed anything: then it has a line, even
-    one that changed state only (a probation passed), so replay ticks when it did."""
-    return bool(
-        plan.actions
-        or plan.blocked
-        or plan.escalations
-        or plan.pods
-        or plan.workloads
-        or plan.supervisors
-        or plan.recent_actions is not None
+    one that changed state only (a probation passed, an outcome decided, a watch that saw
+    its target whole), so replay ticks when it did."""
+    return plan.changes_state or bool(
+        plan.actions or plan.blocked or plan.escalations or plan.followups
     )
 
 

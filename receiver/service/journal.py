@@ -101,6 +101,11 @@ class Journal:
         label = self.traffic_label
         self._writer.put(lambda: dumps(_fleet_json(at, set_, gone_, rolled, label)))
 
+    def restart(self) -> None:
+        """Begin a new file at the next decision: this replica leads again, and what the
+        leader in between changed (lifecycles, budgets, holds, watches) is in no line."""
+        self._started = False
+
     def batch(
         self, at: Instant, signals: Sequence[Signal], done: Sequence[tuple[Plan, Applied]]
     ) -> None:

@@ -83,6 +83,7 @@ class Pipeline:
         self.heartbeats_due = HeartbeatWatch(runbook, metrics, started_at=clock())
         metrics.follow(runbook)
         self._lock = asyncio.Lock()
+        self._led = False  # take_over was called before: this replica leads again
         self._deadlines = asyncio.Lock()  # one mass silence decided at a time, in order
         self.deadlines_moved = asyncio.Event()
         """Set when a deadline may have come earlier than the waker's (runtime.py) plan."""
@@ -97,10 +98,14 @@ class Pipeline:
         self.metrics.follow(runbook)
 
     def take_over(self, now: Instant) -> None:
-        """This replica starts to act (a new leader): silence counts from now, and
-        evictions the last leader could not finish are adopted at the next tick."""
+        """This replica starts to act (a new leader): silence counts from now,
+        evictions the last leader could not finish are adopted at the next tick, and,
+        when it led before, the journal begins a new file with the state as it finds it."""
         self.heartbeats_due.restart(now)
         self.applier.evictions.adopt()
+        if self._led and self.journal is not None:
+            self.journal.restart()  # what the leader in between changed is in no line of ours
+        self._led = True
 
     def reading(self, *, leader: bool) -> Reading:
         return Reading(
@@ -204,18 +209,21 @@ class Pipeline:
 
     # A human's request: `by` (the admin token's name) goes into the journal's line for it.
 
+    # Each reads the clock once it holds the lock, so its journal line is not earlier than
+    # the decision before it.
+
     async def resume(self, key: PodKey, *, by: str | None = None) -> dict[str, Any]:
-        now = self.clock()
-        note = self._human_note(now, by, resume=key)
         async with self._lock:
+            now = self.clock()
+            note = self._human_note(now, by, resume=key)
             return await self._one(
                 lambda snapshot: resume(self.runbook, snapshot, key, now), now, journal=note
             )
 
     async def reset(self, supervisor: str, *, by: str | None = None) -> dict[str, Any]:
-        now = self.clock()
-        note = self._human_note(now, by, reset=supervisor)
         async with self._lock:
+            now = self.clock()
+            note = self._human_note(now, by, reset=supervisor)
             return await self._one(
                 lambda snapshot: reset(self.runbook, snapshot, supervisor, now), now, journal=note
             )
