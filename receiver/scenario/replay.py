@@ -20,6 +20,13 @@ act/batch.py as the service's:
   are applied only when the replay made the same decision. Where the replay
   restarted a pod the recording did not, the pod is replaced after the
   runbook's `settings.restartTime`, as in runbook tests;
+- a pod that declares the receiver's readiness gate has its readiness
+  derived from the replay's own decisions: a live drain, pause or restart
+  shuts the gate (not Ready), a restore opens it (Ready once started, as the
+  kubelet does), and a pod in traffic with its gate shut (a new one) has it
+  opened, as the leader does. A recorded readiness that the recording's own
+  gate made (a change with a `drain`, `pause` or `restore` cause, or any
+  while its gate was shut) says nothing of the pod: the replay keeps its own;
 - a `human` resume, reset, hold or unhold is done again at its instant (a
   hold with the id, author and end it had), so a hold set or lifted last
   week blocks, or stops blocking, at the same time in the replay;
@@ -46,7 +53,7 @@ from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import HoldRefused, Plan, hold, reset, resume, tick, unhold
 from receiver.decide.plan import ActionKind
 from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Signal, Snapshot, Workload
-from receiver.model.fleet import TIMED, index_owners
+from receiver.model.fleet import TIMED, gate_shut_in_traffic, index_owners
 from receiver.runbook import Runbook
 from receiver.scenario.journal import (
     Batch,
@@ -58,11 +65,16 @@ from receiver.scenario.journal import (
     Tick,
     Verdict,
     facts,
+    gate_cause,
     verdict,
 )
 from receiver.scenario.simulation import Simulation
 from receiver.scenario.spec import Case
 
+_GATE_WRITES = frozenset(
+    {ActionKind.DRAIN, ActionKind.PAUSE, ActionKind.RESTORE, ActionKind.RESTART}
+)
+"""Actions whose pod write sets a declared readiness gate (restore opens it)."""
 LATE = 1.0
 """Seconds (or one and a half tick intervals, if longer) after something fell due by which
 the service has surely ticked: a busy event loop delays a tick by a fraction of a second."""
@@ -291,7 +303,8 @@ class Replay(Simulation):
                 if key not in pods:
                     self.skipped.add(key)
                 continue
-            pods[key] = _updated(pods.get(key), pod, self.runbook.settings.traffic_label)
+            label = self.runbook.settings.traffic_label
+            pods[key] = _updated(pods.get(key), pod, label, own_ready=gate_cause(cause))
             self._note_end(key, pods[key].lifecycle)
         for key, cause in change.gone:
             if self._follows(cause, key) and key not in self.skipped:
@@ -311,7 +324,7 @@ class Replay(Simulation):
     def _follows(self, cause: str | None, key: PodKey) -> bool:
         """Whether a recorded change applies: not an own effect, or one the replay made too
         (whose replacement it then takes from the recording instead of simulating it)."""
-        if cause is None:
+        if cause is None or gate_cause(cause):  # a readiness flip: derived, see _updated
             return True
         if cause not in self.made:
             return False
@@ -370,7 +383,27 @@ class Replay(Simulation):
             self._note_end(key, lifecycle)
         for workload, state in plan.workloads.items():
             self._note_end(workload, state)
+        self._set_gates(plan)
         return applied
+
+    def _set_gates(self, plan: Plan) -> None:
+        """The replay's own gate writes and what the kubelet makes of them (act/traffic.py
+        writes the gate of every pod that declares it, whichever its drainBy)."""
+        gates = {
+            action.pod: action.kind is ActionKind.RESTORE
+            for action in plan.actions
+            if action.kind in _GATE_WRITES and action.pod is not None and not action.dry_run
+        }
+        pods = self.current.pods
+        if not any(key in pods and pods[key].gate is not None for key in gates):
+            return
+        updated = dict(pods)
+        for key, open_ in gates.items():
+            pod = updated.get(key)
+            if pod is not None and pod.gate is not None:
+                ready = open_ and not pod.terminating and pod.started_at is not None
+                updated[key] = replace(pod, gate=open_, ready=ready)
+        self.current = replace(self.current, pods=updated)
 
     # -- the result ---------------------------------------------------------
 
@@ -483,14 +516,25 @@ def _subject(signal: Signal) -> str:
     return f"{signal.name} {signal.status} {where}".strip()
 
 
-def _updated(old: Pod | None, recorded: Pod, traffic_label: str) -> Pod:
-    """The recorded facts, with the replay's own lifecycle and traffic label (the same pod)."""
+def _updated(old: Pod | None, recorded: Pod, traffic_label: str, *, own_ready: bool) -> Pod:
+    """The recorded facts, with the replay's own lifecycle, traffic label, readiness gate
+    and the readiness the gate makes (the same pod). `own_ready`: the recorded readiness
+    followed the recording's own gate write."""
     if old is None or old.uid != recorded.uid:
+        if gate_shut_in_traffic(recorded):  # a new pod: the leader opens its gate
+            return replace(recorded, gate=True)
         return recorded
     labels = dict(recorded.labels)
     if traffic_label in old.labels:
         labels[traffic_label] = old.labels[traffic_label]
-    return replace(recorded, labels=labels, lifecycle=old.lifecycle)
+    gate = True if gate_shut_in_traffic(old) else old.gate
+    if gate is False:  # the replay holds it out by its gate
+        ready = False
+    elif own_ready or recorded.gate is False:  # the recording's gate made it: not the pod
+        ready = old.ready and not recorded.terminating
+    else:
+        ready = recorded.ready
+    return replace(recorded, labels=labels, lifecycle=old.lifecycle, gate=gate, ready=ready)
 
 
 def _pod_key(text: str) -> PodKey:
