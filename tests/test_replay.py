@@ -31,9 +31,9 @@ from receiver.runbook import load_file
 from receiver.scenario import journal
 from receiver.scenario.journal import Verdict
 from receiver.scenario.replay import Kind, Replay, Result, compare, replay
-from receiver.service.journal import Journal, JournalOptions
 from receiver.service.app import create_app
 from receiver.service.auth import Tokens
+from receiver.service.journal import Journal, JournalOptions
 from receiver.service.pipeline import Pipeline
 from receiver.service.runtime import Options
 from receiver.service.serve import build, memory_cluster

@@ -23,13 +23,14 @@ A pod's facts are what decisions read of it: namespace, name, labels (the
 traffic label aside: it is the receiver's own), owner, uid, readiness,
 terminating, start and creation times, and its revision (the badRollout
 guard compares it with its workload's newest). A pod that declares the
-receiver's readiness gate has its status too (`gate`), written with the
-pod's other facts but not itself a change: decisions read readiness, which
-the gate is part of, and replay needs the gate to tell the readiness the
-receiver made (its own gate writes, which it derives from its own
-decisions) from the readiness the pod reported. A signal keeps source, name, status, labels, fingerprint and times; its
-annotations (free text) are not kept, as decisions never read them. No
-token or credential is ever written.
+receiver's readiness gate has the gate's status too (`gate`), written with
+the pod's other facts but not a change by itself: decisions read readiness,
+which the gate is part of, and replay needs the gate to tell readiness the
+receiver made (by its own gate writes, which replay derives from its own
+decisions) from readiness the pod reported. A signal keeps source, name,
+status, labels, fingerprint and times; its annotations (free text) are
+not kept, as decisions never read them. No token or credential is ever
+written.
 """
 
 from __future__ import annotations
