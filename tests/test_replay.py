@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,15 @@ from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, harness, w
 from service_builders import Clock as ServiceClock
 from starlette.testclient import TestClient
 
+from receiver.act import ActionResult, Applied
 from receiver.cli import main
 from receiver.cluster import MemoryCluster
+from receiver.decide import Action, ActionKind, Plan
 from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, PodKey, Workload
+from receiver.model import HeartbeatStatus, Outcome, Pod, PodKey, Snapshot, Workload
 from receiver.runbook import load_file
 from receiver.scenario import journal
 from receiver.scenario.journal import Verdict
@@ -612,3 +615,32 @@ def test_a_runbook_that_does_not_drain_a_pod_does_not_see_it_unready(
     pods = player.current.pods
     assert pods[PodKey("shop", "checkout-1")].ready
     assert not pods[PodKey("shop", "checkout-3")].ready  # the replay's own drain, by its gate
+
+
+def test_a_gate_flip_the_kubelet_shows_late_is_tagged_when_it_shows(tmp_path: Path) -> None:
+    """On Kubernetes the gate's condition changes first and Ready a moment later: the line
+    that shows the flip carries the cause; a later change of the pod's own does not."""
+    key = PodKey("shop", "cart-0")
+    pod = Pod(namespace="shop", name="cart-0", uid="u1", started_at=T0, gate=True)
+    path = tmp_path / "journal.jsonl"
+    kept = Journal(JournalOptions(path=path), tick=TICK, traffic_label="t")
+
+    def seen(at: float, **facts: bool) -> None:
+        kept.fleet(Snapshot(pods={key: replace(pod, **facts)}), at)
+        kept.batch(at, [], [])
+
+    seen(T0)
+    drain = Plan(at=T0, actions=(Action(kind=ActionKind.DRAIN, pod=key),))
+    kept.tick(T0, drain, Applied([ActionResult(drain.actions[0], Outcome.APPLIED)]))
+    seen(T0 + 1, gate=False)  # the gate written, the kubelet not yet there: no change
+    seen(T0 + 2, gate=False, ready=False)  # the kubelet followed: ours
+    seen(T0 + 3, gate=False, ready=False, terminating=True)  # the pod's own doing
+    kept.close()
+    fleet = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    changes = [
+        (line["at"] - T0, p["ready"], p["gate"], p.get("cause"))
+        for line in fleet
+        if line["type"] == "fleet"
+        for p in line["set"]
+    ]
+    assert changes == [(2, False, False, "drain shop/cart-0"), (3, False, False, None)]
