@@ -29,9 +29,19 @@ from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, Outcome, Pod, PodKey, Snapshot, Workload
+from receiver.model import (
+    HeartbeatStatus,
+    Lifecycle,
+    Outcome,
+    Pod,
+    PodKey,
+    PodState,
+    Snapshot,
+    Workload,
+)
 from receiver.runbook import load_file
 from receiver.scenario import journal
+from receiver.scenario.gates import Gates
 from receiver.scenario.journal import Verdict
 from receiver.scenario.replay import Kind, Replay, Result, compare, replay
 from receiver.service.app import create_app
@@ -644,3 +654,47 @@ def test_a_gate_flip_the_kubelet_shows_late_is_tagged_when_it_shows(tmp_path: Pa
         for p in line["set"]
     ]
     assert changes == [(2, False, False, "drain shop/cart-0"), (3, False, False, None)]
+
+
+CART = Pod(namespace="shop", name="cart-0", uid="u1", started_at=T0, gate=True)
+NEW_CART = replace(CART, uid="u2", gate=False, ready=False)
+
+# (the replay's pod, the recorded change, whether it followed the recording's gate write,
+#  the replay's gate and readiness after it)
+GATED_CHANGES = {
+    "the recording's drain, not the replay's: still Ready": (
+        CART, replace(CART, gate=False, ready=False), True, (True, True)),
+    "the pod's own failing probe": (CART, replace(CART, ready=False), False, (True, False)),
+    "any change while the recording's gate was shut says nothing of the pod": (
+        CART, replace(CART, gate=False, ready=False, labels={"v": "2"}), False, (True, True)),
+    "the replay's drain shut its gate: not Ready, whatever was recorded": (
+        replace(CART, gate=False, ready=False, lifecycle=Lifecycle(state=PodState.DRAINED)),
+        CART, True, (False, False)),
+    "a new pod's shut gate is opened, as the leader does": (
+        CART, NEW_CART, False, (True, False)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "recorded", "own", "after"), GATED_CHANGES.values(), ids=GATED_CHANGES.keys()
+)
+def test_a_gated_pods_readiness_in_the_replay_is_the_replays_own(
+    old: Pod, recorded: Pod, own: bool, after: tuple[bool, bool]
+) -> None:
+    gates = Gates({CART.key: CART})
+    # The recorded facts as replay takes them: the same pod keeps the replay's gate and lifecycle.
+    same = replace(recorded, gate=old.gate, lifecycle=old.lifecycle)
+    taken = recorded if recorded.uid != old.uid else same
+    pod = gates.seen(old, recorded, taken, own=own)
+    assert (pod.gate, pod.ready) == after
+
+
+def test_a_restore_in_the_replay_makes_ready_only_a_pod_that_says_it_is() -> None:
+    gates = Gates({CART.key: CART})
+    failing = gates.seen(CART, replace(CART, ready=False), CART, own=False)
+    drained = gates.written(failing, open_=False)
+    assert (drained.gate, drained.ready) == (False, False)
+    restored = gates.written(drained, open_=True)
+    assert (restored.gate, restored.ready) == (True, False)  # its probe still fails
+    well = gates.seen(restored, CART, restored, own=False)
+    assert (well.gate, well.ready) == (True, True)
