@@ -214,7 +214,7 @@ class Journal:
                 if action.kind is ActionKind.RESTART and action.pod is not None:
                     self._causes.evicted(action.pod, self._pods.get(action.pod))
                 elif action.kind in GATED and action.pod is not None:
-                    if result.outcome is Outcome.APPLIED:  # not one a PDB held (a restart)
+                    if result.outcome is Outcome.APPLIED:  # written: the gate follows
                         self._causes.gated(action.kind, action.pod, self._pods.get(action.pod))
                 elif action.kind is ActionKind.ROLLOUT_RESTART and action.workload is not None:
                     self._causes.rolled(action.workload, self._pods)
