@@ -12,26 +12,45 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from service_builders import TOKEN, alert, auth, harness, webhook
+from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, harness, webhook
+from service_builders import Clock as ServiceClock
+from starlette.testclient import TestClient
 
+from receiver.act import ActionResult, Applied
 from receiver.cli import main
-from receiver.decide import Plan
+from receiver.cluster import MemoryCluster
+from receiver.decide import Action, ActionKind, Plan
 from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, PodKey, Watch, Workload
+from receiver.model import (
+    HeartbeatStatus,
+    Lifecycle,
+    Outcome,
+    Pod,
+    PodKey,
+    PodState,
+    Snapshot,
+    Watch,
+    Workload,
+)
 from receiver.runbook import load_file
 from receiver.scenario import journal
+from receiver.scenario.gates import Gates
 from receiver.scenario.journal import Verdict
-from receiver.scenario.replay import Kind, Result, compare, replay
+from receiver.scenario.replay import Kind, Replay, Result, compare, replay
+from receiver.service.app import create_app
+from receiver.service.auth import Tokens
 from receiver.service.journal import Journal, JournalOptions
 from receiver.service.pipeline import Pipeline
-from receiver.service.serve import memory_cluster
+from receiver.service.runtime import Options
+from receiver.service.serve import build, memory_cluster
 
 T0 = 1_767_225_600.0
 TICK = 0.25
@@ -527,3 +546,190 @@ def test_a_bad_rollout_replays_from_the_journaled_revisions(tmp_path: Path) -> N
     assert differences
     assert {d.kind for d in differences} <= {Kind.ACTED, Kind.ACTION, Kind.REASON}
     assert any("bad_rollout" in str(d.recorded) for d in differences), differences
+
+
+# -- readiness the receiver's own gate writes made ------------------------------
+
+GATED_RUNBOOK = RUNBOOK.replace("  settle: 0s", "  settle: 0s\n  drainBy: readinessGate")
+NOT_TICKETS = GATED_RUNBOOK.replace(
+    "match: {alertname: PodErrorRatioOutlier}",
+    "match: {alertname: PodErrorRatioOutlier, severity: page}",
+).replace("maxUnavailable: 50%", "maxUnavailable: 1")
+SEVERITIES = (("checkout-1", "ticket"), ("checkout-2", "page"))
+
+
+def gated_story(tmp_path: Path) -> tuple[Path, Path]:
+    """Four pods that declare the readiness gate: checkout-1 (a ticket) and checkout-2 (a
+    page) drained by their gates, restored by a tick, then checkout-3 (a page) drained."""
+    runbook_path = tmp_path / "gated.yaml"
+    runbook_path.write_text(GATED_RUNBOOK, encoding="utf-8")
+    runbook = load_file(runbook_path)
+    clock = ServiceClock()
+    cluster = MemoryCluster(clock=clock, traffic_label=runbook.settings.traffic_label)
+    cluster.add_workload(
+        Workload("shop", "Deployment", "checkout"),
+        replicas=4,
+        labels={"app": "checkout"},
+        max_unavailable=4,
+        readiness_gate=True,
+    )
+    path = tmp_path / "journal.jsonl"
+    options = Options(
+        runbook_path=runbook_path,
+        tokens=Tokens((TOKEN.encode(),)),
+        heartbeat_tokens=Tokens((BEAT_TOKEN.encode(),)),
+        handle_sighup=False,
+        journal=JournalOptions(path=path),
+    )
+    service = build(options, runbook, cluster, metrics=Metrics(CollectorRegistry()), clock=clock)
+    with TestClient(create_app(service)) as client:
+        for pod, severity in SEVERITIES:
+            sent = client.post(
+                "/api/v1/alerts", json=webhook(alert(pod, severity=severity)), headers=auth()
+            )
+            assert sent.json()["decisions"][0]["actions"][0]["action"] == "drain"
+            assert not cluster.snapshot().pods[PodKey("shop", pod)].ready  # by its gate
+            clock.now += 5
+        for _ in range(120):  # the service ticks (a second apart here): the drains end
+            clock.now += 1
+            asyncio.run(service.pipeline.transitions())
+        assert cluster.snapshot().pods[PodKey("shop", "checkout-1")].ready
+        clock.now += 5
+        well = [alert(p, status="resolved", severity=s) for p, s in SEVERITIES]
+        assert client.post("/api/v1/alerts", json=webhook(*well), headers=auth()).is_success
+        clock.now += 5
+        third = webhook(alert("checkout-3", severity="page", starts="2026-01-01T00:02:15Z"))
+        sent = client.post("/api/v1/alerts", json=third, headers=auth())
+        assert sent.json()["decisions"][0]["actions"][0]["action"] == "drain"
+    return runbook_path, path
+
+
+@pytest.fixture(scope="module")
+def gated_journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return gated_story(tmp_path_factory.mktemp("gated"))
+
+
+def test_readiness_flips_that_follow_the_receivers_gate_writes_carry_their_cause(
+    gated_journal: tuple[Path, Path],
+) -> None:
+    _, path = gated_journal
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert {p["gate"] for p in lines[0]["pods"]} == {True}  # the gate's state is kept
+    flips = [
+        (p["name"], p["ready"], p["gate"], p.get("cause"))
+        for line in lines
+        if line["type"] == "fleet"
+        for p in line.get("set", ())
+    ]
+    assert flips == [
+        ("checkout-1", False, False, "drain shop/checkout-1"),
+        ("checkout-2", False, False, "drain shop/checkout-2"),
+        ("checkout-1", True, True, "restore shop/checkout-1"),
+        ("checkout-2", True, True, "restore shop/checkout-2"),
+    ]
+
+
+def test_a_journal_with_gate_drains_replays_without_difference_under_its_runbook(
+    gated_journal: tuple[Path, Path],
+) -> None:
+    runbook_path, path = gated_journal
+    result = replayed(runbook_path, path)
+    assert (result.signals, result.differences) == (5, ()), result.differences
+    assert result.timed >= 2  # the restores
+
+
+def test_a_runbook_that_does_not_drain_a_pod_does_not_see_it_unready(
+    gated_journal: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The recording's drain of checkout-1 made it not Ready by its gate; a replay that does
+    not drain it keeps it Ready, so its guard (one pod out at most) still drains checkout-2."""
+    _, path = gated_journal
+    other = tmp_path / "not-tickets.yaml"
+    other.write_text(NOT_TICKETS, encoding="utf-8")
+    lines = journal.read([path])
+    player = Replay(load_file(other), lines)
+    player.run()
+    result = player.result()
+    subjects = {d.subject: d for d in result.differences}
+    assert set(subjects) == {
+        "PodErrorRatioOutlier firing shop/checkout-1",
+        "tick shop/checkout-1",
+    }, result.differences
+    assert subjects["PodErrorRatioOutlier firing shop/checkout-1"].kind is Kind.HELD
+    assert subjects["tick shop/checkout-1"].replayed == Verdict()  # nothing to restore
+    pods = player.current.pods
+    assert pods[PodKey("shop", "checkout-1")].ready
+    assert not pods[PodKey("shop", "checkout-3")].ready  # the replay's own drain, by its gate
+
+
+def test_a_gate_flip_the_kubelet_shows_late_is_tagged_when_it_shows(tmp_path: Path) -> None:
+    """On Kubernetes the gate's condition changes first and Ready a moment later: the line
+    that shows the flip carries the cause; a later change of the pod's own does not."""
+    key = PodKey("shop", "cart-0")
+    pod = Pod(namespace="shop", name="cart-0", uid="u1", started_at=T0, gate=True)
+    path = tmp_path / "journal.jsonl"
+    kept = Journal(JournalOptions(path=path), tick=TICK, traffic_label="t")
+
+    def seen(at: float, **facts: bool) -> None:
+        kept.fleet(Snapshot(pods={key: replace(pod, **facts)}), at)
+        kept.batch(at, [], [])
+
+    seen(T0)
+    drain = Plan(at=T0, actions=(Action(kind=ActionKind.DRAIN, pod=key),))
+    kept.tick(T0, drain, Applied([ActionResult(drain.actions[0], Outcome.APPLIED)]))
+    seen(T0 + 1, gate=False)  # the gate written, the kubelet not yet there: no change
+    seen(T0 + 2, gate=False, ready=False)  # the kubelet followed: ours
+    seen(T0 + 3, gate=False, ready=False, terminating=True)  # the pod's own doing
+    kept.close()
+    fleet = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    changes = [
+        (line["at"] - T0, p["ready"], p["gate"], p.get("cause"))
+        for line in fleet
+        if line["type"] == "fleet"
+        for p in line["set"]
+    ]
+    assert changes == [(2, False, False, "drain shop/cart-0"), (3, False, False, None)]
+
+
+CART = Pod(namespace="shop", name="cart-0", uid="u1", started_at=T0, gate=True)
+NEW_CART = replace(CART, uid="u2", gate=False, ready=False)
+
+# (the replay's pod, the recorded change, whether it followed the recording's gate write,
+#  the replay's gate and readiness after it)
+GATED_CHANGES = {
+    "the recording's drain, not the replay's: still Ready": (
+        CART, replace(CART, gate=False, ready=False), True, (True, True)),
+    "the pod's own failing probe": (CART, replace(CART, ready=False), False, (True, False)),
+    "any change while the recording's gate was shut says nothing of the pod": (
+        CART, replace(CART, gate=False, ready=False, labels={"v": "2"}), False, (True, True)),
+    "the replay's drain shut its gate: not Ready, whatever was recorded": (
+        replace(CART, gate=False, ready=False, lifecycle=Lifecycle(state=PodState.DRAINED)),
+        CART, True, (False, False)),
+    "a new pod's shut gate is opened, as the leader does": (
+        CART, NEW_CART, False, (True, False)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "recorded", "own", "after"), GATED_CHANGES.values(), ids=GATED_CHANGES.keys()
+)
+def test_a_gated_pods_readiness_in_the_replay_is_the_replays_own(
+    old: Pod, recorded: Pod, own: bool, after: tuple[bool, bool]
+) -> None:
+    gates = Gates({CART.key: CART})
+    # The recorded facts as replay takes them: the same pod keeps the replay's gate and lifecycle.
+    same = replace(recorded, gate=old.gate, lifecycle=old.lifecycle)
+    taken = recorded if recorded.uid != old.uid else same
+    pod = gates.seen(old, recorded, taken, own=own)
+    assert (pod.gate, pod.ready) == after
+
+
+def test_a_restore_in_the_replay_makes_ready_only_a_pod_that_says_it_is() -> None:
+    gates = Gates({CART.key: CART})
+    failing = gates.seen(CART, replace(CART, ready=False), CART, own=False)
+    drained = gates.written(failing, open_=False)
+    assert (drained.gate, drained.ready) == (False, False)
+    restored = gates.written(drained, open_=True)
+    assert (restored.gate, restored.ready) == (True, False)  # its probe still fails
+    well = gates.seen(restored, CART, restored, own=False)
+    assert (well.gate, well.ready) == (True, True)

@@ -9,8 +9,10 @@ One JSON object per line, each with a `type`:
   outcome watches), so each file can be replayed alone;
 - `fleet`: pod facts that changed since the last line (`set`: pods added or
   changed, `gone`: pods removed), each with the `cause` when it is the
-  receiver's own doing (a pod it evicted, a workload it rollout-restarted),
-  and the workloads whose newest revision changed (`rollouts`);
+  receiver's own doing (a pod it evicted, a workload it rollout-restarted,
+  a readiness flip that followed its own gate write: `drain`, `pause` or
+  `restore` and the pod), and the workloads whose newest revision changed
+  (`rollouts`);
 - `batch`: signals that arrived together (one webhook, one heartbeat push,
   one round of missed deadlines), with the decision made for each;
 - `tick`: the passing of time, when it decided something;
@@ -20,11 +22,15 @@ One JSON object per line, each with a `type`:
 A pod's facts are what decisions read of it: namespace, name, labels (the
 traffic label aside: it is the receiver's own), owner, uid, readiness,
 terminating, start and creation times, and its revision (the badRollout
-guard compares it with its workload's newest). A readiness gate's state is
-not kept: decisions read only readiness, which the gate is part of. A
-signal keeps source, name, status, labels, fingerprint and times; its
-annotations (free text) are not kept, as decisions never read them. No
-token or credential is ever written.
+guard compares it with its workload's newest). A pod that declares the
+receiver's readiness gate has the gate's status too (`gate`), written with
+the pod's other facts but not a change by itself: decisions read readiness,
+which the gate is part of, and replay needs the gate to tell readiness the
+receiver made (by its own gate writes, which replay derives from its own
+decisions) from readiness the pod reported. A signal keeps source, name,
+status, labels, fingerprint and times; its annotations (free text) are
+not kept, as decisions never read them. No token or credential is ever
+written.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from receiver.cluster.codec import (
     hold_from,
     hold_item,
 )
-from receiver.decide import Plan
+from receiver.decide import ActionKind, Plan
 from receiver.model import (
     Hold,
     Instant,
@@ -63,6 +69,15 @@ from receiver.model import (
 )
 
 VERSION = 1
+GATED = frozenset({ActionKind.DRAIN, ActionKind.PAUSE, ActionKind.RESTORE})
+"""Actions whose pod write sets the readiness gate of a pod that declares it (act/traffic.py,
+in either drainBy): the readiness flip that follows is the receiver's own, its `cause`
+the action and the pod (`drain shop/web-0`). A restart's is its eviction's."""
+
+
+def gate_cause(cause: str | None) -> bool:
+    """Whether a change's `cause` is a readiness flip that followed the receiver's gate write."""
+    return cause is not None and cause.partition(" ")[0] in GATED
 
 
 class JournalInvalid(ValueError):
@@ -280,6 +295,8 @@ def pod_json(
     }
     if pod.revision:
         out["revision"] = pod.revision
+    if pod.gate is not None:
+        out["gate"] = pod.gate
     if lifecycle and pod.lifecycle != Lifecycle():
         out["lifecycle"] = encode_lifecycle(pod.lifecycle)
     if cause:
@@ -456,7 +473,16 @@ def _pod(item: Mapping[str, Any]) -> Pod:
         started_at=_time(item.get("startedAt")),
         created_at=_time(item.get("createdAt")),
         revision=str(item.get("revision", "")),
+        gate=_gate(item.get("gate")),
     )
+
+
+def _gate(value: object) -> bool | None:
+    """The readiness gate's status; None where the pod does not declare it (or the journal
+    is from before gates were kept)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"gate {value!r}, expected true, false or none")
 
 
 def _signal(item: Mapping[str, Any]) -> Signal:

@@ -20,6 +20,11 @@ act/batch.py as the service's:
   are applied only when the replay made the same decision. Where the replay
   restarted a pod the recording did not, the pod is replaced after the
   runbook's `settings.restartTime`, as in runbook tests;
+- a pod that declares the receiver's readiness gate has the readiness the
+  replay's own decisions make (gates.py): its gate shut by a live drain,
+  pause or restart, opened by a restore; the recorded readiness its
+  recording's gate made (a change with a `drain`, `pause` or `restore`
+  cause, or any while that gate was shut) is not applied;
 - a `human` resume, reset, hold or unhold is done again at its instant (a
   hold with the id, author and end it had), so a hold set or lifted last
   week blocks, or stops blocking, at the same time in the replay;
@@ -46,8 +51,9 @@ from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import HoldRefused, Plan, hold, reset, resume, tick, unhold
 from receiver.decide.plan import ActionKind
 from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Signal, Snapshot, Workload
-from receiver.model.fleet import TIMED, index_owners
+from receiver.model.fleet import TIMED, gate_shut_in_traffic, index_owners
 from receiver.runbook import Runbook
+from receiver.scenario.gates import Gates
 from receiver.scenario.journal import (
     Batch,
     FleetChange,
@@ -58,11 +64,16 @@ from receiver.scenario.journal import (
     Tick,
     Verdict,
     facts,
+    gate_cause,
     verdict,
 )
 from receiver.scenario.simulation import Simulation
 from receiver.scenario.spec import Case
 
+_GATE_WRITES = frozenset(
+    {ActionKind.DRAIN, ActionKind.PAUSE, ActionKind.RESTORE, ActionKind.RESTART}
+)
+"""Actions whose pod write sets a declared readiness gate (restore opens it)."""
 LATE = 1.0
 """Seconds (or one and a half tick intervals, if longer) after something fell due by which
 the service has surely ticked: a busy event loop delays a tick by a fraction of a second."""
@@ -158,6 +169,7 @@ class Replay(Simulation):
             for key, pod in first.snapshot.pods.items()
             if pod.lifecycle.state is PodState.RESTARTED
         }
+        self.gates = Gates(first.snapshot.pods)
         self.skipped: set[PodKey] = set()  # pods only the recording's own effects made
         self.simulated: set[PodKey] = set()  # pods the replay replaced itself
         self.ends: dict[PodKey | Workload, Instant] = {}
@@ -291,12 +303,15 @@ class Replay(Simulation):
                 if key not in pods:
                     self.skipped.add(key)
                 continue
-            pods[key] = _updated(pods.get(key), pod, self.runbook.settings.traffic_label)
+            old = pods.get(key)
+            updated = _updated(old, pod, self.runbook.settings.traffic_label)
+            pods[key] = self.gates.seen(old, pod, updated, own=gate_cause(cause))
             self._note_end(key, pods[key].lifecycle)
         for key, cause in change.gone:
             if self._follows(cause, key) and key not in self.skipped:
                 pods.pop(key, None)
                 self.ends.pop(key, None)
+                self.gates.forget(key)
         current = replace(self.current, pods=pods)
         if change.rollouts:
             rollouts = dict(current.rollouts)
@@ -311,7 +326,7 @@ class Replay(Simulation):
     def _follows(self, cause: str | None, key: PodKey) -> bool:
         """Whether a recorded change applies: not an own effect, or one the replay made too
         (whose replacement it then takes from the recording instead of simulating it)."""
-        if cause is None:
+        if cause is None or gate_cause(cause):  # a readiness flip: derived (gates.py)
             return True
         if cause not in self.made:
             return False
@@ -363,6 +378,7 @@ class Replay(Simulation):
         super()._replace_due(now)
         for key in due:  # a fresh pod
             self.ends.pop(key, None)
+            self.gates.forget(key)
 
     async def apply(self, runbook: Runbook, plan: Plan) -> Applied:
         applied = await super().apply(runbook, plan)
@@ -370,7 +386,29 @@ class Replay(Simulation):
             self._note_end(key, lifecycle)
         for workload, state in plan.workloads.items():
             self._note_end(workload, state)
+        self._set_gates(plan)
         return applied
+
+    def _set_gates(self, plan: Plan) -> None:
+        """The replay's own gate writes and what the kubelet makes of them (act/traffic.py
+        writes the gate of every pod that declares it, whichever its drainBy); a pod the plan
+        left in traffic with its gate shut has it opened, as the leader does."""
+        gates = {
+            action.pod: action.kind is ActionKind.RESTORE
+            for action in plan.actions
+            if action.kind in _GATE_WRITES and action.pod is not None and not action.dry_run
+        }
+        pods = self.current.pods
+        for key in plan.pods:
+            if key not in gates and key in pods and gate_shut_in_traffic(pods[key]):
+                gates[key] = True
+        if not any(key in pods and pods[key].gate is not None for key in gates):
+            return
+        updated = dict(pods)
+        for key, open_ in gates.items():
+            if key in updated:
+                updated[key] = self.gates.written(updated[key], open_=open_)
+        self.current = replace(self.current, pods=updated)
 
     # -- the result ---------------------------------------------------------
 
@@ -484,13 +522,14 @@ def _subject(signal: Signal) -> str:
 
 
 def _updated(old: Pod | None, recorded: Pod, traffic_label: str) -> Pod:
-    """The recorded facts, with the replay's own lifecycle and traffic label (the same pod)."""
+    """The recorded facts, with the replay's own lifecycle, traffic label and readiness gate
+    (the same pod; its readiness is the gates' to say, gates.py)."""
     if old is None or old.uid != recorded.uid:
         return recorded
     labels = dict(recorded.labels)
     if traffic_label in old.labels:
         labels[traffic_label] = old.labels[traffic_label]
-    return replace(recorded, labels=labels, lifecycle=old.lifecycle)
+    return replace(recorded, labels=labels, lifecycle=old.lifecycle, gate=old.gate)
 
 
 def _pod_key(text: str) -> PodKey:

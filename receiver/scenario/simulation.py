@@ -288,6 +288,7 @@ class Simulation:
                 uid=f"{old.name}-{self.generation}",
                 created_at=now,
                 revision=rollout.revision if rollout else old.revision,
+                gate=None if old.gate is None else True,  # declared, and opened by the leader
             )
             for fp in [fp for fp in self.firing if fp.startswith(f"heartbeat:{key}:")]:
                 del self.firing[fp]

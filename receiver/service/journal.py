@@ -9,7 +9,10 @@ are compared with the last line's (by identity, at C speed: an unchanged
 pod costs a pointer comparison), and only what changed is written. Changes the
 receiver caused itself (the pod it evicted going away, its replacement
 coming up, a workload it rollout-restarted) carry their `cause`, so replay
-applies them only when it made the same decision.
+applies them only when it made the same decision; so does a pod's readiness
+flip that follows the receiver's own readiness-gate write (a drain or pause
+makes it not Ready, a restore Ready again), which replay derives from its
+own decisions instead.
 
 Bounded: once a file reaches `max_bytes` it is rotated at the next
 decision (a line is never split, so a file may pass the bound by one
@@ -36,6 +39,7 @@ from receiver.act import Applied
 from receiver.decide import ActionKind, Plan
 from receiver.model import Hold, Instant, Outcome, Pod, PodKey, Rollout, Signal, Snapshot, Workload
 from receiver.scenario.journal import (
+    GATED,
     batch_json,
     decided,
     dumps,
@@ -214,6 +218,9 @@ class Journal:
                     continue
                 if action.kind is ActionKind.RESTART and action.pod is not None:
                     self._causes.evicted(action.pod, self._pods.get(action.pod))
+                elif action.kind in GATED and action.pod is not None:
+                    if result.outcome is Outcome.APPLIED:  # written: the gate follows
+                        self._causes.gated(action.kind, action.pod, self._pods.get(action.pod))
                 elif action.kind is ActionKind.ROLLOUT_RESTART and action.workload is not None:
                     self._causes.rolled(action.workload, self._pods)
 
@@ -271,13 +278,22 @@ def _gone(pod: Pod, cause: str | None) -> dict[str, Any]:
 
 class _Causes:
     """Which pod changes the receiver caused: the pods it evicted, their replacements, and
-    the pods of the workloads it rollout-restarted, until the replacements are Ready."""
+    the pods of the workloads it rollout-restarted, until the replacements are Ready; and the
+    readiness flips that follow its own writes of a pod's readiness gate."""
 
     def __init__(self) -> None:
         self._evicted: dict[PodKey, tuple[str, str]] = {}  # evicted pod -> cause, uid
         self._owed: dict[Workload, list[str]] = {}  # replacements a workload owes, by cause
         self._new: dict[PodKey, str] = {}  # replacement pods not yet Ready -> cause
         self._rolled: dict[Workload, tuple[str, frozenset[str]]] = {}  # cause, uids before
+        self._gated: dict[PodKey, tuple[str, str, bool]] = {}  # cause, uid, readiness owed
+
+    def gated(self, kind: ActionKind, key: PodKey, pod: Pod | None) -> None:
+        """A drain, pause or restore written to the gate of a pod that declares it: the pod
+        turns not Ready, or Ready, when the kubelet follows (at once in memory, a moment later
+        on Kubernetes), and that change is ours."""
+        if pod is not None and pod.gate is not None:
+            self._gated[key] = (f"{kind} {key}", pod.uid, kind is ActionKind.RESTORE)
 
     def evicted(self, key: PodKey, pod: Pod | None) -> None:
         cause = f"restart {key}"
@@ -305,10 +321,26 @@ class _Causes:
                 cause = self._rolled[pod.owner][0]
         if key in self._new and pod.ready and not pod.terminating:
             del self._new[key]  # the replacement is up: what happens to it next is not ours
+        return cause if cause is not None or not self._gated else self._gate_flip(pod)
+
+    def _gate_flip(self, pod: Pod) -> str | None:
+        """The cause of the readiness flip a gate write owed, once the pod shows it; a change
+        before it (the kubelet has not followed yet) is not ours."""
+        owed = self._gated.get(pod.key)
+        if owed is None:
+            return None
+        cause, uid, ready = owed
+        if pod.uid != uid:  # another pod of the same name: the write was not to it
+            del self._gated[pod.key]
+            return None
+        if pod.ready != ready:
+            return None
+        del self._gated[pod.key]
         return cause
 
     def gone(self, pod: Pod) -> str | None:
         key = pod.key
+        self._gated.pop(key, None)
         evicted = self._evicted.pop(key, None)
         cause = evicted[0] if evicted else self._new.pop(key, None)
         if cause is None and pod.owner in self._rolled:

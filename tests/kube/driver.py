@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -111,8 +111,10 @@ def deployment(
     replicas: int,
     labels: Mapping[str, str] | None = None,
     not_ready: int = 0,
+    readiness_gates: Sequence[str] = (),
 ) -> list[JSON]:
-    """A Deployment, its ReplicaSet, and `replicas` pods named `<name>-<i>` owned by it."""
+    """A Deployment, its ReplicaSet, and `replicas` pods named `<name>-<i>` owned by it
+    (listing `readiness_gates` in their spec.readinessGates)."""
     labels = dict(labels or {"app": name})
     owner = fake.cluster.add_workload(DEPLOYMENT, namespace, name, labels=labels)
     rs = fake.cluster.add_workload(
@@ -126,6 +128,7 @@ def deployment(
             ready=i >= not_ready,
             owner=rs,
             created=EXISTING,
+            readiness_gates=readiness_gates,
         )
         for i in range(replicas)
     ]

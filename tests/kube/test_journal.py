@@ -12,12 +12,13 @@ from service_builders import BEAT_TOKEN, RUNBOOK, TOKEN, alert, auth, webhook
 from starlette.testclient import TestClient
 
 from kube.driver import FAST_RETRY, deployment
+from receiver.cluster import READINESS_GATE
 from receiver.commands.serve import kubernetes_service
 from receiver.kube import Api
 from receiver.kube.adapter import KubeOptions, connect
 from receiver.metrics import Metrics
 from receiver.model import PodKey
-from receiver.runbook import load_file
+from receiver.runbook import Runbook, load_file
 from receiver.scenario import journal
 from receiver.scenario.replay import replay
 from receiver.service.app import create_app
@@ -84,6 +85,72 @@ def test_the_journal_of_a_service_on_kubernetes_replays_without_difference(
     assert set(changed) == {("shop/checkout-3", "restart shop/checkout-3")}
     result = replay(runbook, journal.read([kept]))
     assert (result.signals, result.differences) == (4, ())
+
+
+def test_readiness_a_gate_drain_made_is_journalled_as_the_receivers_and_replays(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
+    """The fake API server plays the kubelet: Ready follows the gate a moment after the
+    receiver writes it; the line that shows it carries the drain as its cause."""
+    deployment(
+        fake,
+        "shop",
+        "checkout",
+        replicas=4,
+        labels={"app": "checkout"},
+        readiness_gates=[READINESS_GATE],
+    )
+    path = tmp_path / "runbook.yaml"
+    path.write_text(
+        RUNBOOK.replace("  settle: 0s", "  settle: 0s\n  drainBy: readinessGate"), encoding="utf-8"
+    )
+    runbook = load_file(path)
+    kept = tmp_path / "journal" / "receiver-0.jsonl"
+    service = _service(fake, runbook, path, kept)
+    first = PodKey("shop", "checkout-1")
+    with TestClient(create_app(service)) as client:
+        wait_for("leading", lambda: client.get("/readyz").json()["leader"])
+        wait_for("the gates opened", lambda: _ready(service) == 4)
+        answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+        assert answer.json()["decisions"][0]["actions"][0]["action"] == "drain"
+        wait_for("checkout-1 not Ready", lambda: _ready(service) == 3)
+        assert service.pipeline.cluster.snapshot().pods[first].gate is False
+        answer = client.post("/api/v1/alerts", json=webhook(alert("checkout-2")), headers=auth())
+        assert answer.json()["decisions"][0]["actions"][0]["action"] == "drain"
+    lines = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
+    flips = [
+        (f"{p['namespace']}/{p['name']}", p["ready"], p.get("cause"))
+        for line in lines
+        if line["type"] == "fleet"
+        for p in line.get("set", ())
+        if p["name"] == "checkout-1"
+    ]
+    assert (str(first), False, "drain shop/checkout-1") in flips, flips
+    result = replay(runbook, journal.read([kept]))
+    assert (result.signals, result.differences) == (2, ())
+
+
+def _service(fake: FakeKubeApi, runbook: Runbook, path: Path, kept: Path) -> Service:
+    metrics = Metrics(CollectorRegistry())
+    api = Api(fake.api_client(), metrics=metrics, retry=FAST_RETRY, timeout=(1.0, 2.0))
+    adapter = connect(
+        KubeOptions(namespace="remediation", identity="receiver-0", leader_election=False),
+        runbook.settings.namespaces,
+        api=api,
+    )
+    options = Options(
+        runbook_path=path,
+        tokens=Tokens((TOKEN.encode(),)),
+        heartbeat_tokens=Tokens((BEAT_TOKEN.encode(),)),
+        handle_sighup=False,
+        tick_interval=0.05,
+        journal=JournalOptions(path=kept),
+    )
+    return kubernetes_service(options, runbook, adapter, metrics=metrics)
+
+
+def _ready(service: Service) -> int:
+    return sum(p.ready for p in service.pipeline.cluster.snapshot().pods.values())
 
 
 def _terminating(service: Service, key: PodKey) -> bool:
