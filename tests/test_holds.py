@@ -9,7 +9,7 @@ import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot, summary
 
 from receiver.cluster import StateUpdate
-from receiver.cluster.codec import StateCorrupt, decode_holds, decode_state, encode_state
+from receiver.cluster.codec import StateCorrupt, StoredState, decode_state, encode_state
 from receiver.cluster.memory import MemoryCluster
 from receiver.decide import HoldRefused, fold, hold, tick, unhold
 from receiver.decide.operator import MAX_HOLDS
@@ -194,13 +194,13 @@ def test_holds_round_trip_through_the_state_codec() -> None:
         a_hold(HoldKind.WORKLOAD, "shop/deployment/checkout", id="b"),
         a_hold(HoldKind.SUPERVISOR, "shop", id="c"),
     )
-    data = encode_state({}, {}, (), holds)
-    assert decode_holds(data) == holds
-    assert decode_state(data) == ({}, {}, ())
-    assert "holds" not in encode_state({}, {}, ())  # state without holds reads as before
-    assert decode_holds({}) == ()
+    data = encode_state(StoredState(holds=holds))
+    assert decode_state(data).holds == holds
+    assert decode_state(data) == StoredState(holds=holds)
+    assert "holds" not in encode_state(StoredState())  # state without holds reads as before
+    assert decode_state({}).holds == ()
     with pytest.raises(StateCorrupt, match="state object, holds"):
-        decode_holds({"holds": '[{"id": "a"}]'})
+        decode_state({"holds": '[{"id": "a"}]'})
 
 
 def test_the_memory_cluster_keeps_holds_in_its_state_object() -> None:
@@ -215,6 +215,6 @@ def test_the_memory_cluster_keeps_holds_in_its_state_object() -> None:
     )
     assert before.holds == ()
     assert cluster.snapshot().holds == holds
-    assert decode_holds(cluster._state_data) == holds
+    assert decode_state(cluster._state_data).holds == holds
     asyncio.run(cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=None)))
     assert cluster.snapshot().holds == holds  # None: unchanged

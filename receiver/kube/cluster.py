@@ -51,13 +51,14 @@ from receiver.cluster import (
     StateUpdate,
 )
 from receiver.cluster.codec import (
+    BUDGETS,
+    HOLDS_KEY,
+    WATCHES_KEY,
     StateCorrupt,
-    decode_holds,
+    StoredState,
     decode_state,
-    decode_watches,
     encode_lifecycle,
     encode_state,
-    encode_watches,
 )
 from receiver.decide.fold import merge_watches
 from receiver.kube.api import ONE_TRY, Api, status_message
@@ -159,22 +160,10 @@ class KubernetesCluster:
             self._state_version = None
             return
         self._state_version = str(raw["metadata"]["resourceVersion"])
-        data = raw.get("data") or {}
-        try:
-            self._workloads, self._supervisors, self._recent = decode_state(data)
-        except StateCorrupt as exc:
-            log.error("%s; starting from empty budgets (the next write replaces it)", exc)
-            self._workloads, self._supervisors, self._recent = {}, {}, ()
-        try:
-            self._holds = decode_holds(data)
-        except StateCorrupt as exc:
-            log.error("%s; starting without operator holds (the next write replaces them)", exc)
-            self._holds = ()
-        try:
-            self._watches = decode_watches(raw.get("data") or {})
-        except StateCorrupt as exc:
-            log.error("%s; no open outcomes kept (the next write replaces them)", exc)
-            self._watches = {}
+        state = decode_state(raw.get("data") or {}, on_corrupt=_log_corrupt)
+        self._workloads, self._supervisors = dict(state.workloads), dict(state.supervisors)
+        self._recent, self._holds = state.recent_actions, state.holds
+        self._watches = state.watches
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -366,7 +355,7 @@ class KubernetesCluster:
             holds = self._holds if update.holds is None else update.holds
             watches = merge_watches(self._watches, update.watches)
             body = self._state_object(
-                encode_state(workloads, supervisors, recent, holds) | encode_watches(watches)
+                encode_state(StoredState(workloads, supervisors, recent, holds, watches))
             )
             try:
                 raw = await self._write_state(body)
@@ -528,6 +517,18 @@ class KubernetesCluster:
 
     def _state_name(self) -> str:
         return f"configmap {self._state.namespace}/{self._state.name}"
+
+
+_STARTING_WITHOUT = {
+    BUDGETS: "starting from empty budgets (the next write replaces it)",
+    HOLDS_KEY: "starting without operator holds (the next write replaces them)",
+    WATCHES_KEY: "no open outcomes kept (the next write replaces them)",
+}
+
+
+def _log_corrupt(exc: StateCorrupt) -> None:
+    """A part of the state object that does not read: it starts empty, and the log says so."""
+    log.error("%s; %s", exc, _STARTING_WITHOUT[exc.part])
 
 
 def _failed(verb: str, subject: object, exc: ApiException) -> str:

@@ -37,13 +37,11 @@ from typing import Any
 
 from receiver.cluster.codec import (
     StateCorrupt,
-    decode_holds,
+    StoredState,
     decode_lifecycle,
     decode_state,
-    decode_watches,
     encode_lifecycle,
     encode_state,
-    encode_watches,
     hold_from,
     hold_item,
 )
@@ -203,9 +201,14 @@ def start_line(snapshot: Snapshot, at: Instant, tick: float, traffic_label: str)
         "at": at,
         "tick": tick,
         "state": encode_state(
-            snapshot.workloads, snapshot.supervisors, snapshot.recent_actions, snapshot.holds
-        )
-        | encode_watches(snapshot.watches),
+            StoredState(
+                snapshot.workloads,
+                snapshot.supervisors,
+                snapshot.recent_actions,
+                snapshot.holds,
+                snapshot.watches,
+            )
+        ),
         "rollouts": rollouts_json(snapshot.rollouts.items()),
     }
     pods = ",".join(
@@ -418,16 +421,15 @@ def _snapshot(data: Mapping[str, Any]) -> Snapshot:
         if "lifecycle" in item:
             pod = _with_lifecycle(pod, decode_lifecycle(item["lifecycle"]))
         pods[pod.key] = pod
-    state = data.get("state", {})
-    workloads, supervisors, recent = decode_state(state)
+    state = decode_state(data.get("state", {}))
     rollouts = {w: r for w, r in _rollouts(data.get("rollouts", ())) if r is not None}
     return Snapshot(
         pods=pods,
-        workloads=workloads,
-        supervisors=supervisors,
-        recent_actions=recent,
-        holds=decode_holds(state),
-        watches=decode_watches(state),
+        workloads=state.workloads,
+        supervisors=state.supervisors,
+        recent_actions=state.recent_actions,
+        holds=state.holds,
+        watches=state.watches,
         rollouts=rollouts,
     )
 
