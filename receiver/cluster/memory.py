@@ -51,6 +51,7 @@ from receiver.model import (
     Target,
     Watch,
     Workload,
+    merge_watches,
 )
 from receiver.model.fleet import TIMED
 
@@ -251,11 +252,10 @@ class MemoryCluster:
             self._recent = update.recent_actions
         if update.holds is not None:
             self._holds = update.holds
-        for target, kept in update.watches.items():
-            if kept:
-                self._watches[target] = kept
-            else:
-                self._watches.pop(target, None)
+        watches = merge_watches(self._watches, update.watches)
+        if watches is not self._watches:  # in place: snapshots view this dict
+            self._watches.clear()
+            self._watches.update(watches)
         self._state_encoded = None
 
     @property

@@ -60,7 +60,6 @@ from receiver.cluster.codec import (
     encode_lifecycle,
     encode_state,
 )
-from receiver.decide.fold import merge_watches
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
@@ -76,6 +75,7 @@ from receiver.model import (
     Target,
     Watch,
     Workload,
+    merge_watches,
 )
 from receiver.model.fleet import gate_shut_in_traffic
 

@@ -26,7 +26,7 @@ from receiver.model.signal import (
     alert_fingerprint,
     heartbeat_signal,
 )
-from receiver.model.watch import Followup, Target, Watch
+from receiver.model.watch import Followup, Target, Watch, merge_watches
 
 __all__ = [
     "HEARTBEAT_SIGNALS",
@@ -55,4 +55,5 @@ __all__ = [
     "active_holds",
     "alert_fingerprint",
     "heartbeat_signal",
+    "merge_watches",
 ]
