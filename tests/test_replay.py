@@ -23,7 +23,7 @@ from receiver.demo import RUNBOOK as DEMO_RUNBOOK
 from receiver.demo.fleet import LENGTH, cast, report, seed
 from receiver.ingest import Beat
 from receiver.metrics import Metrics
-from receiver.model import HeartbeatStatus, PodKey, Workload
+from receiver.model import HeartbeatStatus, PodKey, Workload, parse_pod_key
 from receiver.runbook import load_file
 from receiver.scenario import journal
 from receiver.scenario.journal import Verdict
@@ -272,6 +272,19 @@ def test_a_damaged_line_names_its_file_and_line(demo_journal: Path, tmp_path: Pa
         journal.read([damaged])
     assert str(caught.value).startswith(f"{damaged}:4: not a journal record (JSONDecodeError")
     assert "a damaged line can be deleted" in str(caught.value)
+
+
+def test_a_line_naming_a_pod_without_its_namespace_is_damaged(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    lines = demo_journal.read_text(encoding="utf-8").splitlines()
+    human = '{"type": "human", "at": 1, "resume": "checkout-0", "decision": {}}'
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([*lines[:3], human, *lines[3:]]) + "\n")
+    with pytest.raises(journal.JournalInvalid) as caught:
+        journal.read([damaged])
+    assert "pod 'checkout-0', expected namespace/name" in str(caught.value)
+    assert parse_pod_key(str(PodKey("shop", "a/b"))) == PodKey("shop", "a/b")
 
 
 def test_a_last_line_cut_short_by_a_crash_is_the_end(demo_journal: Path, tmp_path: Path) -> None:

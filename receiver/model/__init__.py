@@ -13,6 +13,7 @@ from receiver.model.fleet import (
     Snapshot,
     SupervisorState,
     Workload,
+    parse_pod_key,
 )
 from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
 from receiver.model.reason import ActionOutcome, Outcome, Reason
@@ -56,4 +57,5 @@ __all__ = [
     "alert_fingerprint",
     "heartbeat_signal",
     "merge_watches",
+    "parse_pod_key",
 ]

@@ -58,6 +58,7 @@ from receiver.model import (
     Source,
     Status,
     Workload,
+    parse_pod_key,
 )
 
 VERSION = 1
@@ -386,7 +387,7 @@ def _record(data: Any) -> Record:
         return FleetChange(
             at,
             tuple((_pod(p), p.get("cause")) for p in data.get("set", ())),
-            tuple((_key(g["pod"]), g.get("cause")) for g in data.get("gone", ())),
+            tuple((parse_pod_key(g["pod"]), g.get("cause")) for g in data.get("gone", ())),
             _rollouts(data.get("rollouts", ())),
         )
     if kind == "batch":
@@ -399,7 +400,7 @@ def _record(data: Any) -> Record:
         return Tick(at, _verdict(data["decision"]))
     if kind == "human":
         resume = data.get("resume")
-        key = _key(resume) if resume else None
+        key = parse_pod_key(resume) if resume else None
         hold = data.get("hold")
         by = data.get("by")
         return Human(
@@ -485,13 +486,6 @@ def _verdict(item: Mapping[str, Any]) -> Verdict:
         blocked=tuple(str(b) for b in item.get("blocked", ())),
         escalations=tuple(str(e) for e in item.get("escalations", ())),
     )
-
-
-def _key(text: str) -> PodKey:
-    namespace, slash, name = str(text).partition("/")
-    if not slash:
-        raise ValueError(f"pod {text!r}, expected namespace/name")
-    return PodKey(namespace, name)
 
 
 def _time(value: object) -> Instant | None:
