@@ -63,7 +63,7 @@ from receiver.cluster.codec import (
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
-from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.pods import Owners, parse_time, to_pod
 from receiver.kube.revisions import Revisions
 from receiver.model import (
     Hold,
@@ -76,6 +76,7 @@ from receiver.model import (
     Watch,
     Workload,
     merge_watches,
+    rfc3339,
 )
 from receiver.model.fleet import gate_shut_in_traffic
 
@@ -226,7 +227,7 @@ class KubernetesCluster:
         condition = {
             "type": READINESS_GATE,
             "status": "True" if open_ else "False",
-            "lastTransitionTime": format_time(self._clock()),
+            "lastTransitionTime": rfc3339(self._clock(), "seconds"),
             "reason": "InTraffic" if open_ else "OutOfTraffic",
             "message": f"set by {COMPONENT} ({self._identity})",
         }
@@ -315,9 +316,8 @@ class KubernetesCluster:
             raise LookupError(
                 f"{workload}: rollout restart works on Deployments, StatefulSets and DaemonSets"
             )
-        body = {
-            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(now)}}}}
-        }
+        restarted_at = {RESTARTED_AT: rfc3339(now, "seconds")}
+        body = {"spec": {"template": {"metadata": {"annotations": restarted_at}}}}
         try:
             raw = await self.api.call(
                 "patch", method, workload.name, workload.namespace, body, _content_type=STRATEGIC
@@ -387,7 +387,7 @@ class KubernetesCluster:
                 involved["uid"] = uid
         else:
             return
-        at = format_time(event.at)
+        at = rfc3339(event.at, "seconds")
         body = {
             "apiVersion": "v1",
             "kind": "Event",

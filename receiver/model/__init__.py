@@ -27,6 +27,7 @@ from receiver.model.signal import (
     alert_fingerprint,
     heartbeat_signal,
 )
+from receiver.model.times import rfc3339
 from receiver.model.watch import Followup, Target, Watch, merge_watches
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "heartbeat_signal",
     "merge_watches",
     "parse_pod_key",
+    "rfc3339",
 ]
