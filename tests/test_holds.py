@@ -9,11 +9,14 @@ import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot, summary
 
 from receiver.cluster import StateUpdate
-from receiver.cluster.codec import StateCorrupt, decode_holds, decode_state, encode_state
+from receiver.cluster.codec import StateCorrupt, StoredState, decode_state, encode_state
 from receiver.cluster.memory import MemoryCluster
 from receiver.decide import HoldRefused, fold, hold, tick, unhold
+from receiver.decide.guards import check_held
 from receiver.decide.operator import MAX_HOLDS
-from receiver.model import Hold, HoldKind, Reason, Snapshot, Workload
+from receiver.decide.tree import chain_for, pod_labels
+from receiver.model import Hold, HoldKind, PodKey, Reason, Snapshot, Workload
+from receiver.report.holds import covering
 
 RUNBOOK = """
 supervisors:
@@ -131,6 +134,32 @@ def test_the_held_guard(holds: tuple[Hold, ...], signal: object, expected: list[
     assert summary(plans[0]) == expected
 
 
+def test_a_page_lists_the_holds_the_guard_heeds() -> None:
+    rb = runbook(RUNBOOK)
+    holds = (
+        a_hold(HoldKind.POD, "shop/checkout-0", id="pod"),
+        a_hold(HoldKind.POD, "shop/checkout-1", expires=T0, id="expired"),
+        a_hold(HoldKind.WORKLOAD, "shop/statefulset/cart", id="workload"),
+        a_hold(HoldKind.SUPERVISOR, "checkout", id="supervisor"),
+    )
+    snap = held(*holds)
+    shown = {}
+    for pod in snap.pods.values():
+        chain = chain_for(rb, pod_labels(pod))
+        above = [s.name for s in chain]
+        page = covering(snap, T0, pod=pod.key, owner=pod.owner, supervisors=above)
+        heeded = {h.id for h in holds if check_held((h,), pod, chain, T0) is not None}
+        assert {h["id"] for h in page} == heeded, pod.key
+        shown[str(pod.key)] = sorted(h["id"] for h in page)
+    assert shown["shop/checkout-0"] == ["pod", "supervisor"]
+    assert shown["shop/checkout-1"] == ["supervisor"]
+    assert shown["shop/cart-2"] == ["workload"]
+    absent = covering(snap, T0, pod=PodKey("shop", "checkout-0"), owner=None, supervisors=())
+    assert [h["id"] for h in absent] == ["pod"]  # a pod gone from the cluster: its own hold
+    supervisor_page = covering(snap, T0, pod=None, owner=None, supervisors=["checkout", "shop"])
+    assert [h["id"] for h in supervisor_page] == ["supervisor"]
+
+
 def test_the_held_decision_names_the_hold() -> None:
     rb = runbook(RUNBOOK)
     _, plans = run(rb, held(a_hold(HoldKind.SUPERVISOR, "checkout")), [alert("checkout-0")], T0)
@@ -194,13 +223,13 @@ def test_holds_round_trip_through_the_state_codec() -> None:
         a_hold(HoldKind.WORKLOAD, "shop/deployment/checkout", id="b"),
         a_hold(HoldKind.SUPERVISOR, "shop", id="c"),
     )
-    data = encode_state({}, {}, (), holds)
-    assert decode_holds(data) == holds
-    assert decode_state(data) == ({}, {}, ())
-    assert "holds" not in encode_state({}, {}, ())  # state without holds reads as before
-    assert decode_holds({}) == ()
+    data = encode_state(StoredState(holds=holds))
+    assert decode_state(data).holds == holds
+    assert decode_state(data) == StoredState(holds=holds)
+    assert "holds" not in encode_state(StoredState())  # state without holds reads as before
+    assert decode_state({}).holds == ()
     with pytest.raises(StateCorrupt, match="state object, holds"):
-        decode_holds({"holds": '[{"id": "a"}]'})
+        decode_state({"holds": '[{"id": "a"}]'})
 
 
 def test_the_memory_cluster_keeps_holds_in_its_state_object() -> None:
@@ -215,6 +244,6 @@ def test_the_memory_cluster_keeps_holds_in_its_state_object() -> None:
     )
     assert before.holds == ()
     assert cluster.snapshot().holds == holds
-    assert decode_holds(cluster._state_data) == holds
+    assert decode_state(cluster._state_data).holds == holds
     asyncio.run(cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=None)))
     assert cluster.snapshot().holds == holds  # None: unchanged

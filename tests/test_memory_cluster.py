@@ -24,17 +24,30 @@ from receiver.cluster import (
     Traffic,
 )
 from receiver.cluster.codec import (
+    BUDGETS,
+    HOLDS_KEY,
     LIFECYCLE_ANNOTATION,
     STATE_ANNOTATION,
+    WATCHES_KEY,
     StateCorrupt,
+    StoredState,
     decode_lifecycle,
     decode_state,
     encode_lifecycle,
     encode_state,
-    encode_watches,
 )
 from receiver.cluster.memory import EVENTS_KEPT
-from receiver.model import Lifecycle, Pod, PodKey, PodState, SupervisorState, Workload
+from receiver.model import (
+    Hold,
+    HoldKind,
+    Lifecycle,
+    Pod,
+    PodKey,
+    PodState,
+    SupervisorState,
+    Watch,
+    Workload,
+)
 from receiver.runbook import load_text
 from receiver.scenario.spec import load_fleet_file
 from receiver.service.serve import memory_cluster
@@ -219,16 +232,16 @@ def test_state_object_round_trip() -> None:
     }
     recent = (T0, T0 + 0.5, T0 + 30)
 
-    data = encode_state(workloads, supervisors, recent)
+    data = encode_state(StoredState(workloads, supervisors, recent))
 
-    assert set(data) == {"workloads", "supervisors", "recentActions"}
+    assert set(data) == {"workloads", "supervisors", "recentActions", "watches"}
     assert all(isinstance(value, str) for value in data.values())
-    assert decode_state(data) == (workloads, supervisors, recent)
+    assert decode_state(data) == StoredState(workloads, supervisors, recent)
 
 
 def test_empty_state_object_reads_empty() -> None:
-    assert decode_state({}) == ({}, {}, ())
-    assert decode_state(encode_state({}, {}, ())) == ({}, {}, ())
+    assert decode_state({}) == StoredState()
+    assert decode_state(encode_state(StoredState())) == StoredState()
 
 
 CORRUPT_STATE = [
@@ -263,6 +276,36 @@ def test_corrupt_state_object(data: dict[str, str], detail: str) -> None:
         decode_state(data)
 
     assert str(caught.value) == f"state object: {detail}"
+
+
+def test_a_corrupt_part_of_the_state_object_told_leaves_the_others_read() -> None:
+    """What the Kubernetes adapter does after a restart: each part stands on its own."""
+    hold_and_watch = encode_state(
+        StoredState(
+            holds=(
+                Hold(
+                    id="h",
+                    kind=HoldKind.POD,
+                    target="shop/a",
+                    reason="why",
+                    author="me",
+                    created=T0,
+                    expires=T0 + 60,
+                ),
+            ),
+            watches={CART: (Watch(rule="r", action="restart", pod="", at=T0, until=T0 + 1),)},
+        )
+    )
+    told: list[StateCorrupt] = []
+
+    state = decode_state({**hold_and_watch, "workloads": "x"}, on_corrupt=told.append)
+
+    assert [exc.part for exc in told] == [BUDGETS]
+    assert state == decode_state(hold_and_watch)
+    told.clear()
+    state = decode_state({"recentActions": "[1.0]", "holds": "{", "watches": "1"}, told.append)
+    assert [exc.part for exc in told] == [HOLDS_KEY, WATCHES_KEY]
+    assert state == StoredState(recent_actions=(1.0,))
 
 
 # -- the in-memory cluster ----------------------------------------------------------------------
@@ -711,7 +754,7 @@ def test_state_updates_merge_and_none_keeps_recent_actions() -> None:
     assert dict(snapshot.workloads) == {CART: Lifecycle(attempts=1)}
     assert snapshot.recent_actions == (T0,)
     # White box: the stored state object is what the adapter would read back after a restart.
-    assert decode_state(world.cluster._state_data) == (
+    assert decode_state(world.cluster._state_data) == StoredState(
         {CART: Lifecycle(attempts=1)},
         {"a": first, "b": second},
         (T0,),
@@ -869,10 +912,10 @@ def test_state_object_is_encoded_when_read_and_again_after_a_write() -> None:
     run(world.cluster.save_state(update))
     data = world.cluster._state_data
     assert world.cluster._state_data is data
-    assert data == encode_state({}, {"a": SupervisorState(counted=(T0,))}, ()) | encode_watches({})
+    assert data == encode_state(StoredState({}, {"a": SupervisorState(counted=(T0,))}, ()))
 
     run(world.cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=(T0,))))
-    assert decode_state(world.cluster._state_data)[2] == (T0,)
+    assert decode_state(world.cluster._state_data).recent_actions == (T0,)
 
 
 def test_a_fleet_file_seeds_the_pods_the_runbook_test_format_means(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot
 
 from receiver.cluster import MemoryCluster, StateUpdate
-from receiver.cluster.codec import StateCorrupt, decode_watches, encode_watches
+from receiver.cluster.codec import StateCorrupt, StoredState, decode_state, encode_state
 from receiver.decide import Plan, fold, hold, reset, resume, tick
 from receiver.model import (
     Hold,
@@ -367,13 +367,13 @@ def test_watches_read_back_as_written() -> None:
         ),
         POD0: (Watch(rule="outlier", action="drain", pod="shop/checkout-0", at=T0, until=T0 + 1),),
     }
-    assert decode_watches(encode_watches(watches)) == watches
-    assert decode_watches({}) == {}
+    assert decode_state(encode_state(StoredState(watches=watches))).watches == watches
+    assert decode_state({}).watches == {}
 
 
 def test_mangled_watches_are_state_corrupt_naming_the_key() -> None:
     with pytest.raises(StateCorrupt, match="state object, watches"):
-        decode_watches({"watches": '[{"namespace": "shop"}]'})
+        decode_state({"watches": '[{"namespace": "shop"}]'})
 
 
 def test_the_memory_cluster_keeps_watches_in_its_state_object_and_closes_them() -> None:
@@ -386,6 +386,6 @@ def test_the_memory_cluster_keeps_watches_in_its_state_object_and_closes_them() 
 
     save({CHECKOUT: kept})
     assert dict(cluster.snapshot().watches) == {CHECKOUT: kept}
-    assert decode_watches(cluster._state_data) == {CHECKOUT: kept}
+    assert decode_state(cluster._state_data).watches == {CHECKOUT: kept}
     save({CHECKOUT: ()})
     assert dict(cluster.snapshot().watches) == {}

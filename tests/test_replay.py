@@ -39,6 +39,7 @@ from receiver.model import (
     Snapshot,
     Watch,
     Workload,
+    parse_pod_key,
 )
 from receiver.runbook import load_file
 from receiver.scenario import journal
@@ -292,6 +293,19 @@ def test_a_damaged_line_names_its_file_and_line(demo_journal: Path, tmp_path: Pa
         journal.read([damaged])
     assert str(caught.value).startswith(f"{damaged}:4: not a journal record (JSONDecodeError")
     assert "a damaged line can be deleted" in str(caught.value)
+
+
+def test_a_line_naming_a_pod_without_its_namespace_is_damaged(
+    demo_journal: Path, tmp_path: Path
+) -> None:
+    lines = demo_journal.read_text(encoding="utf-8").splitlines()
+    human = '{"type": "human", "at": 1, "resume": "checkout-0", "decision": {}}'
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([*lines[:3], human, *lines[3:]]) + "\n")
+    with pytest.raises(journal.JournalInvalid) as caught:
+        journal.read([damaged])
+    assert "pod 'checkout-0', expected namespace/name" in str(caught.value)
+    assert parse_pod_key(str(PodKey("shop", "a/b"))) == PodKey("shop", "a/b")
 
 
 def test_a_last_line_cut_short_by_a_crash_is_the_end(demo_journal: Path, tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from receiver.model import rfc3339
 from receiver.runbook import templates
 from receiver.runbook.types import PAGERDUTY_EVENTS_URL, Notifier, NotifierKind, Secret
 
@@ -68,7 +68,11 @@ def alertmanager_alert(message: str, context: Mapping[str, Any], at: float) -> d
         if context[name]:
             labels[name] = str(context[name])
     annotations = {"summary": message, "description": str(context["detail"])}
-    alert: dict[str, Any] = {"labels": labels, "annotations": annotations, "startsAt": iso(at)}
+    alert: dict[str, Any] = {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": rfc3339(at, "auto"),
+    }
     if context["frozen_until"]:
         alert["endsAt"] = context["frozen_until"]
     if context["link"]:
@@ -110,7 +114,7 @@ def pagerduty_event(
         "summary": message[:PAGERDUTY_SUMMARY] or str(context["detail"])[:PAGERDUTY_SUMMARY],
         "source": subject or supervisor or SOURCE,
         "severity": severity or ("critical" if supervisor else "warning"),
-        "timestamp": iso(at),
+        "timestamp": rfc3339(at, "auto"),
         "custom_details": dict(context),
     }
     for name, value in (("component", context["workload"]), ("group", supervisor)):
@@ -178,7 +182,3 @@ def _render(text: str, context: Mapping[str, Any], what: str) -> str:
 
 def _json(url: str, value: Any) -> Outgoing:
     return Outgoing(url, json.dumps(value).encode(), {"Content-Type": JSON})
-
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")

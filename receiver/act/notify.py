@@ -23,10 +23,10 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from receiver.act.messages import NotificationError, Outgoing, iso, outgoing
+from receiver.act.messages import NotificationError, Outgoing, outgoing
 from receiver.decide import Action, Plan
 from receiver.metrics import Metrics
-from receiver.model import PodKey, Workload
+from receiver.model import PodKey, Workload, rfc3339
 from receiver.runbook import templates
 from receiver.runbook.types import Notifier, NotifierKind
 
@@ -196,4 +196,4 @@ def _host(url: str) -> str:
 
 
 def _frozen_until(until: float | None, at: float) -> str:
-    return iso(until) if until is not None and until > at else ""
+    return rfc3339(until, "auto") if until is not None and until > at else ""

@@ -9,8 +9,9 @@ never as an exception in the middle of a decision.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from receiver.model import (
     Hold,
@@ -28,10 +29,23 @@ from receiver.model import (
 STATE_ANNOTATION = "remediation/state"  # human-readable: serving, drained, ...
 LIFECYCLE_ANNOTATION = "remediation/lifecycle"  # the whole lifecycle, compact JSON
 HOLDS_KEY = "holds"  # the state object's key for operator holds (model/hold.py)
+WATCHES_KEY = "watches"  # its key for the open outcomes of disruptive actions (model/watch.py)
+BUDGETS = "budgets"  # what StateCorrupt.part names for workloads, supervisors and recentActions
+
+
+_T = TypeVar("_T")
 
 
 class StateCorrupt(ValueError):
-    """Stored state that cannot be read back; the caller starts fresh and logs it."""
+    """Stored state that cannot be read back; the caller starts fresh and logs it.
+
+    `part` names what of the state object did not read (BUDGETS, HOLDS_KEY,
+    WATCHES_KEY), empty for a pod's lifecycle annotation.
+    """
+
+    def __init__(self, message: str, part: str = "") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 def encode_lifecycle(lifecycle: Lifecycle) -> dict[str, str]:
@@ -78,18 +92,26 @@ def _lifecycle(body: Mapping[str, Any]) -> Lifecycle:
     )
 
 
-def encode_state(
-    workloads: Mapping[Workload, Lifecycle],
-    supervisors: Mapping[str, SupervisorState],
-    recent_actions: tuple[Instant, ...],
-    holds: tuple[Hold, ...] = (),
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class StoredState:
+    """Everything the state object remembers: the workloads' lifecycles, the
+    supervisors' budgets, the recent actions, the operators' holds and the
+    open watches (a pod's own lifecycle lives in its annotations)."""
+
+    workloads: Mapping[Workload, Lifecycle] = field(default_factory=dict)
+    supervisors: Mapping[str, SupervisorState] = field(default_factory=dict)
+    recent_actions: tuple[Instant, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    watches: Mapping[Target, tuple[Watch, ...]] = field(default_factory=dict)
+
+
+def encode_state(state: StoredState) -> dict[str, str]:
     """The state object's data (a ConfigMap's `data` in Kubernetes); `holds` only when any."""
     data = {
         "workloads": json.dumps(
             [
                 {"namespace": w.namespace, "kind": w.kind, "name": w.name, **_body(lc)}
-                for w, lc in sorted(workloads.items())
+                for w, lc in sorted(state.workloads.items())
             ],
             separators=(",", ":"),
         ),
@@ -101,15 +123,47 @@ def encode_state(
                     "frozenUntil": s.frozen_until,
                     "escalations": s.escalations,
                 }
-                for name, s in sorted(supervisors.items())
+                for name, s in sorted(state.supervisors.items())
             },
             separators=(",", ":"),
         ),
-        "recentActions": json.dumps(list(recent_actions)),
+        "recentActions": json.dumps(list(state.recent_actions)),
     }
-    if holds:
-        data[HOLDS_KEY] = encode_holds(holds)
+    if state.holds:
+        data[HOLDS_KEY] = encode_holds(state.holds)
+    data[WATCHES_KEY] = _encode_watches(state.watches)
     return data
+
+
+def decode_state(
+    data: Mapping[str, str], on_corrupt: Callable[[StateCorrupt], object] | None = None
+) -> StoredState:
+    """`encode_state` read back; a part missing reads as empty.
+
+    A part that does not read raises StateCorrupt, or, given `on_corrupt`,
+    is passed to it and reads as empty: the budgets (workloads, supervisors,
+    recent actions) together, the holds and the watches each on their own.
+    """
+    budgets = _part(_decode_budgets, data, on_corrupt)
+    workloads, supervisors, recent = budgets or ({}, {}, ())
+    holds = _part(_decode_holds, data, on_corrupt) or ()
+    watches = _part(_decode_watches, data, on_corrupt) or {}
+    return StoredState(workloads, supervisors, recent, holds, watches)
+
+
+def _part(
+    decode: Callable[[Mapping[str, str]], _T],
+    data: Mapping[str, str],
+    on_corrupt: Callable[[StateCorrupt], object] | None,
+) -> _T | None:
+    """One part of the state object; None when it does not read and `on_corrupt` took that."""
+    try:
+        return decode(data)
+    except StateCorrupt as exc:
+        if on_corrupt is None:
+            raise
+        on_corrupt(exc)
+        return None
 
 
 def encode_holds(holds: tuple[Hold, ...]) -> str:
@@ -142,15 +196,14 @@ def hold_from(item: Mapping[str, Any]) -> Hold:
     )
 
 
-def decode_holds(data: Mapping[str, str]) -> tuple[Hold, ...]:
-    """The operator holds in the state object's data; none when it has none."""
+def _decode_holds(data: Mapping[str, str]) -> tuple[Hold, ...]:
     try:
         return tuple(hold_from(item) for item in json.loads(data.get(HOLDS_KEY, "[]")))
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise StateCorrupt(f"state object, {HOLDS_KEY}: {exc}") from exc
+        raise StateCorrupt(f"state object, {HOLDS_KEY}: {exc}", HOLDS_KEY) from exc
 
 
-def decode_state(
+def _decode_budgets(
     data: Mapping[str, str],
 ) -> tuple[dict[Workload, Lifecycle], dict[str, SupervisorState], tuple[Instant, ...]]:
     try:
@@ -169,32 +222,27 @@ def decode_state(
         }
         recent = tuple(float(t) for t in json.loads(data.get("recentActions", "[]")))
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise StateCorrupt(f"state object: {exc}") from exc
+        raise StateCorrupt(f"state object: {exc}", BUDGETS) from exc
     return workloads, supervisors, recent
 
 
-WATCHES_KEY = "watches"
-"""The state object's key for the open outcomes of disruptive actions (model/watch.py)."""
-
-
-def encode_watches(watches: Mapping[Target, tuple[Watch, ...]]) -> dict[str, str]:
-    """The open watches, as one more entry of the state object's data."""
+def _encode_watches(watches: Mapping[Target, tuple[Watch, ...]]) -> str:
     items = [
         {**_target_body(target), "watches": [_watch_body(w) for w in kept]}
         for target, kept in sorted(watches.items(), key=lambda item: str(item[0]))
         if kept
     ]
-    return {WATCHES_KEY: json.dumps(items, separators=(",", ":"))}
+    return json.dumps(items, separators=(",", ":"))
 
 
-def decode_watches(data: Mapping[str, str]) -> dict[Target, tuple[Watch, ...]]:
+def _decode_watches(data: Mapping[str, str]) -> dict[Target, tuple[Watch, ...]]:
     try:
         return {
             _target(item): tuple(_watch(w) for w in item["watches"])
             for item in json.loads(data.get(WATCHES_KEY, "[]"))
         }
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        raise StateCorrupt(f"state object, {WATCHES_KEY}: {exc}") from exc
+        raise StateCorrupt(f"state object, {WATCHES_KEY}: {exc}", WATCHES_KEY) from exc
 
 
 def _target_body(target: Target) -> dict[str, str]:

@@ -25,13 +25,11 @@ from types import MappingProxyType
 
 from receiver.cluster.codec import (
     StateCorrupt,
-    decode_holds,
+    StoredState,
     decode_lifecycle,
     decode_state,
-    decode_watches,
     encode_lifecycle,
     encode_state,
-    encode_watches,
 )
 from receiver.cluster.protocol import (
     ClusterUnavailable,
@@ -53,6 +51,7 @@ from receiver.model import (
     Target,
     Watch,
     Workload,
+    merge_watches,
 )
 from receiver.model.fleet import TIMED
 
@@ -253,11 +252,10 @@ class MemoryCluster:
             self._recent = update.recent_actions
         if update.holds is not None:
             self._holds = update.holds
-        for target, kept in update.watches.items():
-            if kept:
-                self._watches[target] = kept
-            else:
-                self._watches.pop(target, None)
+        watches = merge_watches(self._watches, update.watches)
+        if watches is not self._watches:  # in place: snapshots view this dict
+            self._watches.clear()
+            self._watches.update(watches)
         self._state_encoded = None
 
     @property
@@ -269,12 +267,17 @@ class MemoryCluster:
         nothing reads it back in a live receiver.
         """
         if self._state_encoded is None:
-            data = encode_state(self._workload_state, self._supervisors, self._recent, self._holds)
-            data |= encode_watches(self._watches)
+            data = encode_state(
+                StoredState(
+                    self._workload_state,
+                    self._supervisors,
+                    self._recent,
+                    self._holds,
+                    self._watches,
+                )
+            )
             try:  # what the adapter would read back after a restart must be what was meant
                 decode_state(data)
-                decode_holds(data)
-                decode_watches(data)
             except StateCorrupt:  # pragma: no cover - an encoder bug, not user input
                 log.exception("state object does not read back")
                 raise

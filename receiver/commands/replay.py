@@ -11,9 +11,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from receiver.model import rfc3339
 from receiver.runbook import RunbookInvalid, load_file
 from receiver.scenario import journal
-from receiver.scenario.junit import iso, replay_junit
+from receiver.scenario.junit import replay_junit
 from receiver.scenario.replay import Difference, Kind, Result, replay
 
 
@@ -64,14 +65,15 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result: Result, runbook: Path) -> Iterator[str]:
     span = result.ended - result.started
-    yield (f"replaying {iso(result.started)} to {iso(result.ended)} ({span:.1f}s) under {runbook}")
+    started, ended = rfc3339(result.started), rfc3339(result.ended)
+    yield f"replaying {started} to {ended} ({span:.1f}s) under {runbook}"
     for difference in result.differences:
         yield from _difference(difference, result.started)
     yield summary(result)
 
 
 def _difference(d: Difference, started: float) -> Iterator[str]:
-    yield f"{iso(d.at)} (+{d.at - started:.1f}s)  {d.subject}: {d.kind}"
+    yield f"{rfc3339(d.at)} (+{d.at - started:.1f}s)  {d.subject}: {d.kind}"
     yield f"    recorded: {d.recorded}"
     yield f"    replayed: {d.replayed}"
     yield f"    ({d.where})"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 
 from receiver.decide.plan import Plan
-from receiver.model import PodKey, Snapshot, Target, Watch
+from receiver.model import PodKey, Snapshot, merge_watches
 from receiver.model.fleet import TIMED
 
 
@@ -28,16 +27,6 @@ def fold(snapshot: Snapshot, plan: Plan) -> Snapshot:
         rollouts=snapshot.rollouts,
         watches=merge_watches(snapshot.watches, plan.watches),
     )
-
-
-def merge_watches(
-    watches: Mapping[Target, tuple[Watch, ...]], changes: Mapping[Target, tuple[Watch, ...]]
-) -> Mapping[Target, tuple[Watch, ...]]:
-    """The open watches after a plan's changes (a target's () closes its last one)."""
-    if not changes:
-        return watches
-    merged = {**watches, **changes}
-    return {target: kept for target, kept in merged.items() if kept}
 
 
 def _timed(snapshot: Snapshot, plan: Plan) -> set[PodKey] | None:

@@ -30,11 +30,12 @@ unavailable whoever caused it.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from receiver.decide.draft import Draft
 from receiver.decide.tree import Chain, Tree, pod_labels
-from receiver.model import Hold, HoldKind, Instant, Pod, Reason
+from receiver.model import Hold, HoldKind, Instant, Pod, PodKey, Reason, Workload
 from receiver.runbook import Runbook, StepKind
 from receiver.runbook.quantities import format_duration
 from receiver.runbook.types import PROTECT_LABEL, RateLimit, Settings
@@ -91,19 +92,25 @@ def check_held(holds: tuple[Hold, ...], pod: Pod, chain: Chain, now: Instant) ->
     A supervisor's hold covers its whole subtree, as a freeze does; a
     workload's covers its pods and its rollout restarts.
     """
+    above = [supervisor.name for supervisor in chain]
     for hold in holds:
-        if hold.active(now) and _covers(hold, pod, chain):
+        if hold.active(now) and covers(hold, pod.key, pod.owner, above):
             supervisor = hold.target if hold.kind is HoldKind.SUPERVISOR else None
             return Verdict(Reason.HELD, hold.describe(), supervisor)
     return None
 
 
-def _covers(hold: Hold, pod: Pod, chain: Chain) -> bool:
+def covers(
+    hold: Hold, pod: PodKey | None, owner: Workload | None, supervisors: Collection[str]
+) -> bool:
+    """Whether `hold` (in force or not) is on the pod, its owner or one of the supervisors
+    named (the pod's chain). The console lists a page's holds with it too, so the page
+    shows the holds the guard heeds."""
     if hold.kind is HoldKind.POD:
-        return hold.target == str(pod.key)
+        return pod is not None and hold.target == str(pod)
     if hold.kind is HoldKind.WORKLOAD:
-        return pod.owner is not None and hold.target == str(pod.owner)
-    return any(supervisor.name == hold.target for supervisor in chain)
+        return owner is not None and hold.target == str(owner)
+    return hold.target in supervisors
 
 
 def check_step(

@@ -51,19 +51,19 @@ from receiver.cluster import (
     StateUpdate,
 )
 from receiver.cluster.codec import (
+    BUDGETS,
+    HOLDS_KEY,
+    WATCHES_KEY,
     StateCorrupt,
-    decode_holds,
+    StoredState,
     decode_state,
-    decode_watches,
     encode_lifecycle,
     encode_state,
-    encode_watches,
 )
-from receiver.decide.fold import merge_watches
 from receiver.kube.api import ONE_TRY, Api, status_message
 from receiver.kube.discovery import EvictionVersion
 from receiver.kube.informer import PodCache, PodInformer
-from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.pods import Owners, parse_time, to_pod
 from receiver.kube.revisions import Revisions
 from receiver.model import (
     Hold,
@@ -75,6 +75,8 @@ from receiver.model import (
     Target,
     Watch,
     Workload,
+    merge_watches,
+    rfc3339,
 )
 from receiver.model.fleet import gate_shut_in_traffic
 
@@ -159,22 +161,10 @@ class KubernetesCluster:
             self._state_version = None
             return
         self._state_version = str(raw["metadata"]["resourceVersion"])
-        data = raw.get("data") or {}
-        try:
-            self._workloads, self._supervisors, self._recent = decode_state(data)
-        except StateCorrupt as exc:
-            log.error("%s; starting from empty budgets (the next write replaces it)", exc)
-            self._workloads, self._supervisors, self._recent = {}, {}, ()
-        try:
-            self._holds = decode_holds(data)
-        except StateCorrupt as exc:
-            log.error("%s; starting without operator holds (the next write replaces them)", exc)
-            self._holds = ()
-        try:
-            self._watches = decode_watches(raw.get("data") or {})
-        except StateCorrupt as exc:
-            log.error("%s; no open outcomes kept (the next write replaces them)", exc)
-            self._watches = {}
+        state = decode_state(raw.get("data") or {}, on_corrupt=_log_corrupt)
+        self._workloads, self._supervisors = dict(state.workloads), dict(state.supervisors)
+        self._recent, self._holds = state.recent_actions, state.holds
+        self._watches = state.watches
 
     # -- Cluster protocol ---------------------------------------------------
 
@@ -237,7 +227,7 @@ class KubernetesCluster:
         condition = {
             "type": READINESS_GATE,
             "status": "True" if open_ else "False",
-            "lastTransitionTime": format_time(self._clock()),
+            "lastTransitionTime": rfc3339(self._clock(), "seconds"),
             "reason": "InTraffic" if open_ else "OutOfTraffic",
             "message": f"set by {COMPONENT} ({self._identity})",
         }
@@ -326,9 +316,8 @@ class KubernetesCluster:
             raise LookupError(
                 f"{workload}: rollout restart works on Deployments, StatefulSets and DaemonSets"
             )
-        body = {
-            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format_time(now)}}}}
-        }
+        restarted_at = {RESTARTED_AT: rfc3339(now, "seconds")}
+        body = {"spec": {"template": {"metadata": {"annotations": restarted_at}}}}
         try:
             raw = await self.api.call(
                 "patch", method, workload.name, workload.namespace, body, _content_type=STRATEGIC
@@ -366,7 +355,7 @@ class KubernetesCluster:
             holds = self._holds if update.holds is None else update.holds
             watches = merge_watches(self._watches, update.watches)
             body = self._state_object(
-                encode_state(workloads, supervisors, recent, holds) | encode_watches(watches)
+                encode_state(StoredState(workloads, supervisors, recent, holds, watches))
             )
             try:
                 raw = await self._write_state(body)
@@ -398,7 +387,7 @@ class KubernetesCluster:
                 involved["uid"] = uid
         else:
             return
-        at = format_time(event.at)
+        at = rfc3339(event.at, "seconds")
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -528,6 +517,18 @@ class KubernetesCluster:
 
     def _state_name(self) -> str:
         return f"configmap {self._state.namespace}/{self._state.name}"
+
+
+_STARTING_WITHOUT = {
+    BUDGETS: "starting from empty budgets (the next write replaces it)",
+    HOLDS_KEY: "starting without operator holds (the next write replaces them)",
+    WATCHES_KEY: "no open outcomes kept (the next write replaces them)",
+}
+
+
+def _log_corrupt(exc: StateCorrupt) -> None:
+    """A part of the state object that does not read: it starts empty, and the log says so."""
+    log.error("%s; %s", exc, _STARTING_WITHOUT[exc.part])
 
 
 def _failed(verb: str, subject: object, exc: ApiException) -> str:

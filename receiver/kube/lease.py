@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -28,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from receiver.cluster import ClusterUnavailable
 from receiver.kube.api import Api, RetryPolicy
 from receiver.kube.cluster import ObjectName
+from receiver.model import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ LEASE_RETRY = RetryPolicy(attempts=2, budget=2.0)
 
 def micro_time(at: float) -> str:
     """A MicroTime as the API server writes it."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(at, "microseconds")
 
 
 class LeaderElector:

@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from receiver.cluster.codec import StateCorrupt, decode_lifecycle
@@ -37,11 +37,6 @@ def parse_time(text: str | None) -> Instant | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def format_time(at: Instant) -> str:
-    """Epoch seconds as the RFC 3339 UTC form Kubernetes uses (second precision)."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def controller_of(metadata: Mapping[str, Any]) -> Mapping[str, Any] | None:

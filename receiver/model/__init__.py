@@ -13,6 +13,7 @@ from receiver.model.fleet import (
     Snapshot,
     SupervisorState,
     Workload,
+    parse_pod_key,
 )
 from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
 from receiver.model.reason import ActionOutcome, Outcome, Reason
@@ -26,7 +27,8 @@ from receiver.model.signal import (
     alert_fingerprint,
     heartbeat_signal,
 )
-from receiver.model.watch import Followup, Target, Watch
+from receiver.model.times import rfc3339
+from receiver.model.watch import Followup, Target, Watch, merge_watches
 
 __all__ = [
     "HEARTBEAT_SIGNALS",
@@ -55,4 +57,7 @@ __all__ = [
     "active_holds",
     "alert_fingerprint",
     "heartbeat_signal",
+    "merge_watches",
+    "parse_pod_key",
+    "rfc3339",
 ]

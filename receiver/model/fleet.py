@@ -60,6 +60,14 @@ def pod_key(namespace: str, name: str) -> PodKey:
 _new_tuple = tuple.__new__
 
 
+def parse_pod_key(text: str) -> PodKey:
+    """A pod key as it prints ("namespace/name") read back; ValueError when it has no slash."""
+    namespace, slash, name = str(text).partition("/")
+    if not slash:
+        raise ValueError(f"pod {text!r}, expected namespace/name")
+    return PodKey(namespace, name)
+
+
 class Workload(NamedTuple):
     """A pod's top-level controller: Deployment, StatefulSet, DaemonSet, ...
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
 from receiver.model.signal import Instant
+from receiver.model.times import rfc3339
 
 MAX_HOLD = 7 * 86400.0
 """The longest a hold may last: a forgotten hold must not switch automation off for good."""
@@ -46,7 +46,7 @@ class Hold:
     def describe(self) -> str:
         """One line for a decision's detail: what is held, by whom, until when and why."""
         return (
-            f"{self.subject} is held by {self.author} until {_utc(self.expires)} "
+            f"{self.subject} is held by {self.author} until {rfc3339(self.expires, 'seconds')} "
             f"(hold {self.id}): {self.reason}"
         )
 
@@ -54,7 +54,3 @@ class Hold:
 def active_holds(holds: Iterable[Hold], now: Instant) -> tuple[Hold, ...]:
     """The holds still in force at `now`, in the order given."""
     return tuple(hold for hold in holds if hold.active(now))
-
-
-def _utc(at: Instant) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

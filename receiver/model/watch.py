@@ -9,6 +9,7 @@ targets and WATCHES_PER_TARGET watches each, the oldest dropped first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from receiver.model.fleet import PodKey, Workload
@@ -57,3 +58,14 @@ class Followup:
     after: float
     recovery: float | None = None
     detail: str = ""
+
+
+def merge_watches(
+    watches: Mapping[Target, tuple[Watch, ...]], changes: Mapping[Target, tuple[Watch, ...]]
+) -> Mapping[Target, tuple[Watch, ...]]:
+    """The open watches after a plan's (or a state update's) changes: a target's () closes
+    its last one. The decision's overlay and both clusters' stores merge them alike."""
+    if not changes:
+        return watches
+    merged = {**watches, **changes}
+    return {target: kept for target, kept in merged.items() if kept}

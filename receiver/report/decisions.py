@@ -11,12 +11,11 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from receiver.act import ActionResult
 from receiver.decide import Blocked, Escalation, Plan
-from receiver.model import Followup, Instant, Reason, Signal
+from receiver.model import Followup, Instant, Reason, Signal, rfc3339
 
 log = logging.getLogger("receiver.decisions")
 audit = logging.getLogger("receiver.audit")  # who asked for what: operator actions
@@ -33,7 +32,7 @@ def iso(at: Instant | None) -> str | None:
 def _iso(at: Instant) -> str:
     """Remembered: one webhook's decisions share their time and often their alerts'
     startsAt, and formatting a datetime costs more than the lookup."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(at)
 
 
 # StrEnum values go into entries as they are: they are str, so JSON (the API's

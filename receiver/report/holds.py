@@ -11,7 +11,8 @@ import math
 from collections.abc import Collection
 from typing import Any
 
-from receiver.model import Hold, HoldKind, Instant, Snapshot, active_holds
+from receiver.decide.guards import covers
+from receiver.model import Hold, HoldKind, Instant, PodKey, Snapshot, Workload, active_holds
 from receiver.report.decisions import iso
 from receiver.runbook.quantities import format_duration
 
@@ -32,20 +33,27 @@ def hold_json(hold: Hold, now: Instant) -> dict[str, Any]:
 
 def holds_json(snapshot: Snapshot, now: Instant) -> list[dict[str, Any]]:
     """The holds in force, soonest to expire first."""
-    held = sorted(active_holds(snapshot.holds, now), key=lambda h: (h.expires, h.id))
-    return [hold_json(h, now) for h in held]
+    return [hold_json(h, now) for h in _in_force(snapshot, now)]
+
+
+def _in_force(snapshot: Snapshot, now: Instant) -> list[Hold]:
+    """Soonest to expire first."""
+    return sorted(active_holds(snapshot.holds, now), key=lambda h: (h.expires, h.id))
 
 
 def covering(
-    holds: list[dict[str, Any]], *, pod: str, fleet: str | None, supervisors: Collection[str]
+    snapshot: Snapshot,
+    now: Instant,
+    *,
+    pod: PodKey | None,
+    owner: Workload | None,
+    supervisors: Collection[str],
 ) -> list[dict[str, Any]]:
-    """The holds (as hold_json shows them) in force on a pod, its fleet or its supervisors."""
-    wanted: dict[str, Collection[str | None]] = {
-        HoldKind.POD: {pod},
-        HoldKind.WORKLOAD: {fleet},
-        HoldKind.SUPERVISOR: supervisors,
-    }
-    return [h for h in holds if h["target"] in wanted[h["kind"]]]
+    """The holds in force on a pod, its owner or the supervisors named, as holds_json
+    shows them (in its order); covered as the `held` guard has it (decide/guards.py)."""
+    return [
+        hold_json(h, now) for h in _in_force(snapshot, now) if covers(h, pod, owner, supervisors)
+    ]
 
 
 def _href(hold: Hold) -> str:

@@ -43,13 +43,11 @@ from typing import Any
 
 from receiver.cluster.codec import (
     StateCorrupt,
-    decode_holds,
+    StoredState,
     decode_lifecycle,
     decode_state,
-    decode_watches,
     encode_lifecycle,
     encode_state,
-    encode_watches,
     hold_from,
     hold_item,
 )
@@ -66,6 +64,7 @@ from receiver.model import (
     Source,
     Status,
     Workload,
+    parse_pod_key,
 )
 
 VERSION = 1
@@ -213,9 +212,14 @@ def start_line(snapshot: Snapshot, at: Instant, tick: float, traffic_label: str)
         "at": at,
         "tick": tick,
         "state": encode_state(
-            snapshot.workloads, snapshot.supervisors, snapshot.recent_actions, snapshot.holds
-        )
-        | encode_watches(snapshot.watches),
+            StoredState(
+                snapshot.workloads,
+                snapshot.supervisors,
+                snapshot.recent_actions,
+                snapshot.holds,
+                snapshot.watches,
+            )
+        ),
         "rollouts": rollouts_json(snapshot.rollouts.items()),
     }
     pods = ",".join(
@@ -395,7 +399,7 @@ def _record(data: Any) -> Record:
         return FleetChange(
             at,
             tuple((_pod(p), p.get("cause")) for p in data.get("set", ())),
-            tuple((_key(g["pod"]), g.get("cause")) for g in data.get("gone", ())),
+            tuple((parse_pod_key(g["pod"]), g.get("cause")) for g in data.get("gone", ())),
             _rollouts(data.get("rollouts", ())),
         )
     if kind == "batch":
@@ -408,7 +412,7 @@ def _record(data: Any) -> Record:
         return Tick(at, _verdict(data["decision"]))
     if kind == "human":
         resume = data.get("resume")
-        key = _key(resume) if resume else None
+        key = parse_pod_key(resume) if resume else None
         hold = data.get("hold")
         by = data.get("by")
         return Human(
@@ -430,16 +434,15 @@ def _snapshot(data: Mapping[str, Any]) -> Snapshot:
         if "lifecycle" in item:
             pod = _with_lifecycle(pod, decode_lifecycle(item["lifecycle"]))
         pods[pod.key] = pod
-    state = data.get("state", {})
-    workloads, supervisors, recent = decode_state(state)
+    state = decode_state(data.get("state", {}))
     rollouts = {w: r for w, r in _rollouts(data.get("rollouts", ())) if r is not None}
     return Snapshot(
         pods=pods,
-        workloads=workloads,
-        supervisors=supervisors,
-        recent_actions=recent,
-        holds=decode_holds(state),
-        watches=decode_watches(state),
+        workloads=state.workloads,
+        supervisors=state.supervisors,
+        recent_actions=state.recent_actions,
+        holds=state.holds,
+        watches=state.watches,
         rollouts=rollouts,
     )
 
@@ -504,13 +507,6 @@ def _verdict(item: Mapping[str, Any]) -> Verdict:
         blocked=tuple(str(b) for b in item.get("blocked", ())),
         escalations=tuple(str(e) for e in item.get("escalations", ())),
     )
-
-
-def _key(text: str) -> PodKey:
-    namespace, slash, name = str(text).partition("/")
-    if not slash:
-        raise ValueError(f"pod {text!r}, expected namespace/name")
-    return PodKey(namespace, name)
 
 
 def _time(value: object) -> Instant | None:

@@ -9,9 +9,9 @@ GitHub test reporters accept.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import Path
 
+from receiver.model import rfc3339
 from receiver.scenario.replay import Result
 from receiver.scenario.runner import FileResult
 
@@ -64,7 +64,7 @@ def replay_junit(result: Result, suite_name: str) -> ET.ElementTree[ET.Element]:
         case = ET.SubElement(
             suite,
             "testcase",
-            name=f"{iso(difference.at)} {difference.subject}",
+            name=f"{rfc3339(difference.at)} {difference.subject}",
             classname=suite_name,
         )
         failure = ET.SubElement(case, "failure", message=str(difference.kind))
@@ -78,7 +78,3 @@ def replay_junit(result: Result, suite_name: str) -> ET.ElementTree[ET.Element]:
         element.set("errors", "0")
     ET.indent(root)
     return ET.ElementTree(root)
-
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -50,7 +50,17 @@ from receiver.act import Applied
 from receiver.act.batch import apply_until_settled, decide_batch
 from receiver.decide import HoldRefused, Plan, hold, reset, resume, tick, unhold
 from receiver.decide.plan import ActionKind
-from receiver.model import Instant, Lifecycle, Pod, PodKey, PodState, Signal, Snapshot, Workload
+from receiver.model import (
+    Instant,
+    Lifecycle,
+    Pod,
+    PodKey,
+    PodState,
+    Signal,
+    Snapshot,
+    Workload,
+    parse_pod_key,
+)
 from receiver.model.fleet import TIMED, gate_shut_in_traffic, index_owners
 from receiver.runbook import Runbook
 from receiver.scenario.gates import Gates
@@ -332,7 +342,7 @@ class Replay(Simulation):
             return False
         _, _, what = cause.partition(" ")
         if cause.startswith("restart "):
-            self.replacing.pop(_pod_key(what), None)
+            self.replacing.pop(parse_pod_key(what), None)
         else:
             for other, pod in self.current.pods.items():
                 if str(pod.owner) == what:
@@ -530,8 +540,3 @@ def _updated(old: Pod | None, recorded: Pod, traffic_label: str) -> Pod:
     if traffic_label in old.labels:
         labels[traffic_label] = old.labels[traffic_label]
     return replace(recorded, labels=labels, lifecycle=old.lifecycle, gate=old.gate)
-
-
-def _pod_key(text: str) -> PodKey:
-    namespace, _, name = text.partition("/")
-    return PodKey(namespace, name)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from receiver.decide.tree import chain_for, pod_labels
 from receiver.model import PodKey
 from receiver.report.decisions import KEPT
+from receiver.report.gauges import Reading
 from receiver.report.holds import covering
 from receiver.report.query import DecisionQuery, kind
 from receiver.report.status import status
@@ -49,11 +50,14 @@ def _service(request: Request) -> Service:
     return service
 
 
-def _read(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The status and the whole decision log (oldest first)."""
+def _read(
+    request: Request, reading: Reading | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The status (of `reading`, or of now) and the whole decision log (oldest first)."""
     service = _service(request)
     history = service.pipeline.decisions.since(0)
-    return status(service.reading(), history[-STATUS_DECISIONS:], history), history
+    reading = reading or service.reading()
+    return status(reading, history[-STATUS_DECISIONS:], history), history
 
 
 def _query(request: Request) -> DecisionQuery:
@@ -123,30 +127,33 @@ async def decision_log(request: Request) -> Response:
 
 
 async def pod_page(request: Request) -> Response:
-    key = str(PodKey(request.path_params["namespace"], request.path_params["pod"]))
-    data, history = _read(request)
+    pod_key = PodKey(request.path_params["namespace"], request.path_params["pod"])
+    key = str(pod_key)
+    reading = _service(request).reading()
+    data, history = _read(request, reading)
     query = DecisionQuery(pod=key)
     pod = next((p for p in data["pods"] if p["pod"] == key), None)
     return _page(
         request, "pod.html", data, query.select(history, PAGE_DECISIONS), query,
-        key=key, pod=pod, holds=_holds_on_pod(_service(request), data, key),
+        key=key, pod=pod, holds=_holds_on_pod(reading, pod_key),
     )  # fmt: skip
 
 
-def _holds_on_pod(service: Service, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def _holds_on_pod(reading: Reading, key: PodKey) -> list[dict[str, Any]]:
     """The holds in force on the pod, its workload or a supervisor above it."""
-    namespace, _, name = key.partition("/")
-    pod = service.pipeline.cluster.snapshot().pods.get(PodKey(namespace, name))
+    snapshot, now = reading.snapshot, reading.now
+    pod = snapshot.pods.get(key)
     if pod is None:
-        return covering(data["holds"], pod=key, fleet=None, supervisors=())
-    chain = chain_for(service.pipeline.runbook, pod_labels(pod))
-    fleet = str(pod.owner) if pod.owner else None
-    return covering(data["holds"], pod=key, fleet=fleet, supervisors=[s.name for s in chain])
+        return covering(snapshot, now, pod=key, owner=None, supervisors=())
+    chain = chain_for(reading.runbook, pod_labels(pod))
+    above = [s.name for s in chain]
+    return covering(snapshot, now, pod=key, owner=pod.owner, supervisors=above)
 
 
 async def supervisor_page(request: Request) -> Response:
     name = request.path_params["name"]
-    data, history = _read(request)
+    reading = _service(request).reading()
+    data, history = _read(request, reading)
     found = {v["name"]: v for v in data["supervisors"]}
     if name not in found:
         return HTMLResponse(f"no supervisor named {html.escape(repr(name))}", 404)
@@ -155,7 +162,7 @@ async def supervisor_page(request: Request) -> Response:
     while parent is not None and parent in found and parent not in above:
         above.append(parent)
         parent = found[parent]["parent"]
-    held = covering(data["holds"], pod="", fleet=None, supervisors=above)
+    held = covering(reading.snapshot, reading.now, pod=None, owner=None, supervisors=above)
     query = DecisionQuery(supervisor=name, supervisor_pods=_pods_under(_service(request), name))
     return _page(
         request, "supervisor.html", data, query.select(history, PAGE_DECISIONS), query,

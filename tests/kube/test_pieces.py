@@ -10,10 +10,10 @@ import pytest
 from receiver.cluster.codec import encode_lifecycle
 from receiver.kube.api import RetryPolicy
 from receiver.kube.informer import ALL, PodCache, newer
-from receiver.kube.pods import Owners, format_time, parse_time, to_pod
+from receiver.kube.pods import Owners, parse_time, to_pod
 from receiver.kube.revisions import Revisions, pod_revision
 from receiver.kube.tokens import identity_of
-from receiver.model import Lifecycle, Pod, PodKey, PodState, Rollout, Workload
+from receiver.model import Lifecycle, Pod, PodKey, PodState, Rollout, Workload, rfc3339
 
 T0 = "2026-11-21T10:00:00Z"
 
@@ -78,7 +78,7 @@ def test_a_mangled_lifecycle_annotation_reads_as_fresh() -> None:
 def test_times_round_trip_in_the_api_format() -> None:
     at = parse_time(T0)
     assert at is not None
-    assert format_time(at) == T0
+    assert rfc3339(at, "seconds") == T0
     assert parse_time("yesterday") is None
     assert parse_time(None) is None
 
