@@ -13,7 +13,8 @@ from receiver.cluster.codec import StateCorrupt, decode_holds, decode_state, enc
 from receiver.cluster.memory import MemoryCluster
 from receiver.decide import HoldRefused, fold, hold, tick, unhold
 from receiver.decide.operator import MAX_HOLDS
-from receiver.model import Hold, HoldKind, Reason, Snapshot, Workload
+from receiver.ingest.holds import MAX_REASON
+from receiver.model import MAX_HOLDS_BYTES, Hold, HoldKind, Reason, Snapshot, Workload, holds_bytes
 
 RUNBOOK = """
 supervisors:
@@ -178,6 +179,23 @@ def test_holds_are_bounded() -> None:
     many = tuple(a_hold(HoldKind.POD, f"shop/p-{i}", id=f"h{i}") for i in range(MAX_HOLDS))
     with pytest.raises(HoldRefused, match=f"{MAX_HOLDS} holds are in force"):
         hold(held(*many), a_hold(HoldKind.POD, "shop/checkout-0", id="new"), T0)
+
+
+def test_the_holds_share_of_the_state_object_is_bounded_in_bytes() -> None:
+    """Holds of the longest reason the API takes, in characters JSON escapes at 12 bytes each
+    (\\ud83d\\ude80): they fill the holds' share long before MAX_HOLDS, and the next is refused."""
+    snap = held()
+    longest = "\U0001f680" * MAX_REASON
+    n = 0
+    with pytest.raises(HoldRefused, match=f"more than its {MAX_HOLDS_BYTES} for holds"):
+        while True:
+            new = replace(a_hold(HoldKind.POD, f"shop/p-{n}", id=f"h{n}"), reason=longest)
+            snap = fold(snap, hold(snap, new, T0))
+            n += 1
+    assert 0 < n < MAX_HOLDS
+    encoded = encode_state({}, {}, (), snap.holds)["holds"]
+    assert MAX_HOLDS_BYTES - len(encoded) < 13 * MAX_REASON  # full: one more would not fit
+    assert len(encoded.encode()) == holds_bytes(snap.holds) <= MAX_HOLDS_BYTES
 
 
 def test_a_tick_prunes_expired_holds_and_only_then_writes() -> None:

@@ -14,7 +14,15 @@ from receiver.model.fleet import (
     SupervisorState,
     Workload,
 )
-from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
+from receiver.model.hold import (
+    MAX_HOLD,
+    MAX_HOLDS_BYTES,
+    Hold,
+    HoldKind,
+    active_holds,
+    encode_holds,
+    holds_bytes,
+)
 from receiver.model.reason import ActionOutcome, Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
@@ -31,6 +39,7 @@ from receiver.model.watch import Followup, Target, Watch
 __all__ = [
     "HEARTBEAT_SIGNALS",
     "MAX_HOLD",
+    "MAX_HOLDS_BYTES",
     "ActionOutcome",
     "Followup",
     "HeartbeatStatus",
@@ -54,5 +63,7 @@ __all__ = [
     "Workload",
     "active_holds",
     "alert_fingerprint",
+    "encode_holds",
     "heartbeat_signal",
+    "holds_bytes",
 ]

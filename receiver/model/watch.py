@@ -10,6 +10,7 @@ targets and WATCHES_PER_TARGET watches each, the oldest dropped first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 
 from receiver.model.fleet import PodKey, Workload
 from receiver.model.reason import ActionOutcome
@@ -19,6 +20,10 @@ WATCHED_TARGETS = 256
 """How many targets have open watches at once; a new one drops the one acted on longest ago."""
 WATCHES_PER_TARGET = 8
 """How many open watches one target keeps (the newest)."""
+MAX_WATCHES_BYTES = 512 * 1024
+"""The encoded watches' share of the state object (a ConfigMap holds at most 1 MiB): past
+it the targets acted on longest ago are dropped, as past WATCHED_TARGETS. At Kubernetes'
+name limits 2,048 watches would take over 1 MiB; with everyday names this never binds."""
 
 Target = PodKey | Workload
 
@@ -57,3 +62,24 @@ class Followup:
     after: float
     recovery: float | None = None
     detail: str = ""
+
+
+_TARGET_OVERHEAD = 64  # {"namespace":,"kind":,"name":,"watches":[]}, and a comma
+_WATCH_OVERHEAD = 200  # the keys, three floats of at most 24 characters, and a comma
+
+
+def _text(value: str) -> int:
+    return len(encode_basestring_ascii(value))  # as JSON: quoted, escaped, ASCII
+
+
+def watches_bytes(target: Target, watches: tuple[Watch, ...]) -> int:
+    """At least what `target`'s watches take in the state object (cluster/codec.py)."""
+    if not watches:
+        return 0
+    size = _TARGET_OVERHEAD + _text(target.namespace) + _text(target.name)
+    if isinstance(target, Workload):
+        size += _text(target.kind)
+    for w in watches:
+        size += _WATCH_OVERHEAD + _text(w.rule) + _text(w.action) + _text(w.pod)
+        size += sum(_text(s) + 1 for s in w.supervisors)
+    return size
