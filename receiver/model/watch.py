@@ -4,7 +4,8 @@ A watch belongs to its *target*: the workload of the pod acted on (a
 restarted pod's replacement has a new name, and nothing says which pod
 replaced which), or the pod itself when it has no controller. Watches are
 persisted with the other remembered state, bounded: at most WATCHED_TARGETS
-targets and WATCHES_PER_TARGET watches each, the oldest dropped first.
+targets and WATCHES_PER_TARGET watches each, and MAX_WATCHES_BYTES of the
+state object in all, the oldest dropped first.
 """
 
 from __future__ import annotations
