@@ -97,7 +97,29 @@ def test_watches_bytes_never_counts_short() -> None:
             assert len(encode_watches({target: kept})["watches"]) - 2 <= watches_bytes(
                 target, kept
             )  # less the list's brackets, which the overhead's comma covers
+    odd = Workload('n"s', "k\\", f"x{ROCKET}\u00e9\n")  # what JSON escapes, for a bound's sake
+    kept = (Watch(rule='r"', action="drain", pod=f"p\\{ROCKET}", at=WHEN, until=WHEN),)
+    assert len(encode_watches({odd: kept})["watches"]) - 2 <= watches_bytes(odd, kept)
     assert watches_bytes(Workload("a", "b", "c"), ()) == 0
+
+
+def test_with_everyday_names_the_count_bounds_the_watches_first() -> None:
+    everyday = {
+        Workload("shop", "Deployment", f"checkout-{t}"): tuple(
+            Watch(
+                rule="error-outlier",
+                action="restart",
+                pod=f"checkout-{t}-7d9f8c6b5-x2x9z",
+                at=WHEN + i,
+                until=WHEN,
+                supervisors=("checkout", "shop"),
+                healthy_at=WHEN,
+            )
+            for i in range(WATCHES_PER_TARGET)
+        )
+        for t in range(WATCHED_TARGETS)
+    }
+    assert sum(watches_bytes(t, ws) for t, ws in everyday.items()) < MAX_WATCHES_BYTES
 
 
 def test_a_decision_that_opens_a_watch_keeps_the_watches_under_their_share() -> None:
