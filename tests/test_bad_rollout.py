@@ -18,7 +18,10 @@ from service_builders import alert as webhook_alert
 
 from receiver.cluster import MemoryCluster
 from receiver.decide import tick
-from receiver.model import PodKey, Rollout, Snapshot, Workload
+from receiver.decide.draft import Draft
+from receiver.decide.escalation import pause_rollout
+from receiver.decide.tree import Tree
+from receiver.model import Hold, HoldKind, PodKey, Rollout, Snapshot, Workload
 from receiver.report.banner import banner
 from receiver.report.text import status_lines
 from receiver.runbook import RunbookInvalid
@@ -388,3 +391,34 @@ def test_the_banner_names_a_fleet_held_as_a_bad_rollout() -> None:
             "href": "/supervisors/checkout",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "expected"),
+    [
+        pytest.param(
+            HoldKind.WORKLOAD, "shop/deployment/checkout", ["blocked held"], id="workload"
+        ),
+        pytest.param(HoldKind.SUPERVISOR, "checkout", ["blocked held"], id="its supervisor"),
+        pytest.param(HoldKind.POD, "shop/checkout-3", ["pauseRollout"], id="one pod: not"),
+    ],
+)
+def test_a_hold_on_the_workload_blocks_its_pause(
+    kind: HoldKind, target: str, expected: list[str]
+) -> None:
+    """The remedy's own check: the origin's signal is blocked `held` before it escalates,
+    but a supervisor matching some of the Deployment's pods may hold them."""
+    rb = runbook(supervised("{badRollout: {remedy: [{pauseRollout: {}}]}}"))
+    hold = Hold(
+        id="h1", kind=kind, target=target, reason="r", author="a", created=T0, expires=T0 + 60
+    )
+    snap = replace(rolling(), holds=(hold,))
+    draft = Draft(snap, T0)
+    origin = snap.pods[PodKey("shop", "checkout-0")]
+    supervisor = rb.by_name["checkout"]
+    pause_rollout(rb, Tree(rb, draft), draft, supervisor, origin, "outlier", False, T0)
+    found = [str(a.kind) for a in draft.actions] + [f"blocked {b.reason}" for b in draft.blocked]
+    assert found == expected
+    if kind is not HoldKind.POD:
+        assert "is held by a until" in draft.blocked[0].detail
+        assert draft.blocked[0].supervisor == "checkout"

@@ -15,7 +15,18 @@ from receiver.decide import HoldRefused, fold, hold, tick, unhold
 from receiver.decide.guards import check_held
 from receiver.decide.operator import MAX_HOLDS
 from receiver.decide.tree import chain_for, pod_labels
-from receiver.model import Hold, HoldKind, PodKey, Reason, Snapshot, Workload
+from receiver.ingest.holds import MAX_REASON
+from receiver.model import (
+    MAX_HOLDS_BYTES,
+    Hold,
+    HoldKind,
+    PodKey,
+    PodState,
+    Reason,
+    Snapshot,
+    Workload,
+    holds_bytes,
+)
 from receiver.report.holds import covering
 
 RUNBOOK = """
@@ -45,6 +56,15 @@ notifiers:
   oncall:
     log: {}
 """
+
+
+RESTARTS = """
+  - name: restarts
+    match: {alertname: Restart}
+    steps: [{restart: {}}]
+"""
+"""A rule more for RUNBOOK: one that restarts (after the settle window)."""
+IN_TRAFFIC = {PodState.SERVING, PodState.PROBATION}
 
 
 def a_hold(kind: HoldKind, target: str, *, expires: float = T0 + 3600, id: str = "h1") -> Hold:
@@ -209,6 +229,27 @@ def test_holds_are_bounded() -> None:
         hold(held(*many), a_hold(HoldKind.POD, "shop/checkout-0", id="new"), T0)
 
 
+def test_the_holds_share_of_the_state_object_is_bounded_in_bytes() -> None:
+    """Holds of the longest reason the API takes, in characters JSON escapes at 12 bytes each
+    (\\ud83d\\ude80): they fill the holds' share long before MAX_HOLDS, and the next is refused."""
+    snap = held()
+    longest = "\U0001f680" * MAX_REASON
+    n = 0
+
+    def next_hold() -> Hold:
+        return replace(a_hold(HoldKind.POD, f"shop/p-{n}", id=f"h{n}"), reason=longest)
+
+    while holds_bytes((*snap.holds, next_hold())) <= MAX_HOLDS_BYTES:
+        snap = fold(snap, hold(snap, next_hold(), T0))
+        n += 1
+    with pytest.raises(HoldRefused, match=f"more than its {MAX_HOLDS_BYTES} for holds"):
+        hold(snap, next_hold(), T0)
+    assert 0 < n < MAX_HOLDS
+    encoded = encode_state({}, {}, (), snap.holds)["holds"]
+    assert MAX_HOLDS_BYTES - len(encoded) < 13 * MAX_REASON  # full: one more would not fit
+    assert len(encoded.encode()) == holds_bytes(snap.holds) <= MAX_HOLDS_BYTES
+
+
 def test_a_tick_prunes_expired_holds_and_only_then_writes() -> None:
     rb = runbook(RUNBOOK)
     keep = a_hold(HoldKind.POD, "shop/checkout-0", expires=T0 + 60, id="keep")
@@ -247,3 +288,23 @@ def test_the_memory_cluster_keeps_holds_in_its_state_object() -> None:
     assert decode_state(cluster._state_data).holds == holds
     asyncio.run(cluster.save_state(StateUpdate(workloads={}, supervisors={}, recent_actions=None)))
     assert cluster.snapshot().holds == holds  # None: unchanged
+
+
+def test_a_hold_does_not_keep_a_pod_out_of_traffic_automation_took_it_out_of() -> None:
+    """Ending what automation started is not a new action: a held drained pod is restored
+    when its drain ends, and a held settling pod goes back into traffic (its restart
+    blocked `held`). To keep a pod out for an investigation, take it out yourself."""
+    rb = runbook(RUNBOOK.replace("notifiers:", RESTARTS.lstrip("\n") + "notifiers:"), settle="10s")
+    snap, plans = run(rb, held(), [alert("checkout-0"), alert("checkout-1", name="Restart")], T0)
+    assert summary(plans[0]) == ["drain shop/checkout-0"]
+    assert snap.pods[PodKey("shop", "checkout-1")].lifecycle.state is PodState.SETTLING
+    for n, target in enumerate(("shop/checkout-0", "shop/checkout-1")):
+        snap = fold(snap, hold(snap, a_hold(HoldKind.POD, target, id=f"h{n}"), T0 + 1))
+    settled = tick(rb, snap, T0 + 11)
+    assert "blocked held shop/checkout-1" in summary(settled)
+    assert "restore shop/checkout-1" in summary(settled)
+    assert settled.pods[PodKey("shop", "checkout-1")].state in IN_TRAFFIC
+    snap = fold(snap, settled)
+    drained = tick(rb, snap, T0 + 121)
+    assert summary(drained) == ["restore shop/checkout-0"]
+    assert drained.pods[PodKey("shop", "checkout-0")].state in IN_TRAFFIC

@@ -166,3 +166,22 @@ def test_lifting_a_hold_is_recorded_with_who(h: Harness) -> None:
         f"lift hold {hold_id} on pod shop/checkout-0 (set by token 1: heap dump)"
     )
     assert client.get("/api/v1/holds").json() == {"holds": []}
+
+
+def test_holds_past_their_share_of_the_state_object_answer_409(h: Harness) -> None:
+    """Long reasons in characters JSON stores escaped (12 bytes each) fill the holds'
+    256 KiB long before 500 holds; the next is refused, naming the limit, and not held."""
+    client = h.client()
+    long = {**GOOD, "reason": "\U0001f680" * 1024}
+    answers = [
+        client.post("/api/v1/holds", json={**long, "pod": f"shop/p-{n}"}, headers=auth())
+        for n in range(25)
+    ]
+    codes = [a.status_code for a in answers]
+    assert codes[0] == 200
+    assert codes[-1] == 409
+    refused = answers[codes.index(409)].json()["error"]
+    assert "the holds in force would take" in refused
+    assert "more than its 262144 for holds" in refused
+    held = client.get("/api/v1/holds").json()["holds"]
+    assert len(held) == codes.count(200)

@@ -263,6 +263,35 @@ def test_the_journal_keeps_no_token_no_annotation_and_not_the_traffic_label(
     ]
 
 
+def test_a_reload_that_changes_the_traffic_label_starts_the_journal_again(
+    tmp_path: Path,
+) -> None:
+    """The lines leave the traffic label out of a pod's labels: after a reload that renames
+    it, the old one is a label like any other, from a new start line on."""
+    path = tmp_path / "journal.jsonl"
+    h = harness(tmp_path, journal=JournalOptions(path=path))
+    with h.client() as client:
+        assert client.post("/api/v1/alerts", json=webhook(alert("checkout-0")), headers=auth())
+        h.runbook_path.write_text(
+            RUNBOOK.replace(
+                "  namespaces: [shop]\n", "  namespaces: [shop]\n  trafficLabel: ops/traffic\n"
+            ),
+            encoding="utf-8",
+        )
+        assert client.post("/-/reload", headers=auth()).status_code == 200
+        assert client.post("/api/v1/alerts", json=webhook(alert("checkout-1")), headers=auth())
+    before = [
+        json.loads(line) for line in (tmp_path / "journal.jsonl.1").read_text("utf-8").splitlines()
+    ]
+    after = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert (
+        [line["type"] for line in before] == [line["type"] for line in after] == ["start", "batch"]
+    )
+    assert not any("remediation/traffic" in p["labels"] for p in before[0]["pods"])
+    assert all("remediation/traffic" in p["labels"] for p in after[0]["pods"])
+    assert after[1]["signals"][0]["labels"]["pod"] == "checkout-1"
+
+
 # -- reading and comparing ----------------------------------------------------
 
 

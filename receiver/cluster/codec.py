@@ -24,6 +24,7 @@ from receiver.model import (
     Target,
     Watch,
     Workload,
+    encode_holds,
 )
 
 STATE_ANNOTATION = "remediation/state"  # human-readable: serving, drained, ...
@@ -166,21 +167,9 @@ def _part(
         return None
 
 
-def encode_holds(holds: tuple[Hold, ...]) -> str:
-    return json.dumps([hold_item(h) for h in holds], separators=(",", ":"))
-
-
 def hold_item(h: Hold) -> dict[str, Any]:
     """One hold as JSON (the state object's list, a journal's `human` line)."""
-    return {
-        "id": h.id,
-        "kind": str(h.kind),
-        "target": h.target,
-        "reason": h.reason,
-        "author": h.author,
-        "created": h.created,
-        "expires": h.expires,
-    }
+    return dict(h.item())
 
 
 def hold_from(item: Mapping[str, Any]) -> Hold:

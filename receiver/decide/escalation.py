@@ -24,7 +24,7 @@ from receiver.decide.guards import (
 )
 from receiver.decide.plan import Action, ActionKind, Blocked, Escalation
 from receiver.decide.tree import Chain, Tree
-from receiver.model import Instant, Pod, Reason, Workload
+from receiver.model import HoldKind, Instant, Pod, Reason, Workload
 from receiver.runbook import Runbook, Supervisor
 from receiver.runbook.types import EscalationKind, Strategy
 
@@ -81,7 +81,7 @@ def escalate(
     )
     for step in supervisor.remedy(cause):
         if step.kind is EscalationKind.PAUSE_ROLLOUT:
-            pause_rollout(runbook, draft, supervisor, origin, rule, dry_run)
+            pause_rollout(runbook, tree, draft, supervisor, origin, rule, dry_run, now)
         elif step.kind is EscalationKind.NOTIFY:
             draft.actions.append(
                 Action(
@@ -101,14 +101,21 @@ def escalate(
 
 def pause_rollout(
     runbook: Runbook,
+    tree: Tree,
     draft: Draft,
     supervisor: Supervisor,
     origin: Pod | Supervisor,
     rule: str | None,
     dry_run: bool,
+    now: Instant,
 ) -> None:
     """A bad rollout's remedy: pause the origin pod's Deployment (spec.paused), as
-    `kubectl rollout pause` does; other kinds have no pause, so it is blocked."""
+    `kubectl rollout pause` does; other kinds have no pause, so it is blocked.
+
+    It is blocked (`held`) when an operator holds the workload or a supervisor
+    above its pods: the human decides what happens to that rollout. A hold on
+    one pod does not block it: a pause replaces no pod.
+    """
     workload = origin.owner if isinstance(origin, Pod) else None
     verdict = None
     if workload is None or workload.kind != "Deployment":
@@ -116,7 +123,9 @@ def pause_rollout(
             Reason.INVALID_TARGET, f"only a Deployment's rollout can be paused, not {workload}"
         )
     else:
-        verdict = check_namespace(runbook.settings, workload.namespace)
+        verdict = check_namespace(runbook.settings, workload.namespace) or _held(
+            tree, draft, workload, now
+        )
     if verdict is not None:
         draft.blocked.append(
             Blocked(
@@ -139,6 +148,19 @@ def pause_rollout(
             detail=f"supervisor {supervisor.name}: pause the rollout of {workload} (bad rollout)",
         )
     )
+
+
+def _held(tree: Tree, draft: Draft, workload: Workload, now: Instant) -> Verdict | None:
+    """The first hold in force on the workload or a supervisor above its pods."""
+    holds = tuple(h for h in draft.snapshot.holds if h.kind is not HoldKind.POD)
+    if not holds:
+        return None
+    for pod in draft.pods():
+        if pod.owner == workload:
+            verdict = check_held(holds, pod, tree.chain(pod), now)
+            if verdict is not None:
+                return Verdict(verdict.reason, f"pod {pod.name}: {verdict.detail}")
+    return None
 
 
 def _count_against_parent(

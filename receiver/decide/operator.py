@@ -15,7 +15,16 @@ from receiver.decide import lifecycle
 from receiver.decide.draft import Draft
 from receiver.decide.outcomes import superseded_by_hold, superseded_by_human
 from receiver.decide.plan import Action, ActionKind, Plan
-from receiver.model import Hold, Instant, PodKey, PodState, Snapshot, active_holds
+from receiver.model import (
+    MAX_HOLDS_BYTES,
+    Hold,
+    Instant,
+    PodKey,
+    PodState,
+    Snapshot,
+    active_holds,
+    holds_bytes,
+)
 from receiver.runbook import Runbook
 
 MAX_HOLDS = 500
@@ -71,6 +80,12 @@ def hold(snapshot: Snapshot, new: Hold, now: Instant) -> Plan:
         raise HoldRefused(f"{len(kept)} holds are in force, the most there may be; lift one first")
     if any(h.id == new.id for h in kept):
         raise HoldRefused(f"a hold with id {new.id} is in force already")
+    size = holds_bytes((*kept, new))
+    if size > MAX_HOLDS_BYTES:
+        raise HoldRefused(
+            f"the holds in force would take {size} bytes of the state object, more than "
+            f"its {MAX_HOLDS_BYTES} for holds; lift one first or give a shorter reason"
+        )
     draft = Draft(snapshot, now)
     draft.set_holds((*kept, new))
     plan = replace(draft.plan(None), operator=f"set hold: {new.describe()}")

@@ -43,7 +43,12 @@ from receiver.model import (
     Target,
     Watch,
 )
-from receiver.model.watch import WATCHED_TARGETS, WATCHES_PER_TARGET
+from receiver.model.watch import (
+    MAX_WATCHES_BYTES,
+    WATCHED_TARGETS,
+    WATCHES_PER_TARGET,
+    watches_bytes,
+)
 from receiver.runbook import Runbook
 from receiver.runbook.quantities import format_duration
 
@@ -73,6 +78,8 @@ def follow(runbook: Runbook, snapshot: Snapshot, plan: Plan, now: Instant) -> Pl
         _time_passed(snapshot, book, now)
     for action in opening:
         _open(runbook, snapshot, book, action, now)
+    if opening:
+        _bound_bytes(book)
     return book.into(plan)
 
 
@@ -316,6 +323,23 @@ def _bound(book: _Book, newest: Target) -> None:
     # Ties (a batch's drains share their instant) go by the target, for a replay's sake.
     for target in heapq.nsmallest(excess, targets, key=lambda t: (book.of(t)[-1].at, t)):
         book.changed[target] = ()
+
+
+def _bound_bytes(book: _Book) -> None:
+    """At most MAX_WATCHES_BYTES of the state object: drop the targets acted on longest ago.
+
+    Once per decision that opened a watch: one pass over the open watches.
+    """
+    sizes = {t: watches_bytes(t, book.of(t)) for t in {*book.watches, *book.changed}}
+    excess = sum(sizes.values()) - MAX_WATCHES_BYTES
+    if excess <= 0:
+        return
+    kept = [t for t, size in sizes.items() if size]
+    for target in sorted(kept, key=lambda t: (book.of(t)[-1].at, t))[:-1]:  # the newest stays
+        book.changed[target] = ()
+        excess -= sizes[target]
+        if excess <= 0:
+            return
 
 
 def _name(watch: Watch, target: Target) -> str:

@@ -15,7 +15,15 @@ from receiver.model.fleet import (
     Workload,
     parse_pod_key,
 )
-from receiver.model.hold import MAX_HOLD, Hold, HoldKind, active_holds
+from receiver.model.hold import (
+    MAX_HOLD,
+    MAX_HOLDS_BYTES,
+    Hold,
+    HoldKind,
+    active_holds,
+    encode_holds,
+    holds_bytes,
+)
 from receiver.model.reason import ActionOutcome, Outcome, Reason
 from receiver.model.signal import (
     HEARTBEAT_SIGNALS,
@@ -33,6 +41,7 @@ from receiver.model.watch import Followup, Target, Watch, merge_watches
 __all__ = [
     "HEARTBEAT_SIGNALS",
     "MAX_HOLD",
+    "MAX_HOLDS_BYTES",
     "ActionOutcome",
     "Followup",
     "HeartbeatStatus",
@@ -56,7 +65,9 @@ __all__ = [
     "Workload",
     "active_holds",
     "alert_fingerprint",
+    "encode_holds",
     "heartbeat_signal",
+    "holds_bytes",
     "merge_watches",
     "parse_pod_key",
     "rfc3339",

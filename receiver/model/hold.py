@@ -9,6 +9,7 @@ ignored and pruned by the next write (decide/operator.py, prune_holds).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +19,14 @@ from receiver.model.times import rfc3339
 
 MAX_HOLD = 7 * 86400.0
 """The longest a hold may last: a forgotten hold must not switch automation off for good."""
+
+MAX_HOLDS_BYTES = 256 * 1024
+"""The encoded holds' share of the state object (a ConfigMap holds at most 1 MiB).
+
+The holds live there with the open outcome watches, the supervisors and the
+workloads; a hold that would take the list past this is refused (409), so
+no number or length of holds can make the state object unwritable.
+"""
 
 
 class HoldKind(StrEnum):
@@ -43,6 +52,18 @@ class Hold:
     def subject(self) -> str:
         return f"{self.kind} {self.target}"
 
+    def item(self) -> dict[str, str | float]:
+        """This hold as JSON: the state object's list, a journal's `human` line."""
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "target": self.target,
+            "reason": self.reason,
+            "author": self.author,
+            "created": self.created,
+            "expires": self.expires,
+        }
+
     def describe(self) -> str:
         """One line for a decision's detail: what is held, by whom, until when and why."""
         return (
@@ -54,3 +75,13 @@ class Hold:
 def active_holds(holds: Iterable[Hold], now: Instant) -> tuple[Hold, ...]:
     """The holds still in force at `now`, in the order given."""
     return tuple(hold for hold in holds if hold.active(now))
+
+
+def encode_holds(holds: Iterable[Hold]) -> str:
+    """The holds as the state object stores them (compact JSON, ASCII)."""
+    return json.dumps([h.item() for h in holds], separators=(",", ":"))
+
+
+def holds_bytes(holds: Iterable[Hold]) -> int:
+    """What the holds take of the state object, in bytes (the encoding is ASCII)."""
+    return len(encode_holds(holds))

@@ -87,6 +87,13 @@ class Journal:
         self._rollouts: dict[Workload, Rollout] = {}
         self._causes = _Causes()
 
+    def follow(self, traffic_label: str) -> None:
+        """A reloaded runbook's traffic label. The lines leave it out of a pod's labels, so
+        when it changed the next line is a new start: no diff straddles the two."""
+        if traffic_label != self.traffic_label:
+            self.traffic_label = traffic_label
+            self._started = False
+
     # -- what the pipeline tells it ----------------------------------------
 
     def fleet(self, snapshot: Snapshot, at: Instant) -> None:

@@ -96,6 +96,8 @@ class Pipeline:
         self.notifications.external_url = runbook.settings.external_url
         self.heartbeats_due.follow(runbook)
         self.metrics.follow(runbook)
+        if self.journal is not None:
+            self.journal.follow(runbook.settings.traffic_label)
 
     def take_over(self, now: Instant) -> None:
         """This replica starts to act (a new leader): silence counts from now,
