@@ -245,7 +245,7 @@ def test_the_holds_share_of_the_state_object_is_bounded_in_bytes() -> None:
     with pytest.raises(HoldRefused, match=f"more than its {MAX_HOLDS_BYTES} for holds"):
         hold(snap, next_hold(), T0)
     assert 0 < n < MAX_HOLDS
-    encoded = encode_state({}, {}, (), snap.holds)["holds"]
+    encoded = encode_state(StoredState(holds=snap.holds))["holds"]
     assert MAX_HOLDS_BYTES - len(encoded) < 13 * MAX_REASON  # full: one more would not fit
     assert len(encoded.encode()) == holds_bytes(snap.holds) <= MAX_HOLDS_BYTES
 

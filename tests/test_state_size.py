@@ -8,15 +8,16 @@ unwritable, which would fail every save and answer every decision 503.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
 from builders import T0, alert, fleet, run, runbook, snapshot
 
-from receiver.cluster.codec import encode_state, encode_watches
+from receiver.cluster.codec import StoredState, encode_state
 from receiver.decide import HoldRefused, fold, hold
 from receiver.ingest.holds import MAX_AUTHOR, MAX_REASON, MAX_TARGET
-from receiver.model import Hold, HoldKind, SupervisorState, Watch, Workload
+from receiver.model import Hold, HoldKind, SupervisorState, Target, Watch, Workload
 from receiver.model.hold import MAX_HOLDS_BYTES, holds_bytes
 from receiver.model.watch import (
     MAX_WATCHES_BYTES,
@@ -94,12 +95,12 @@ def full_watches(chain: int) -> dict[Workload, tuple[Watch, ...]]:
 def test_watches_bytes_never_counts_short() -> None:
     for watches in (full_watches(0), full_watches(8)):
         for target, kept in watches.items():
-            assert len(encode_watches({target: kept})["watches"]) - 2 <= watches_bytes(
+            assert len(_watches_json({target: kept})) - 2 <= watches_bytes(
                 target, kept
             )  # less the list's brackets, which the overhead's comma covers
     odd = Workload('n"s', "k\\", f"x{ROCKET}\u00e9\n")  # what JSON escapes, for a bound's sake
     kept = (Watch(rule='r"', action="drain", pod=f"p\\{ROCKET}", at=WHEN, until=WHEN),)
-    assert len(encode_watches({odd: kept})["watches"]) - 2 <= watches_bytes(odd, kept)
+    assert len(_watches_json({odd: kept})) - 2 <= watches_bytes(odd, kept)
     assert watches_bytes(Workload("a", "b", "c"), ()) == 0
 
 
@@ -125,12 +126,12 @@ def test_with_everyday_names_the_count_bounds_the_watches_first() -> None:
 def test_a_decision_that_opens_a_watch_keeps_the_watches_under_their_share() -> None:
     """At Kubernetes' name limits the count bound alone would allow over 1 MiB of watches."""
     over = full_watches(chain=8)
-    assert len(encode_watches(over)["watches"]) > 1024 * 1024
+    assert len(_watches_json(over)) > 1024 * 1024
     rb = runbook(RUNBOOK)
     snap = replace(snapshot(fleet("checkout", 3)), watches=over)
     snap, plans = run(rb, snap, [alert("checkout-0")], T0)
     assert [a.kind for a in plans[0].actions] == ["drain"]
-    assert len(encode_watches(snap.watches)["watches"]) <= MAX_WATCHES_BYTES
+    assert len(_watches_json(snap.watches)) <= MAX_WATCHES_BYTES
     newest = Workload("shop", "Deployment", "checkout")
     assert [w.pod for w in snap.watches[newest]] == ["shop/checkout-0"]  # the new one is kept
     kept = [t for t, ws in snap.watches.items() if ws and t != newest]
@@ -153,9 +154,14 @@ def test_the_state_object_at_every_limit_stays_under_its_budget() -> None:
     # Watches at Kubernetes' name limits, trimmed to their share as a decision that opens one does.
     snap = replace(snapshot(fleet("checkout", 1)), watches=full_watches(chain=8))
     watches = run(runbook(RUNBOOK), snap, [alert("checkout-0")], T0)[0].watches
-    data = encode_state({}, supervisors, (WHEN,) * 1000, holds) | encode_watches(watches)
+    data = encode_state(StoredState({}, supervisors, (WHEN,) * 1000, holds, watches))
     size = sum(len(k) + len(v.encode()) for k, v in data.items())
     print(f"state object at every limit: {size} bytes of {BUDGET}")
     assert len(data["holds"]) > MAX_HOLDS_BYTES * 0.9  # the holds really are at their limit
     assert len(data["watches"]) > MAX_WATCHES_BYTES * 0.9  # and so are the watches
     assert size < BUDGET
+
+
+def _watches_json(watches: Mapping[Target, tuple[Watch, ...]]) -> str:
+    """The state object's `watches` entry, as the codec writes it."""
+    return encode_state(StoredState(watches=watches))["watches"]
