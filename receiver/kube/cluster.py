@@ -461,31 +461,20 @@ class KubernetesCluster:
             self._cache.put(replace(pod, terminating=True, ready=False), version)
 
     def _read_controller_revision(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        try:
-            return dict(
-                self.api.request(
-                    "get",
-                    self.api.apps.read_namespaced_controller_revision,
-                    name,
-                    namespace,
-                    _request_timeout=self.api.timeout,
-                )
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._read_or_none(
+            self.api.apps.read_namespaced_controller_revision, namespace, name
+        )
 
     def _read_replicaset(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self._read_or_none(self.api.apps.read_namespaced_replica_set, namespace, name)
+
+    def _read_or_none(
+        self, read: Callable[..., Any], namespace: str, name: str
+    ) -> Mapping[str, Any] | None:
+        """An object of the apps API read now (not from a cache); None when it is gone."""
         try:
             return dict(
-                self.api.request(
-                    "get",
-                    self.api.apps.read_namespaced_replica_set,
-                    name,
-                    namespace,
-                    _request_timeout=self.api.timeout,
-                )
+                self.api.request("get", read, name, namespace, _request_timeout=self.api.timeout)
             )
         except ApiException as exc:
             if exc.status == 404:
