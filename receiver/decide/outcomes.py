@@ -24,7 +24,7 @@ and nothing disruptive planned it returns the plan unchanged.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from receiver.decide.index import index
@@ -255,7 +255,7 @@ def _time_passed(snapshot: Snapshot, book: _Book, now: Instant) -> None:
                 continue
             if watch.healthy_at is None:
                 if healthy is None:
-                    healthy = _whole(snapshot, target, now)
+                    healthy = _whole(snapshot, target, now, book.of(target))
                 if healthy:
                     watch = replace(watch, healthy_at=now)
             kept.append(watch)
@@ -263,22 +263,45 @@ def _time_passed(snapshot: Snapshot, book: _Book, now: Instant) -> None:
             book.changed[target] = tuple(kept)
 
 
-def _whole(snapshot: Snapshot, target: Target, now: Instant) -> bool:
-    """Every pod of the target in service and none signalling."""
-    pods = _pods_of(snapshot, target)
-    return bool(pods) and all(
-        not pod.out_of_service and not pod.lifecycle.signalling(now) for pod in pods
-    )
+def _whole(snapshot: Snapshot, target: Target, now: Instant, watches: Iterable[Watch]) -> bool:
+    """Every pod of the target in service and none signalling.
+
+    Asked at every tick until the target is whole, so the pods acted on are
+    asked first: while one is still out (a drain lasts minutes), the answer
+    needs no pass over a workload of thousands of pods.
+    """
+    pods = snapshot.pods
+    for watch in watches:
+        namespace, slash, name = watch.pod.partition("/")  # "" for a rollout restart
+        acted = pods.get(PodKey(namespace, name)) if slash else None
+        if acted is not None and _unwell(acted, now):
+            return False
+    seen = False
+    for pod in _pods_of(snapshot, target):
+        if _unwell(pod, now):
+            return False
+        seen = True
+    return seen
 
 
-def _pods_of(snapshot: Snapshot, target: Target) -> list[Pod]:
+def _unwell(pod: Pod, now: Instant) -> bool:
+    return pod.out_of_service or pod.lifecycle.signalling(now)
+
+
+def _pods_of(snapshot: Snapshot, target: Target) -> Iterator[Pod]:
+    """The target's pods, one by one (a caller that stops early reads no more)."""
+    pods = snapshot.pods
     if isinstance(target, PodKey):
-        pod = snapshot.pods.get(target)
-        return [] if pod is None else [pod]
-    if snapshot.owners is not None:
-        keys = snapshot.owners.get(target, ())
-        return [snapshot.pods[k] for k in keys if k in snapshot.pods]
-    return [pod for pod in snapshot.pods.values() if pod.owner == target]
+        pod = pods.get(target)
+        if pod is not None:
+            yield pod
+    elif snapshot.owners is not None:
+        for key in snapshot.owners.get(target, ()):
+            pod = pods.get(key)
+            if pod is not None:
+                yield pod
+    else:
+        yield from (pod for pod in pods.values() if pod.owner == target)
 
 
 def _open(runbook: Runbook, snapshot: Snapshot, book: _Book, action: Action, now: Instant) -> None:
@@ -291,8 +314,7 @@ def _open(runbook: Runbook, snapshot: Snapshot, book: _Book, action: Action, now
     else:
         assert action.workload is not None
         target = action.workload
-        pods = _pods_of(snapshot, target)
-        pod = pods[0] if pods else None
+        pod = next(_pods_of(snapshot, target), None)
     drained = action.until - now if action.kind is ActionKind.DRAIN and action.until else 0.0
     chain = index(runbook).chain(pod) if pod is not None else ()
     watch = Watch(
