@@ -20,6 +20,7 @@ from receiver.model import (
     Watch,
     Workload,
 )
+from receiver.model.value import value
 
 
 class ActionKind(StrEnum):
@@ -79,7 +80,7 @@ class Escalation:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(frozen=True, slots=True, kw_only=True)  # frozen to mypy (model/value.py)
 class Plan:
     at: Instant
     signal: Signal | None = None

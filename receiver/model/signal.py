@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
+
+from receiver.model.value import value
 
 Instant = float
 """Seconds since the Unix epoch. Decision code receives it, never reads a clock."""
@@ -29,7 +31,7 @@ HEARTBEAT_DEGRADED = "HeartbeatDegraded"
 HEARTBEAT_FAILING = "HeartbeatFailing"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value(frozen=True, slots=True, kw_only=True)  # frozen to mypy (value.py)
 class Signal:
     source: Source
     name: str
