@@ -21,6 +21,7 @@ from receiver.ingest.payload import (
     MAX_LABEL_VALUE,
     MAX_LABELS,
     MAX_NAME,
+    fit,
 )
 from receiver.ingest.webhook import MAX_ALERTS
 
@@ -109,6 +110,17 @@ def test_the_second_alert_past_a_bound_is_named_after_a_first_that_fits() -> Non
     """The fast path reads the first; the second falls to the checks that name the field."""
     body = payload(alert(labels=LABELS), alert(labels=labels(team="x" * (MAX_LABEL_VALUE + 1))))
     assert refusal(body)[0] == "alerts[1].labels.team"
+
+
+def test_fit_judges_each_string_when_they_are_long_only_together() -> None:
+    """fit() first measures all strings joined: past the bound together is not past it."""
+    near = [{f"n{i}{'x' * (MAX_NAME - 10)}": "v" * (MAX_LABEL_VALUE - 1)} for i in range(50)]
+    assert fit(near, value=MAX_LABEL_VALUE)
+    one_over = [*near, {"k": "v" * (MAX_LABEL_VALUE + 1)}]
+    assert not fit(one_over, value=MAX_LABEL_VALUE)
+    name_over = [*near, {"n" * (MAX_NAME + 1): "v"}]
+    assert not fit(name_over, value=MAX_LABEL_VALUE)
+    assert fit([], value=MAX_LABEL_VALUE)
 
 
 def test_more_alerts_than_the_bound_are_refused() -> None:
