@@ -39,10 +39,13 @@ from receiver.model import (
     Reason,
     Signal,
     Snapshot,
+    Status,
     Workload,
 )
 from receiver.runbook import Rule, Runbook, Step, StepKind, Supervisor
 from receiver.runbook.quantities import format_duration
+
+_FIRING = Status.FIRING
 
 _ACTION = {
     StepKind.DRAIN: ActionKind.DRAIN,
@@ -176,7 +179,7 @@ class _Decision:
         """Reasons a signal leads nowhere, before any guard is asked."""
         signal = self.signal
         reason = None
-        if not signal.firing:
+        if signal.status is not _FIRING:  # Signal.firing, without the call
             reason = Reason.RESOLVED
         elif self.rule is None:
             reason = Reason.NO_RULE

@@ -40,6 +40,7 @@ from receiver.model import (
     PodKey,
     PodState,
     Snapshot,
+    Status,
     Target,
     Watch,
 )
@@ -54,6 +55,8 @@ from receiver.runbook.quantities import format_duration
 
 _Touched = Callable[[Target, Watch], bool]
 
+_FIRING = Status.FIRING
+
 WATCHED = frozenset({ActionKind.DRAIN, ActionKind.RESTART, ActionKind.ROLLOUT_RESTART})
 """The disruptive actions whose outcome is followed."""
 
@@ -66,7 +69,7 @@ def follow(runbook: Runbook, snapshot: Snapshot, plan: Plan, now: Instant) -> Pl
         return plan
     book = _Book(snapshot.watches)
     signal = plan.signal
-    if signal is not None and signal.firing and plan.target is not None:
+    if signal is not None and signal.status is _FIRING and plan.target is not None:
         _recurrences(runbook, snapshot, plan, book)
     for escalation in plan.escalations:
         # A rule on trial escalates on paper only: its plan spends no supervisor state.
@@ -90,11 +93,14 @@ def _nothing_to_follow(snapshot: Snapshot, plan: Plan) -> bool:
     signal = plan.signal
     if signal is None:
         return plan.operator is not None  # a tick always looks at the open watches
-    if not signal.firing or plan.target is None:
+    if signal.status is not _FIRING or plan.target is None:
         return True
-    watches = snapshot.watches.get(_target_of(snapshot, plan.target), ())
     # A re-delivery of the occurrence an action was taken for started before it.
-    return not any(_within(watch, signal.starts_at) for watch in watches)
+    starts = signal.starts_at
+    for watch in snapshot.watches.get(_target_of(snapshot, plan.target), ()):
+        if watch.at < starts < watch.until:  # _within, inline: this runs for every alert
+            return False
+    return True
 
 
 def _within(watch: Watch, starts_at: Instant) -> bool:

@@ -65,10 +65,12 @@ class Blocked:
     rule: str | None = None
     supervisor: str | None = None
     detail: str = ""
+    target: str = field(init=False, compare=False, repr=False)
+    """The pod or workload held, as it prints: made once (engine.py reuses each Blocked),
+    read for every decision log entry."""
 
-    @property
-    def target(self) -> str:
-        return str(self.pod or self.workload or "")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", str(self.pod or self.workload or ""))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
