@@ -161,8 +161,7 @@ class _Decision:
         """Time-driven changes first (a drain that ended), then the signal recorded."""
         draft, target = self.draft, subject.target
         if isinstance(target, PodKey):
-            expire(self.runbook, draft, target, self.now)
-            current = draft.lifecycle(target)
+            current = expire(self.runbook, draft, target, self.now)
             tracked = track(current, self.signal, self.settings, self.now)
             if tracked is not current:
                 draft.set_lifecycle(target, tracked)

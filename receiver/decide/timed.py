@@ -16,7 +16,7 @@ from receiver.decide.plan import Plan
 from receiver.decide.restore import plan_restore
 from receiver.decide.rules import rule_named
 from receiver.decide.tree import Tree
-from receiver.model import Instant, PodKey, Snapshot
+from receiver.model import Instant, Lifecycle, PodKey, Snapshot
 from receiver.model.fleet import TIMED
 from receiver.runbook import Runbook
 
@@ -46,10 +46,11 @@ def _timed(snapshot: Snapshot) -> list[PodKey]:
     return sorted(key for key, pod in snapshot.pods.items() if pod.lifecycle.state in TIMED)
 
 
-def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
+def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> Lifecycle:
+    """The pod's lifecycle once its drain, probation or dry-run restart ended (if due)."""
     current = draft.lifecycle(key)
     if current.state not in TIMED or current.until is None or current.until > now:
-        return  # what follows changes nothing (drain_over, probation_over are False)
+        return current  # what follows changes nothing (drain_over, probation_over are False)
     rule = rule_named(runbook, current.rule)
     if lifecycle.drain_over(current, now):
         probation = plan_restore(runbook, draft, key, current, rule, "drain over")
@@ -59,3 +60,4 @@ def expire(runbook: Runbook, draft: Draft, key: PodKey, now: Instant) -> None:
     if lifecycle.dry_run_restart_over(current, now):
         current = lifecycle.replaced(current)
     draft.set_lifecycle(key, current)
+    return draft.lifecycle(key)  # as the draft keeps it (an equal value is not stored)
