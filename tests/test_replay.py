@@ -65,7 +65,20 @@ class Clock:
         return self.now
 
 
-def story(runbook_path: Path, journal_path: Path, **journal_options: int) -> None:
+class UnheardJournal(Journal):
+    """A journal that does not take the cluster's word for what changed: it compares
+    the whole fleet before every decision (the journal's own fallback)."""
+
+    def hear(self, changed: set[PodKey]) -> None:
+        pass
+
+
+def story(
+    runbook_path: Path,
+    journal_path: Path,
+    journal_class: type[Journal] = Journal,
+    **journal_options: int,
+) -> None:
     """The demo's story (receiver/demo/fleet.py) on a simulated clock, journalled."""
     runbook = load_file(runbook_path)
     clock = Clock()
@@ -73,7 +86,7 @@ def story(runbook_path: Path, journal_path: Path, **journal_options: int) -> Non
     seed(cluster)
     roles = cast(cluster)
     options = JournalOptions(path=journal_path, **journal_options)
-    kept = Journal(options, tick=TICK, traffic_label=runbook.settings.traffic_label)
+    kept = journal_class(options, tick=TICK, traffic_label=runbook.settings.traffic_label)
     pipeline = Pipeline(
         runbook=runbook,
         cluster=cluster,
@@ -187,6 +200,32 @@ def test_the_receivers_own_restarts_are_followed_when_the_replay_makes_them_too(
 
 
 # -- the journal: bounded, rotated, no secrets --------------------------------
+
+
+def test_the_pods_the_cluster_says_it_wrote_make_the_same_lines_as_comparing_every_pod(
+    tmp_path: Path,
+) -> None:
+    """Cluster.follow_pods lets the journal compare only what changed: the same journal,
+    on a story with restarts (evicted pods gone, replacements added and turning Ready)."""
+    reckless = changed(tmp_path, "maxUnhealthy: 30%", "maxUnhealthy: 100%")
+    heard, compared = tmp_path / "heard.jsonl", tmp_path / "compared.jsonl"
+    story(reckless, heard)
+    story(reckless, compared, journal_class=UnheardJournal)
+
+    def lines(path: Path) -> list[dict[str, object]]:
+        out = []
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            for field in ("set", "gone"):
+                if field in record:
+                    record[field] = sorted(record[field], key=json.dumps)
+            out.append(record)
+        return out
+
+    fleet_lines = [r for r in lines(heard) if r["type"] == "fleet"]
+    assert any("set" in r for r in fleet_lines)
+    assert any("gone" in r for r in fleet_lines)
+    assert lines(heard) == lines(compared)
 
 
 def test_the_journal_rotates_at_its_bound_and_keeps_its_number_of_files(tmp_path: Path) -> None:

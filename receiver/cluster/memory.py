@@ -31,6 +31,7 @@ from receiver.cluster.codec import (
     encode_lifecycle,
     encode_state,
 )
+from receiver.cluster.pod_map import PodMap
 from receiver.cluster.protocol import (
     ClusterUnavailable,
     Event,
@@ -75,7 +76,7 @@ class MemoryCluster:
         self._clock = clock
         self._traffic_label = traffic_label
         self._specs: dict[Workload, WorkloadSpec] = {}
-        self._pods: dict[PodKey, Pod] = {}
+        self._pods = PodMap()
         self._annotations: dict[PodKey, dict[str, str]] = {}
         self._owners: dict[Workload, set[PodKey]] = {}
         self._workload_state: dict[Workload, Lifecycle] = {}
@@ -159,6 +160,9 @@ class MemoryCluster:
             self._pods[key] = replace(self._pods[key], revision=revision)
 
     # -- Cluster protocol ---------------------------------------------------
+
+    def follow_pods(self) -> set[PodKey]:
+        return self._pods.follow()
 
     def snapshot(self) -> Snapshot:
         """A read-only view; valid until the caller next awaits.

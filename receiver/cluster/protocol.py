@@ -138,6 +138,11 @@ class Cluster(Protocol):
         """Pods with their lifecycle, workloads and supervisor state, as of now."""
         ...
 
+    def follow_pods(self) -> set[PodKey]:
+        """A set the cluster adds the key of every pod added, changed or removed to, from
+        now on; the caller empties it as it reads (the journal: cluster/pod_map.py)."""
+        ...
+
     async def patch_pod(self, patch: PodPatch) -> None:
         """Write labels and lifecycle annotations in one call; LookupError if the pod is gone."""
         ...

@@ -168,6 +168,9 @@ class KubernetesCluster:
 
     # -- Cluster protocol ---------------------------------------------------
 
+    def follow_pods(self) -> set[PodKey]:
+        return self._cache.pods.follow()
+
     def snapshot(self) -> Snapshot:
         """A live read-only view; valid until the caller next awaits."""
         return Snapshot(

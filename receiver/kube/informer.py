@@ -26,6 +26,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
+from receiver.cluster.pod_map import PodMap
 from receiver.kube.api import Api
 from receiver.kube.pods import Owners, to_pod
 from receiver.model import Pod, PodKey, Workload
@@ -53,7 +54,7 @@ class PodCache:
     """The pods the informer has seen; changed on the event loop thread only."""
 
     def __init__(self) -> None:
-        self.pods: dict[PodKey, Pod] = {}
+        self.pods = PodMap()
         self.versions: dict[PodKey, str] = {}
         self.owners: dict[Workload, set[PodKey]] = {}
         self.gates_due: set[PodKey] = set()  # readiness gates shut on pods in traffic

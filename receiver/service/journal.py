@@ -5,8 +5,10 @@ changed runbook (scenario/replay.py; the format is scenario/journal.py).
 
 Written at the edge, by the pipeline, under its decision lock, so lines
 are in decision order. Before each batch, tick or human request the pods
-are compared with the last line's (by identity, at C speed: an unchanged
-pod costs a pointer comparison), and only what changed is written. Changes the
+the cluster wrote since the last line (Cluster.follow_pods) are compared
+with that line's, and only what changed is written: the cost follows the
+changes, not the fleet (without the cluster's word, every pod is compared by
+identity, at C speed). Changes the
 receiver caused itself (the pod it evicted going away, its replacement
 coming up, a workload it rollout-restarted) carry their `cause`, so replay
 applies them only when it made the same decision; so does a pod's readiness
@@ -86,6 +88,12 @@ class Journal:
         self._pods: dict[PodKey, Pod] = {}
         self._rollouts: dict[Workload, Rollout] = {}
         self._causes = _Causes()
+        self._heard: set[PodKey] | None = None
+
+    def hear(self, changed: set[PodKey]) -> None:
+        """Take the cluster's word for which pods changed (Cluster.follow_pods): the lines
+        compare those only, instead of the whole fleet before every decision."""
+        self._heard = changed
 
     def follow(self, traffic_label: str) -> None:
         """A reloaded runbook's traffic label. The lines leave it out of a pod's labels, so
@@ -173,6 +181,8 @@ class Journal:
         ms per tick, where a Python loop over every pod took 20 ms or more.
         A fleet that grew or shrank is compared pod by pod.
         """
+        if self._heard is not None:
+            return self._changes_heard(pods, self._heard)
         known = self._pods
         if len(known) != len(pods):
             return self._changes_by_key(pods)
@@ -187,6 +197,25 @@ class Journal:
                 changed.append(pods[key])
         gone = [known[key] for key in compress(known.keys(), differ) if key not in pods]
         self._pods = copied(pods)
+        return changed, gone
+
+    def _changes_heard(
+        self, pods: Mapping[PodKey, Pod], heard: set[PodKey]
+    ) -> tuple[list[Pod], list[Pod]]:
+        """Pods added or changed, and pods gone, among those the cluster said it wrote
+        since the last line (in key order); the copy is kept current key by key."""
+        known, label = self._pods, self.traffic_label
+        changed, gone = [], []
+        for key in sorted(heard):
+            pod, old = pods.get(key), known.get(key)
+            if pod is None:
+                if old is not None:
+                    gone.append(known.pop(key))
+            elif pod is not old:
+                if old is None or facts(old, label) != facts(pod, label):
+                    changed.append(pod)
+                known[key] = pod
+        heard.clear()
         return changed, gone
 
     def _changes_by_key(self, pods: Mapping[PodKey, Pod]) -> tuple[list[Pod], list[Pod]]:
@@ -236,6 +265,8 @@ class Journal:
         file reached max_bytes (a line is never split: it may pass it by one decision)."""
         self._started = True
         self._pods = copied(snapshot.pods)
+        if self._heard is not None:
+            self._heard.clear()  # the start line holds every pod as of now
         self._rollouts = dict(snapshot.rollouts)
         # Pods and budgets are immutable values: copies of the mappings are the state as of now.
         fleet = Snapshot(

@@ -78,6 +78,8 @@ class Pipeline:
         self.decisions = decisions or DecisionLog()
         self.recorder = Recorder(metrics, self.decisions)
         self.journal = journal
+        if journal is not None:
+            journal.hear(cluster.follow_pods())
         self.notifications = Notifications(
             runbook.notifiers,
             metrics,
