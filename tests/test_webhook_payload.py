@@ -101,7 +101,6 @@ def test_full_payload_becomes_signals() -> None:
     assert firing.source is Source.ALERTMANAGER
     assert firing.name == "PodErrorRatioOutlier"
     assert firing.status is Status.FIRING
-    assert firing.firing
     assert dict(firing.labels) == {
         "alertname": "PodErrorRatioOutlier",
         "namespace": "shop",
@@ -115,7 +114,6 @@ def test_full_payload_becomes_signals() -> None:
     assert firing.received_at == NOW
 
     assert ended.status is Status.RESOLVED
-    assert not ended.firing
     assert ended.labels["pod"] == "checkout-2"
     assert dict(ended.annotations) == {}
     assert ended.fingerprint == "00000000000000ff"

@@ -14,7 +14,7 @@ from receiver.runbook.types import Settings, TargetLabels
 
 HEARTBEAT_TARGET = TargetLabels()
 _HEARTBEAT = Source.HEARTBEAT  # read once: an enum member read through its class is slow
-_FIRING = Status.FIRING  # compared, not asked through Signal.firing: a call per signal less
+_FIRING = Status.FIRING
 
 
 def resolve_target(settings: Settings, signal: Signal) -> PodKey | Workload | None:

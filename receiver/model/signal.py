@@ -24,8 +24,6 @@ class Status(StrEnum):
     RESOLVED = "resolved"
 
 
-_FIRING = Status.FIRING  # an enum member read through its class costs a lookup hook (3.11)
-
 HEARTBEAT_MISSED = "HeartbeatMissed"
 HEARTBEAT_DEGRADED = "HeartbeatDegraded"
 HEARTBEAT_FAILING = "HeartbeatFailing"
@@ -47,10 +45,6 @@ class Signal:
     def occurrence(self) -> str:
         """Identity of one occurrence: Alertmanager re-sends it, we act on it once."""
         return f"{self.fingerprint}@{_millis(self.starts_at)}"
-
-    @property
-    def firing(self) -> bool:
-        return self.status is _FIRING
 
 
 @functools.lru_cache(maxsize=4096)
